@@ -1,0 +1,86 @@
+// The attention backend interface. Adding a backend = one new file + one line in attn/registry.cpp.
+//
+// plan() runs once per step on the host, before any layer; run() is called per layer and must not
+// synchronise with the device or allocate (so CUDA decode steps can be captured in a graph).
+// Pointers are host pointers for Device::CPU backends and device pointers for Device::CUDA ones.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+#include "engine/step_batch.h"
+
+namespace attnbench {
+
+struct AttnDims {
+  int num_heads = 0;
+  int num_kv_heads = 0;  // GQA: num_heads % num_kv_heads == 0
+  int head_dim = 0;
+  float scale = 0.0f;    // 1/sqrt(head_dim) for GPT-2
+  int block_size = 16;   // tokens per KV block
+  DType dtype = DType::F32;
+};
+
+// One layer's paged cache. K and V are separate, each [num_blocks, block_size, num_kv_heads, head_dim]
+// (FlashInfer's NHD page layout), so slot s holds token s % block_size of block s / block_size.
+struct PagedKv {
+  void* k = nullptr;
+  void* v = nullptr;
+  int num_blocks = 0;
+};
+
+// Step metadata where the backend can read it (host arrays on CPU, device arrays on CUDA).
+// Slices [0, num_prefill_seqs) are prefill, the rest decode; see engine/step_batch.h.
+struct AttnMetadata {
+  int num_seqs = 0, num_prefill_seqs = 0, num_decode_seqs = 0;
+  int num_tokens = 0, num_prefill_tokens = 0;
+  int max_q_len = 0, max_k_len = 0, max_blocks_per_seq = 0;
+  const int32_t* cu_seqlens_q = nullptr;  // [num_seqs + 1]
+  const int32_t* ctx_lens = nullptr;      // [num_seqs]
+  const int32_t* seq_lens_k = nullptr;    // [num_seqs]
+  const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]
+  const StepBatch* host = nullptr;        // always the host copy, for plan()
+};
+
+// Prefill: causal attention of this step's prefill tokens over their sequence's keys.
+//   q      [num_prefill_tokens, num_heads, head_dim]   (packed by cu_seqlens_q)
+//   k_new  [num_prefill_tokens, num_kv_heads, head_dim] this step's keys (also already in `cache`)
+//   v_new  same
+//   out    [num_prefill_tokens, num_heads, head_dim]
+// Query i of slice s sits at position ctx_lens[s] + i and sees keys [0, ctx_lens[s] + i].
+class PrefillAttn {
+ public:
+  virtual ~PrefillAttn() = default;
+  virtual void plan(const AttnMetadata& /*md*/) {}
+  virtual void run(int layer, const void* q, const void* k_new, const void* v_new, const PagedKv& cache,
+                   void* out, const AttnMetadata& md, void* stream) = 0;
+};
+
+// Decode: one query per decode slice over its whole paged context (seq_lens_k keys, own key included).
+//   q   [num_decode_seqs, num_heads, head_dim]  (row j is slice num_prefill_seqs + j)
+//   out same shape
+class DecodeAttn {
+ public:
+  virtual ~DecodeAttn() = default;
+  virtual void plan(const AttnMetadata& /*md*/) {}
+  virtual void run(int layer, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
+                   void* stream) = 0;
+};
+
+enum class AttnPhase { Prefill, Decode };
+
+// "ok" or "unavailable: <reason>", per backend name, for the `ready` event.
+struct BackendStatus {
+  std::string name;
+  std::string status;
+};
+
+// attn/registry.cpp
+std::vector<BackendStatus> list_backends(Device device, AttnPhase phase);
+// Throws std::runtime_error naming the available backends when `name` is unknown or unavailable.
+std::unique_ptr<PrefillAttn> make_prefill_attn(const std::string& name, Device device, const AttnDims& dims);
+std::unique_ptr<DecodeAttn> make_decode_attn(const std::string& name, Device device, const AttnDims& dims);
+
+}  // namespace attnbench

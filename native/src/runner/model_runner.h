@@ -1,0 +1,51 @@
+// A model runner executes one engine step (embedding -> blocks -> LM head -> sampling) on a device.
+// The scheduler never sees device memory; it talks to the runner through StepBatch.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attn/backend.h"
+#include "core/types.h"
+#include "engine/step_batch.h"
+#include "model/gpt2_weights.h"
+
+namespace attnbench {
+
+struct RunnerOptions {
+  Device device = Device::CPU;
+  DType dtype = DType::F32;
+  std::string prefill_backend = "naive";
+  std::string decode_backend = "naive";
+  int block_size = 16;
+  int num_kv_blocks = 0;        // resolved by the engine before the runner is made
+  int max_num_seqs = 256;
+  int max_num_batched_tokens = 2048;
+  bool cuda_graph = false;
+};
+
+class ModelRunner {
+ public:
+  virtual ~ModelRunner() = default;
+  // Runs one step: appends the step's K/V at slot_mapping, runs the model, and samples one token for
+  // each row of batch.sample_seq into `out` (resized by the runner). Synchronous: returns when the
+  // sampled tokens are on the host.
+  virtual void step(const StepBatch& batch, std::vector<SampleResult>& out) = 0;
+  // Teacher-forced scoring for checks: log p(tokens[i+1] | tokens[..i]) for i in [0, n-1).
+  virtual std::vector<float> score(const std::vector<int32_t>& tokens) = 0;
+  virtual std::string device_name() const = 0;
+};
+
+// Bytes of KV cache per block (both K and V, every layer), to size the pool from --kv-cache-gb.
+inline size_t kv_bytes_per_block(const ModelConfig& c, int block_size, DType dtype) {
+  return (size_t)2 * c.n_layer * block_size * c.n_kv_head * c.head_dim() * dtype_bytes(dtype);
+}
+
+// runner/cpu_runner.cpp (fp32 only)
+std::unique_ptr<ModelRunner> make_cpu_runner(const Gpt2Weights& w, const RunnerOptions& opt);
+// cuda/cuda_runner.cu when built with CUDA; otherwise runner/cuda_unavailable.cpp throws with the reason.
+std::unique_ptr<ModelRunner> make_cuda_runner(const Gpt2Weights& w, const RunnerOptions& opt);
+// "ok" or "unavailable: <reason>" (no CUDA build, no device, ...).
+std::string cuda_runner_status();
+
+}  // namespace attnbench

@@ -1,0 +1,174 @@
+// The results-file vocabulary: one versioned zod schema that bench writes and plot/gate read.
+// Raw per-request records are kept so that every metric can be recomputed later.
+import { z } from "zod";
+
+export const ONLINE_SCHEMA = "attnbench.online/1" as const;
+export const OFFLINE_SCHEMA = "attnbench.offline/1" as const;
+
+/** Percentile summary of one metric (all values in the unit named by the field holding it). */
+export const StatsSchema = z.object({
+  n: z.number().int().nonnegative(),
+  mean: z.number(),
+  p50: z.number(),
+  p90: z.number(),
+  p99: z.number(),
+  min: z.number(),
+  max: z.number(),
+});
+export type Stats = z.infer<typeof StatsSchema>;
+
+/** One token-bearing chunk as the client saw it: arrival time since run start, tokens in it. */
+export const ChunkSchema = z.object({ t_ms: z.number(), n: z.number().int().positive() });
+
+/** Raw record of one request. Times are ms since the run's t0 (first scheduled send). */
+export const RequestRecordSchema = z.object({
+  i: z.number().int().nonnegative(),
+  id: z.string(),
+  prompt_tokens: z.number().int().nonnegative(),
+  max_tokens: z.number().int().positive(),
+  scheduled_ms: z.number(),
+  sent_ms: z.number().nullable(),
+  chunks: z.array(ChunkSchema),
+  end_ms: z.number().nullable(),
+  output_tokens: z.number().int().nonnegative(),
+  ok: z.boolean(),
+  finish: z.string().nullable(),
+  error: z.string().nullable(),
+  /** Engine-side times (ms since the same t0; engine and harness share CLOCK_MONOTONIC). */
+  engine: z
+    .object({ first_tok_ms: z.number().nullable(), last_tok_ms: z.number().nullable(), done_ms: z.number().nullable() })
+    .nullable(),
+});
+export type RequestRecord = z.infer<typeof RequestRecordSchema>;
+
+export const BackendSchema = z.object({
+  /** Display label, e.g. "fused" or "fused/naive" when prefill and decode differ. */
+  label: z.string(),
+  prefill: z.string(),
+  decode: z.string(),
+});
+export type Backend = z.infer<typeof BackendSchema>;
+
+export const RunStatusSchema = z.enum(["ok", "unavailable", "failed"]);
+
+export const MetaSchema = z.object({
+  tool: z.literal("attnbench"),
+  tool_version: z.string(),
+  git_sha: z.string().nullable(),
+  command: z.string(),
+  started_at: z.string(),
+  ended_at: z.string().nullable(),
+  wall_s: z.number().nullable(),
+  host: z.string(),
+  node_version: z.string(),
+  device: z.object({
+    kind: z.string(),
+    name: z.string(),
+    dtype: z.string(),
+    driver: z.string().nullable().optional(),
+    cuda: z.string().nullable().optional(),
+  }),
+  model: z.record(z.string(), z.unknown()),
+  /** Engine flags shared by every backend run (backend flags excluded). */
+  engine_flags: z.array(z.string()),
+  /** The environment fingerprint the gate compares; see src/gate. */
+  fingerprint: z.record(z.string(), z.string()),
+});
+export type Meta = z.infer<typeof MetaSchema>;
+
+export const OnlineSummarySchema = z.object({
+  n: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  failures: z.record(z.string(), z.number().int()),
+  duration_s: z.number(),
+  request_throughput: z.number(),
+  output_throughput: z.number(),
+  total_token_throughput: z.number(),
+  ttft_ms: StatsSchema,
+  tpot_ms: StatsSchema,
+  itl_ms: StatsSchema,
+  e2e_ms: StatsSchema,
+  goodput: z.object({ slo: z.record(z.string(), z.number()), req_s: z.number(), fraction: z.number() }).nullable(),
+  lateness_ms: StatsSchema,
+  offered_rate: z.number(),
+  achieved_rate: z.number(),
+  /** Reasons this run's numbers should not be trusted (empty when valid). */
+  invalid: z.array(z.string()),
+});
+export type OnlineSummary = z.infer<typeof OnlineSummarySchema>;
+
+export const OnlineRunSchema = z.object({
+  backend: BackendSchema,
+  scale: z.number().positive(),
+  status: RunStatusSchema,
+  reason: z.string().nullable(),
+  summary: OnlineSummarySchema.nullable(),
+  records: z.array(RequestRecordSchema),
+});
+export type OnlineRun = z.infer<typeof OnlineRunSchema>;
+
+export const TraceInfoSchema = z.object({
+  path: z.string(),
+  format: z.string(),
+  sha256: z.string(),
+  requests_used: z.number().int(),
+  clamped: z.number().int(),
+});
+
+export const OnlineResultsSchema = z.object({
+  schema: z.literal(ONLINE_SCHEMA),
+  meta: MetaSchema,
+  trace: TraceInfoSchema,
+  scales: z.array(z.number().positive()),
+  num_prompts: z.number().int().positive(),
+  runs: z.array(OnlineRunSchema),
+});
+export type OnlineResults = z.infer<typeof OnlineResultsSchema>;
+
+/** One timed repetition of the offline workload. */
+export const OfflineRepeatSchema = z.object({
+  wall_s: z.number().positive(),
+  req_s: z.number(),
+  output_tok_s: z.number(),
+  total_tok_s: z.number(),
+  valid: z.boolean(),
+  invalid_reason: z.string().nullable(),
+});
+
+export const OfflineRunSchema = z.object({
+  backend: BackendSchema,
+  status: RunStatusSchema,
+  reason: z.string().nullable(),
+  /** Median over repeats (null when the run did not happen). */
+  wall_s: z.number().nullable(),
+  req_s: z.number().nullable(),
+  output_tok_s: z.number().nullable(),
+  total_tok_s: z.number().nullable(),
+  total_latency_s: z.number().nullable(),
+  repeats: z.array(OfflineRepeatSchema),
+  /** sha256 over the greedy output token ids of every request (for cross-backend agreement). */
+  outputs_sha256: z.string().nullable(),
+  records: z.array(RequestRecordSchema),
+  invalid: z.array(z.string()),
+});
+export type OfflineRun = z.infer<typeof OfflineRunSchema>;
+
+export const OfflineResultsSchema = z.object({
+  schema: z.literal(OFFLINE_SCHEMA),
+  meta: MetaSchema,
+  workload: z.object({
+    input_len: z.number().int().positive(),
+    output_len: z.number().int().positive(),
+    num_prompts: z.number().int().positive(),
+    seed: z.number().int(),
+    repeats: z.number().int().positive(),
+  }),
+  runs: z.array(OfflineRunSchema),
+  /** Per backend label: fraction of requests whose greedy tokens equal the reference backend's. */
+  agreement: z.object({ reference: z.string().nullable(), by_backend: z.record(z.string(), z.number()) }),
+});
+export type OfflineResults = z.infer<typeof OfflineResultsSchema>;
+
+export const AnyResultsSchema = z.discriminatedUnion("schema", [OnlineResultsSchema, OfflineResultsSchema]);
+export type AnyResults = z.infer<typeof AnyResultsSchema>;
