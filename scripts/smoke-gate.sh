@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# CPU smoke benchmark + perf gate, as CI runs it:
+#   1. two runs of the same build must pass the gate against each other (noise is not a regression);
+#   2. a run with a planted slowdown (--step-delay-us) must fail it (a regression is caught);
+#   3. the fresh run is gated against the committed CPU baseline (baselines/cpu-smoke-offline.json)
+#      when it was measured on the same kind of machine; otherwise the gate's refusal is shown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${SMOKE_OUT:-$(mktemp -d)}
+ab() { node bin/attnbench.js "$@"; }
+common=(--model synthetic:tiny --device cpu --backends naive,fused --num-prompts 16 --input-len 48
+        --output-len 16 --repeats 5 --seed 0 --no-plot)
+
+echo "[smoke] run A"; ab bench offline "${common[@]}" --out "$out/a" >"$out/a.log" 2>&1 || { cat "$out/a.log"; exit 1; }
+echo "[smoke] run B"; ab bench offline "${common[@]}" --out "$out/b" >"$out/b.log" 2>&1 || { cat "$out/b.log"; exit 1; }
+echo "[smoke] run C (planted slowdown: --step-delay-us 3000)"
+ab bench offline "${common[@]}" --step-delay-us 3000 --out "$out/c" >"$out/c.log" 2>&1 || { cat "$out/c.log"; exit 1; }
+A=$(ls "$out"/a/offline_*/offline_results.json); B=$(ls "$out"/b/offline_*/offline_results.json)
+C=$(ls "$out"/c/offline_*/offline_results.json)
+
+echo "[smoke] gate A vs B (same build: must pass)"
+ab gate --baseline "$A" --candidate "$B" --report "$out/gate_ab.md" || { echo "gate failed on noise"; exit 1; }
+echo "[smoke] gate A vs C (planted slowdown: must fail with exit 1)"
+set +e; ab gate --baseline "$A" --candidate "$C" --force --report "$out/gate_ac.md" >/dev/null; rc=$?; set -e
+[ "$rc" = 1 ] || { echo "gate did not catch the planted slowdown (exit $rc)"; cat "$out/gate_ac.md"; exit 1; }
+echo "[smoke] planted slowdown caught (exit 1)"
+
+base=baselines/cpu-smoke-offline.json
+if [ -f "$base" ]; then
+  echo "[smoke] gate committed baseline vs run A"
+  set +e; ab gate --baseline "$base" --candidate "$A" --report "$out/gate_base.md"; rc=$?; set -e
+  case $rc in
+    0) echo "[smoke] within tolerance of the committed baseline" ;;
+    1) echo "[smoke] REGRESSION against the committed baseline"; exit 1 ;;
+    *) echo "[smoke] baseline not comparable on this machine (see above); not gated" ;;
+  esac
+fi
+echo "[smoke] ok"
