@@ -1,0 +1,121 @@
+// Vega-lite specs for the online latency figures: per backend a p90 line, a shaded p50-p90 band and
+// hollow p99 markers, against the arrival-time scale. The 2x2 grid and the single-metric figures are
+// the same panel at two sizes; a comparison adds a dashed baseline.
+import type { TopLevelSpec } from "vega-lite";
+import type { OnlineResults } from "../results/schema.js";
+import { basename, deviceName, modelName } from "../report/describe.js";
+import { LATENCY_METRICS, type LatencyMetric } from "../gate/request-metrics.js";
+import { METRIC_TITLES, type LatencyRow, type MissingBackend } from "./online-data.js";
+import { VEGA_CONFIG, backendColorScale } from "./theme.js";
+
+export interface OnlineFigureInput {
+  rows: LatencyRow[];
+  missing: MissingBackend[];
+  /** Backend label order for colours (include missing ones so colours stay stable). */
+  backends: string[];
+  /** The file the title describes (the candidate in a comparison). */
+  results: OnlineResults;
+  logScale?: boolean;
+  comparison?: { baseline: string; candidate: string };
+}
+
+const PANEL = { width: 340, height: 220 };
+const SINGLE = { width: 560, height: 340 };
+
+function titleBlock(input: OnlineFigureInput, what: string) {
+  const r = input.results;
+  const n = r.num_prompts;
+  const lines = [
+    `${modelName(r.meta)} on ${deviceName(r.meta)} · trace ${basename(r.trace.path)} (${r.trace.sha256.slice(0, 8)}), n = ${n} requests per run`,
+    "line: p90 · shaded band: p50–p90 · hollow circle: p99" +
+      (input.comparison ? " · solid: candidate, dashed: baseline" : "") +
+      (input.logScale ? " · log y" : ""),
+  ];
+  if (input.comparison) lines.push(`baseline ${input.comparison.baseline} vs candidate ${input.comparison.candidate}`);
+  for (const m of input.missing) {
+    lines.push(`${m.backend}${m.run === "single" ? "" : ` (${m.run})`}: ${m.status}: ${m.reason}`);
+  }
+  return { text: what, subtitle: lines };
+}
+
+/** Legend labels say "(unavailable)" / "(failed)" next to a backend that has no line to show. */
+export function missingLabelExpr(missing: readonly { backend: string; status: string }[]): string {
+  return missing.reduceRight(
+    (rest, m) => `datum.label === ${JSON.stringify(m.backend)} ? ${JSON.stringify(`${m.backend} (${m.status})`)} : ${rest}`,
+    "datum.label",
+  );
+}
+
+function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: number; height: number }) {
+  const scales = [...new Set(input.rows.map((r) => r.scale))].sort((a, b) => a - b);
+  const color = {
+    field: "backend",
+    type: "nominal" as const,
+    title: "backend",
+    scale: backendColorScale(input.backends, new Set(input.missing.map((m) => m.backend))),
+    legend: { labelExpr: missingLabelExpr(input.missing) },
+  };
+  const x = {
+    field: "scale",
+    type: "quantitative" as const,
+    title: "arrival-time scale (smaller = heavier load)",
+    // A sweep spanning more than 3x (0.4 .. 1.6) reads better on a log axis: equal ratios, equal steps.
+    scale: scales.length > 1 && scales[scales.length - 1] / scales[0] > 3
+      ? { type: "log" as const, nice: false, padding: 14 }
+      : { zero: false, nice: false, padding: 14 },
+    axis: { values: scales, format: "~g", grid: true },
+  };
+  const yScale = input.logScale ? { type: "log" as const } : { zero: true };
+  const yTitle = `${METRIC_TITLES[metric].short} (ms)`;
+  const dash = input.comparison
+    ? { strokeDash: { field: "run", type: "nominal" as const, title: "run", scale: { domain: ["candidate", "baseline"], range: [[1, 0], [6, 4]] } } }
+    : {};
+  const bandOpacity = input.comparison
+    ? { opacity: { field: "run", type: "nominal" as const, legend: null, scale: { domain: ["candidate", "baseline"], range: [0.2, 0.08] } } }
+    : { opacity: { value: 0.2 } };
+  return {
+    ...size,
+    title: { text: `${METRIC_TITLES[metric].long} (${METRIC_TITLES[metric].short})`, fontSize: 13, anchor: "start" as const },
+    data: { values: input.rows.filter((r) => r.metric === metric) },
+    layer: [
+      {
+        mark: { type: "area" as const },
+        encoding: { x, y: { field: "p50", type: "quantitative" as const, title: yTitle, scale: yScale }, y2: { field: "p90" }, color, detail: { field: "run" }, ...bandOpacity },
+      },
+      {
+        mark: { type: "line" as const, strokeWidth: 2.2, point: { filled: true, size: 28 } },
+        encoding: { x, y: { field: "p90", type: "quantitative" as const, title: yTitle }, color, ...dash },
+      },
+      {
+        mark: { type: "point" as const, filled: false, shape: "circle", size: 60, strokeWidth: 1.6, opacity: 0.95 },
+        encoding: {
+          x,
+          y: { field: "p99", type: "quantitative" as const, title: yTitle },
+          color,
+          tooltip: [{ field: "backend" }, { field: "scale" }, { field: "p50" }, { field: "p90" }, { field: "p99" }],
+        },
+      },
+    ],
+  };
+}
+
+export function onlineGridSpec(input: OnlineFigureInput): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: titleBlock(input, input.comparison ? "Online latency: candidate vs baseline" : "Online latency vs arrival-time scale"),
+    config: VEGA_CONFIG,
+    columns: 2,
+    concat: LATENCY_METRICS.map((m) => panel(m, input, PANEL)),
+    resolve: { scale: { y: "independent", color: "shared", strokeDash: "shared" } },
+  } as TopLevelSpec;
+}
+
+export function onlineMetricSpec(input: OnlineFigureInput, metric: LatencyMetric): TopLevelSpec {
+  const p = panel(metric, input, SINGLE);
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    config: VEGA_CONFIG,
+    ...p,
+    title: titleBlock(input, `${p.title.text} vs arrival-time scale`),
+  } as TopLevelSpec;
+}
