@@ -22,19 +22,30 @@ export interface OnlineFigureInput {
 const PANEL = { width: 340, height: 220 };
 const SINGLE = { width: 560, height: 340 };
 
+/** One line per backend that did not run; "(baseline)" only when the two runs disagree. */
+function missingLines(missing: readonly MissingBackend[]): string[] {
+  const byBackend = new Map<string, MissingBackend[]>();
+  for (const m of missing) byBackend.set(m.backend, [...(byBackend.get(m.backend) ?? []), m]);
+  const lines: string[] = [];
+  for (const [backend, ms] of byBackend) {
+    const same = ms.every((m) => m.status === ms[0].status && m.reason === ms[0].reason);
+    if (same) lines.push(`${backend}: ${ms[0].status}: ${ms[0].reason}`);
+    else for (const m of ms) lines.push(`${backend} (${m.run}): ${m.status}: ${m.reason}`);
+  }
+  return lines;
+}
+
 function titleBlock(input: OnlineFigureInput, what: string) {
   const r = input.results;
   const n = r.num_prompts;
   const lines = [
     `${modelName(r.meta)} on ${deviceName(r.meta)} · trace ${basename(r.trace.path)} (${r.trace.sha256.slice(0, 8)}), n = ${n} requests per run`,
     "line: p90 · shaded band: p50–p90 · hollow circle: p99" +
-      (input.comparison ? " · solid: candidate, dashed: baseline" : "") +
+      (input.comparison ? " · solid: candidate, dashed: baseline p90" : "") +
       (input.logScale ? " · log y" : ""),
   ];
   if (input.comparison) lines.push(`baseline ${input.comparison.baseline} vs candidate ${input.comparison.candidate}`);
-  for (const m of input.missing) {
-    lines.push(`${m.backend}${m.run === "single" ? "" : ` (${m.run})`}: ${m.status}: ${m.reason}`);
-  }
+  lines.push(...missingLines(input.missing));
   return { text: what, subtitle: lines };
 }
 
@@ -68,25 +79,35 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
   const yScale = input.logScale ? { type: "log" as const } : { zero: true };
   const yTitle = `${METRIC_TITLES[metric].short} (ms)`;
   const dash = input.comparison
-    ? { strokeDash: { field: "run", type: "nominal" as const, title: "run", scale: { domain: ["candidate", "baseline"], range: [[1, 0], [6, 4]] } } }
+    ? {
+        strokeDash: {
+          field: "run",
+          type: "nominal" as const,
+          title: "run",
+          scale: { domain: ["candidate", "baseline"], range: [[1, 0], [6, 4]] },
+          legend: { encode: { symbols: { update: { stroke: { value: "#333" } } } }, labelExpr: "datum.label === 'baseline' ? 'baseline (p90 only)' : 'candidate'" },
+        },
+      }
     : {};
-  const bandOpacity = input.comparison
-    ? { opacity: { field: "run", type: "nominal" as const, legend: null, scale: { domain: ["candidate", "baseline"], range: [0.2, 0.08] } } }
-    : { opacity: { value: 0.2 } };
+  // In a comparison only the candidate gets band and p99 markers; the baseline is its dashed p90 line.
+  // Two sets of bands and markers on one panel hide each other.
+  const candidateOnly = input.comparison ? [{ filter: "datum.run === 'candidate'" }] : [];
   return {
     ...size,
     title: { text: `${METRIC_TITLES[metric].long} (${METRIC_TITLES[metric].short})`, fontSize: 13, anchor: "start" as const },
     data: { values: input.rows.filter((r) => r.metric === metric) },
     layer: [
       {
-        mark: { type: "area" as const },
-        encoding: { x, y: { field: "p50", type: "quantitative" as const, title: yTitle, scale: yScale }, y2: { field: "p90" }, color, detail: { field: "run" }, ...bandOpacity },
+        mark: { type: "area" as const, opacity: 0.2 },
+        transform: candidateOnly,
+        encoding: { x, y: { field: "p50", type: "quantitative" as const, title: yTitle, scale: yScale }, y2: { field: "p90" }, color },
       },
       {
         mark: { type: "line" as const, strokeWidth: 2.2, point: { filled: true, size: 28 } },
         encoding: { x, y: { field: "p90", type: "quantitative" as const, title: yTitle }, color, ...dash },
       },
       {
+        transform: candidateOnly,
         mark: { type: "point" as const, filled: false, shape: "circle", size: 60, strokeWidth: 1.6, opacity: 0.95 },
         encoding: {
           x,

@@ -81,7 +81,8 @@ export function installTextMetrics(): void {
     for (const ch of str) units += font.advanceOf(ch.codePointAt(0)!);
     return (units / font.unitsPerEm) * size;
   };
-  (vega.textMetrics as unknown as { width: typeof measure }).width = measure;
+  // vega exports textMetrics at run time but not in its type declarations.
+  (vega as unknown as { textMetrics: { width: typeof measure } }).textMetrics.width = measure;
   installed = true;
 }
 
