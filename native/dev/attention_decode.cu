@@ -1,0 +1,178 @@
+// Kernel lab: paged decode (one query per sequence over its whole paged context).
+//
+//   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I../src attention_decode.cu -o attention_decode
+//   ./attention_decode            correctness on small cases, then the bandwidth sweep
+//   ./attention_decode check      correctness only
+//
+// Versions (checked against the fp32 CPU reference, fresh random inputs, poisoned outputs):
+//   1  one warp per (sequence, head), no split, scalar loads: the simple baseline
+//   2  split-KV (flash-decoding), 16-byte loads, 4 keys per lane group in flight, GQA group per CTA,
+//      LSE merge kernel (attn/fused_decode_cuda.cuh)
+//   3  version 2 with 8 keys in flight per lane group
+// Bandwidth = bytes of K and V actually read (sum of lengths x kv heads x D x 2 x 2) / time.
+#include "dev_common.cuh"
+#include "attn/fused_decode_cuda.cuh"
+
+using namespace attnbench;
+
+template <typename T, int D>
+__global__ void decode_v1(FusedDecodeParams p) {
+  const int seq = blockIdx.x, h = blockIdx.y, lane = threadIdx.x;
+  const int hk = h / (p.num_heads / p.num_kv_heads), len = p.seq_lens[seq];
+  constexpr int E = D / 32;
+  const T* q = static_cast<const T*>(p.q) + ((size_t)seq * p.num_heads + h) * D + lane * E;
+  float qv[E], acc[E];
+  for (int e = 0; e < E; ++e) qv[e] = (float)q[e] * p.scale_log2, acc[e] = 0.f;
+  float m = -INFINITY, l = 0.f;
+  const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
+  for (int t = 0; t < len; ++t) {
+    const size_t off = (((size_t)bt[t / p.block_size] * p.block_size + t % p.block_size) * p.num_kv_heads + hk) * D + lane * E;
+    float dot = 0.f;
+    for (int e = 0; e < E; ++e) dot += qv[e] * (float)static_cast<const T*>(p.k)[off + e];
+    for (int o = 16; o; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+    const float m_new = fmaxf(m, dot), alpha = exp2f(m - m_new), pr = exp2f(dot - m_new);
+    l = l * alpha + pr;
+    for (int e = 0; e < E; ++e) acc[e] = acc[e] * alpha + pr * (float)static_cast<const T*>(p.v)[off + e];
+    m = m_new;
+  }
+  T* out = static_cast<T*>(p.out) + ((size_t)seq * p.num_heads + h) * D + lane * E;
+  for (int e = 0; e < E; ++e) out[e] = (T)(acc[e] / l);
+}
+
+struct Workspace {
+  float* o = nullptr;
+  float* lse = nullptr;
+  size_t rows = 0;
+  void ensure(size_t need_rows, int D) {
+    if (need_rows <= rows) return;
+    if (o) {
+      CK(cudaFree(o));
+      CK(cudaFree(lse));
+    }
+    CK(cudaMalloc(&o, need_rows * D * 4));
+    CK(cudaMalloc(&lse, need_rows * 4));
+    rows = need_rows;
+  }
+};
+static Workspace g_ws;
+static int g_sms = 132;
+
+template <typename T, int D, int U>
+static cudaError_t launch_u(const FusedDecodeParams& p, int B) {
+  switch (decode_group_tile(p.num_heads, p.num_kv_heads)) {
+    case 8: return launch_fused_decode_g<T, D, 8, U>(p, B, 0);
+    case 4: return launch_fused_decode_g<T, D, 4, U>(p, B, 0);
+    case 2: return launch_fused_decode_g<T, D, 2, U>(p, B, 0);
+    default: return launch_fused_decode_g<T, D, 1, U>(p, B, 0);
+  }
+}
+
+template <typename T, int D>
+static void run_version(int ver, FusedDecodeParams p, int B, int max_len) {
+  if (ver == 1) {
+    decode_v1<T, D><<<dim3(B, p.num_heads), 32>>>(p);
+    CK(cudaGetLastError());
+    return;
+  }
+  p.num_splits = choose_decode_splits(B, p.num_heads, decode_group_tile(p.num_heads, p.num_kv_heads), max_len, g_sms);
+  g_ws.ensure((size_t)B * p.num_heads * p.num_splits, D);
+  p.partial_o = g_ws.o;
+  p.partial_lse = g_ws.lse;
+  CK(ver == 2 ? (launch_u<T, D, 4>(p, B)) : (launch_u<T, D, 8>(p, B)));
+}
+
+static void dispatch(int ver, const lab::Problem& pb) {
+  FusedDecodeParams p{};
+  p.q = pb.dq, p.k = pb.dk, p.v = pb.dv, p.out = pb.dout;
+  p.seq_lens = pb.dlens, p.block_tables = pb.dbt;
+  p.max_blocks_per_seq = pb.max_blocks, p.block_size = pb.block_size;
+  p.num_heads = pb.H, p.num_kv_heads = pb.Hkv;
+  p.scale_log2 = 1.4426950408889634f / std::sqrt((float)pb.D);
+  const int B = (int)pb.q_lens.size();
+  const int max_len = *std::max_element(pb.seq_lens.begin(), pb.seq_lens.end());
+  if (pb.D == 64) pb.bf16 ? run_version<__nv_bfloat16, 64>(ver, p, B, max_len) : run_version<__half, 64>(ver, p, B, max_len);
+  else pb.bf16 ? run_version<__nv_bfloat16, 128>(ver, p, B, max_len) : run_version<__half, 128>(ver, p, B, max_len);
+}
+
+static lab::Problem decode_problem(const std::vector<int>& lens, int H, int Hkv, int D, int bs, bool bf16, bool host) {
+  lab::Problem pb;
+  pb.H = H, pb.Hkv = Hkv, pb.D = D, pb.block_size = bs, pb.bf16 = bf16;
+  pb.q_lens.assign(lens.size(), 1);
+  for (int L : lens) pb.ctx_lens.push_back(L - 1);
+  pb.build(4321 + lens.size() * 7 + bs, host);
+  pb.upload();
+  return pb;
+}
+
+static bool check_all() {
+  struct Case { const char* name; std::vector<int> lens; int H, Hkv, D, bs; bool bf16; };
+  const Case cases[] = {
+      {"mix d64 bs16", {1, 2, 17, 300, 1000, 4097}, 4, 4, 64, 16, false},
+      {"page1 d128", {5, 700, 2500}, 4, 4, 128, 1, false},
+      {"gqa8 page256 d128 bf16", {3000, 1, 257}, 16, 2, 128, 256, true},
+      {"gqa4 page7 d64", {600, 33, 9000}, 8, 2, 64, 7, false},
+      {"gqa3 (tile 1) d64 bf16", {400, 1300}, 6, 2, 64, 16, true},
+  };
+  bool ok_all = true;
+  printf("%-24s %4s %10s %10s %10s\n", "case", "dt", "v1", "v2", "v3");
+  for (const Case& c : cases) {
+    lab::Problem pb = decode_problem(c.lens, c.H, c.Hkv, c.D, c.bs, c.bf16, true);
+    std::vector<float> ref;
+    pb.reference(ref);
+    printf("%-24s %4s", c.name, c.bf16 ? "bf16" : "fp16");
+    for (int ver = 1; ver <= 3; ++ver) {
+      pb.poison_out();
+      dispatch(ver, pb);
+      CK(cudaDeviceSynchronize());
+      std::vector<uint16_t> out(pb.q_elems());
+      CK(cudaMemcpy(out.data(), pb.dout, out.size() * 2, cudaMemcpyDeviceToHost));
+      const double err = lab::rel_error(out, ref, pb.bf16);
+      const bool ok = err <= (pb.bf16 ? 1e-2 : 2e-3);
+      ok_all &= ok;
+      printf(" %9.2e%s", err, ok ? " " : "!");
+    }
+    printf("\n");
+    pb.free_device();
+  }
+  printf("decode check: %s\n", ok_all ? "OK" : "NOT OK");
+  return ok_all;
+}
+
+static void sweep() {
+  struct Row { const char* name; int B, L, H, Hkv, D; };
+  const Row rows[] = {
+      {"64x2048x12x64", 64, 2048, 12, 12, 64},   {"16x8192x32x128", 16, 8192, 32, 32, 128},
+      {"1x32768x32x128", 1, 32768, 32, 32, 128}, {"128x4096 gqa32/8x128", 128, 4096, 32, 8, 128},
+  };
+  printf("\n%-22s %5s %8s %9s %9s %9s %9s\n", "shape (fp16)", "page", "KV MB", "v1 GB/s", "v2 GB/s", "v3 GB/s", "v2 vs v1");
+  for (const Row& r : rows) {
+    for (int bs : {1, 16, 256}) {
+      lab::Problem pb = decode_problem(std::vector<int>(r.B, r.L), r.H, r.Hkv, r.D, bs, false, false);
+      const double bytes = (double)r.B * r.L * r.Hkv * r.D * 2 * 2;
+      float t[4];
+      for (int ver = 1; ver <= 3; ++ver) t[ver] = lab::median_ms([&] { dispatch(ver, pb); }, 2, ver == 1 ? 5 : 30);
+      std::vector<uint16_t> o1(pb.q_elems()), o2(pb.q_elems());
+      for (int ver : {1, 2}) {
+        pb.poison_out();
+        dispatch(ver, pb);
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy((ver == 1 ? o1 : o2).data(), pb.dout, o1.size() * 2, cudaMemcpyDeviceToHost));
+      }
+      std::vector<float> ref(o1.size());
+      for (size_t i = 0; i < o1.size(); ++i) ref[i] = lab::bits_to_float(o1[i], false);
+      printf("%-22s %5d %8.0f %9.0f %9.0f %9.0f %9.2e\n", r.name, bs, bytes / 1e6, bytes / t[1] / 1e6, bytes / t[2] / 1e6,
+             bytes / t[3] / 1e6, lab::rel_error(o2, ref, false));
+      pb.free_device();
+    }
+  }
+}
+
+int main(int argc, char** argv) {
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  g_sms = prop.multiProcessorCount;
+  const bool check_only = argc > 1 && std::strcmp(argv[1], "check") == 0;
+  const bool ok = check_all();
+  if (!check_only) sweep();
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,240 @@
+// Fused paged decode, split-KV (flash-decoding): one query token per sequence over its paged cache.
+//
+//   kernel 1  grid = (num_splits, num_seqs, num_heads / G)   block = 128 threads
+//             A CTA serves G query heads that share one KV head (GQA) over one split of the keys.
+//             Lanes form groups of D/8; a group holds one key row (16 bytes per lane) and keeps its
+//             own online-softmax state; U keys per group are loaded before the first is used
+//             (2U 16-byte loads in flight per lane). At the end the CTA's groups are merged in
+//             shared memory. One split: the result goes straight to `out`; several: a partial
+//             output (normalised) and its log2-sum-exp go to the workspace.
+//   kernel 2  grid = (num_seqs, num_heads)  merges the splits of sequences that have more than one.
+//
+// The split count is chosen on the host (plan) and passed by value; each sequence uses
+// min(num_splits, ceil(len / kMinChunk)) splits, computed the same way by both kernels from the
+// device seq_lens, so the grid is fixed for a given batch and the pair can be captured in a graph.
+#pragma once
+#include <cuda_runtime.h>
+#include <cstdint>
+
+#include "attn/cuda_mma.cuh"
+
+namespace attnbench {
+
+struct FusedDecodeParams {
+  const void* q;      // [num_seqs, num_heads, D]
+  const void* k;      // paged cache [num_blocks, block_size, num_kv_heads, D]
+  const void* v;
+  void* out;          // [num_seqs, num_heads, D]
+  const int32_t* seq_lens;      // [num_seqs] keys per sequence (already offset to the decode slices)
+  const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq] (offset likewise)
+  int max_blocks_per_seq;
+  int block_size;
+  int num_heads;
+  int num_kv_heads;
+  float scale_log2;
+  int num_splits;     // upper bound of splits per sequence (grid.x)
+  float* partial_o;   // [num_seqs, num_heads, num_splits, D]
+  float* partial_lse; // [num_seqs, num_heads, num_splits]
+};
+
+constexpr int kDecodeThreads = 128;
+constexpr int kDecodeMinChunk = 256;  // keys per split at least
+constexpr int kDecodeMaxSplits = 64;
+
+__device__ __forceinline__ int decode_splits_for(int len, int num_splits) {
+  const int by_len = (len + kDecodeMinChunk - 1) / kDecodeMinChunk;
+  return max(1, min(num_splits, by_len));
+}
+
+template <typename T, int D, int G, int U>
+__global__ void __launch_bounds__(kDecodeThreads)
+fused_decode_kernel(const FusedDecodeParams p) {
+  constexpr int TPG = D / 8;               // lanes per key row
+  constexpr int GPW = 32 / TPG;            // groups per warp
+  constexpr int NG = GPW * (kDecodeThreads / 32);
+  const int split = blockIdx.x, seq = blockIdx.y, head0 = blockIdx.z * G;
+  const int len = p.seq_lens[seq];
+  const int n_splits = decode_splits_for(len, p.num_splits);
+  if (split >= n_splits) return;
+  const int chunk = (len + n_splits - 1) / n_splits;
+  const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
+  const int kv_head = head0 / (p.num_heads / p.num_kv_heads);
+
+  const int lane = threadIdx.x % 32, group = threadIdx.x / TPG, sub = lane % TPG;
+  const T* qp = static_cast<const T*>(p.q) + ((size_t)seq * p.num_heads + head0) * D + sub * 8;
+  float qv[G][8];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    mma::unpack8<T>(*reinterpret_cast<const uint4*>(qp + g * D), qv[g]);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) qv[g][i] *= p.scale_log2;
+  }
+  float m[G], l[G], acc[G][8];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    m[g] = -INFINITY;
+    l[g] = 0.f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) acc[g][i] = 0.f;
+  }
+
+  const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
+  const size_t kv_stride = (size_t)p.num_kv_heads * D;
+  const T* kbase = static_cast<const T*>(p.k) + (size_t)kv_head * D + sub * 8;
+  const T* vbase = static_cast<const T*>(p.v) + (size_t)kv_head * D + sub * 8;
+
+  for (int base = t_begin; base < t_end; base += U * NG) {
+    uint4 kr[U], vr[U];
+    size_t off[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int t = base + u * NG + group;
+      off[u] = t < t_end ? ((size_t)bt[t / p.block_size] * p.block_size + t % p.block_size) * kv_stride : 0;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      kr[u] = __ldg(reinterpret_cast<const uint4*>(kbase + off[u]));
+      vr[u] = __ldg(reinterpret_cast<const uint4*>(vbase + off[u]));
+    }
+    float s[G][U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      float kf[8];
+      mma::unpack8<T>(kr[u], kf);
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        float d = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) d = fmaf(qv[g][i], kf[i], d);
+        s[g][u] = d;
+      }
+    }
+#pragma unroll
+    for (int off_l = 1; off_l < TPG; off_l <<= 1)
+#pragma unroll
+      for (int g = 0; g < G; ++g)
+#pragma unroll
+        for (int u = 0; u < U; ++u) s[g][u] += __shfl_xor_sync(0xffffffffu, s[g][u], off_l);
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+      if (base + u * NG + group >= t_end)
+#pragma unroll
+        for (int g = 0; g < G; ++g) s[g][u] = -INFINITY;
+
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      float mx = m[g];
+#pragma unroll
+      for (int u = 0; u < U; ++u) mx = fmaxf(mx, s[g][u]);
+      const float m_use = mx == -INFINITY ? 0.f : mx;
+      const float alpha = exp2f(m[g] - m_use);
+      m[g] = mx;
+      l[g] *= alpha;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc[g][i] *= alpha;
+#pragma unroll
+      for (int u = 0; u < U; ++u) s[g][u] = exp2f(s[g][u] - m_use), l[g] += s[g][u];
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      float vf[8];
+      mma::unpack8<T>(vr[u], vf);
+#pragma unroll
+      for (int g = 0; g < G; ++g)
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[g][i] = fmaf(s[g][u], vf[i], acc[g][i]);
+    }
+  }
+
+  // Merge the NG groups of this CTA.
+  __shared__ float sm_m[NG][G], sm_l[NG][G];
+  __shared__ float sm_acc[NG][G][D];
+  if (sub == 0)
+#pragma unroll
+    for (int g = 0; g < G; ++g) sm_m[group][g] = m[g], sm_l[group][g] = l[g];
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int i = 0; i < 8; ++i) sm_acc[group][g][sub * 8 + i] = acc[g][i];
+  __syncthreads();
+
+  for (int idx = threadIdx.x; idx < G * D; idx += kDecodeThreads) {
+    const int g = idx / D, d = idx % D;
+    float M = -INFINITY;
+    for (int i = 0; i < NG; ++i) M = fmaxf(M, sm_m[i][g]);
+    const float M_use = M == -INFINITY ? 0.f : M;
+    float L = 0.f, O = 0.f;
+    for (int i = 0; i < NG; ++i) {
+      const float w = exp2f(sm_m[i][g] - M_use);
+      L += sm_l[i][g] * w;
+      O += sm_acc[i][g][d] * w;
+    }
+    const float inv = L > 0.f ? 1.f / L : 0.f;
+    const int head = head0 + g;
+    if (n_splits == 1) {
+      static_cast<T*>(p.out)[((size_t)seq * p.num_heads + head) * D + d] = mma::from_float<T>(O * inv);
+    } else {
+      const size_t row = ((size_t)seq * p.num_heads + head) * p.num_splits + split;
+      p.partial_o[row * D + d] = O * inv;
+      if (d == 0) p.partial_lse[row] = L > 0.f ? M_use + log2f(L) : -INFINITY;
+    }
+  }
+}
+
+// grid (num_seqs, num_heads), block D: out = sum_s w_s * o_s with w_s = 2^(lse_s - max) / sum.
+template <typename T, int D>
+__global__ void fused_decode_merge_kernel(const FusedDecodeParams p) {
+  const int seq = blockIdx.x, head = blockIdx.y, d = threadIdx.x;
+  const int n_splits = decode_splits_for(p.seq_lens[seq], p.num_splits);
+  if (n_splits == 1) return;
+  const size_t row = ((size_t)seq * p.num_heads + head) * p.num_splits;
+  float M = -INFINITY;
+  for (int s = 0; s < n_splits; ++s) M = fmaxf(M, p.partial_lse[row + s]);
+  const float M_use = M == -INFINITY ? 0.f : M;
+  float L = 0.f, O = 0.f;
+  for (int s = 0; s < n_splits; ++s) {
+    const float w = exp2f(p.partial_lse[row + s] - M_use);
+    L += w;
+    O += w * p.partial_o[(row + s) * D + d];
+  }
+  static_cast<T*>(p.out)[((size_t)seq * p.num_heads + head) * D + d] = mma::from_float<T>(L > 0.f ? O / L : 0.f);
+}
+
+// Largest supported group size dividing num_heads / num_kv_heads.
+inline int decode_group_tile(int num_heads, int num_kv_heads) {
+  const int group = num_heads / num_kv_heads;
+  for (int g : {8, 4, 2}) if (group % g == 0) return g;
+  return 1;
+}
+
+// Splits per sequence: enough CTAs to fill the machine a few times over, but no split shorter
+// than kDecodeMinChunk keys.
+inline int choose_decode_splits(int num_seqs, int num_heads, int group_tile, int max_len, int num_sms) {
+  const int ctas = num_seqs * (num_heads / group_tile);
+  const int target = 4 * num_sms;
+  int s = (target + ctas - 1) / ctas;
+  const int by_len = (max_len + kDecodeMinChunk - 1) / kDecodeMinChunk;
+  s = s < by_len ? s : by_len;
+  return s < 1 ? 1 : (s > kDecodeMaxSplits ? kDecodeMaxSplits : s);
+}
+
+template <typename T, int D, int G, int U = 4>
+inline cudaError_t launch_fused_decode_g(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
+  dim3 grid(p.num_splits, num_seqs, p.num_heads / G);
+  fused_decode_kernel<T, D, G, U><<<grid, kDecodeThreads, 0, stream>>>(p);
+  if (p.num_splits > 1) fused_decode_merge_kernel<T, D><<<dim3(num_seqs, p.num_heads), D, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <typename T, int D>
+inline cudaError_t launch_fused_decode(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
+  if (num_seqs == 0) return cudaSuccess;
+  switch (decode_group_tile(p.num_heads, p.num_kv_heads)) {
+    case 8: return launch_fused_decode_g<T, D, 8>(p, num_seqs, stream);
+    case 4: return launch_fused_decode_g<T, D, 4>(p, num_seqs, stream);
+    case 2: return launch_fused_decode_g<T, D, 2>(p, num_seqs, stream);
+    default: return launch_fused_decode_g<T, D, 1>(p, num_seqs, stream);
+  }
+}
+
+}  // namespace attnbench

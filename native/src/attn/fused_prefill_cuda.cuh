@@ -1,0 +1,261 @@
+// Fused causal varlen prefill, FlashAttention-2 style, reading K/V from the paged cache.
+//
+//   grid  = (num_heads, num_seqs, max_q_tiles)   tile index reversed: heaviest causal tiles first
+//   block = WARPS warps; warp w owns query rows [16w, 16w+16) of a BM = 16*WARPS row tile
+//
+// Per CTA: Q tile -> smem -> registers (ldmatrix); for each BN-key tile of its sequence, K and V
+// are copied with cp.async into a 2-stage ring (next tile in flight while this one is used),
+// S = Q K^T and O += P V run on mma.sync m16n8k16 with fp32 accumulators, and the softmax is
+// online in fp32 (exp2 domain). P never leaves registers: the S accumulator layout is the A
+// operand layout of the second MMA.
+//
+// Paging: key t of slice s lives in slot block_tables[s][t / block_size] * block_size + t % block_size
+// of the [num_blocks, block_size, num_kv_heads, head_dim] cache, so any block size >= 1 works, and
+// chunked prefill (ctx_lens > 0) reads the earlier context the same way.
+//
+// Shared memory rows are D halves; 16-byte chunk c of row r is stored at chunk c ^ (r & 7), so the
+// 8 row addresses of an ldmatrix land in 8 different bank groups.
+#pragma once
+#include <cuda_runtime.h>
+#include <cstdint>
+
+#include "attn/cuda_mma.cuh"
+
+namespace attnbench {
+
+struct FusedPrefillParams {
+  const void* q;      // [num_tokens, num_heads, D]
+  const void* k;      // paged cache [num_blocks, block_size, num_kv_heads, D]
+  const void* v;
+  void* out;          // [num_tokens, num_heads, D]
+  const int32_t* cu_seqlens_q;  // [num_seqs + 1]
+  const int32_t* ctx_lens;      // [num_seqs]
+  const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq]
+  int max_blocks_per_seq;
+  int block_size;
+  int num_heads;
+  int num_kv_heads;
+  float scale_log2;   // softmax scale * log2(e)
+};
+
+namespace prefill_detail {
+
+template <int D>
+__device__ __forceinline__ int swz(int row, int chunk) {
+  return row * D + ((chunk ^ (row & 7)) << 3);
+}
+
+// Copies `ROWS` rows of D elements into a swizzled smem tile. row_ptr(r) returns the global row
+// address or nullptr for a row past the end (zero filled).
+template <typename T, int D, int ROWS, int NT, typename RowPtr>
+__device__ __forceinline__ void load_tile(T* smem, RowPtr row_ptr, const T* any_valid) {
+  constexpr int CHUNKS = D / 8;
+  constexpr int ROWS_PER_PASS = NT / CHUNKS;
+  static_assert(NT % CHUNKS == 0 && ROWS % ROWS_PER_PASS == 0, "tile shape");
+  const int chunk = threadIdx.x % CHUNKS;
+#pragma unroll
+  for (int p = 0; p < ROWS / ROWS_PER_PASS; ++p) {
+    const int row = p * ROWS_PER_PASS + threadIdx.x / CHUNKS;
+    const T* src = row_ptr(row);
+    mma::cp_async_16(smem + swz<D>(row, chunk), src ? src + chunk * 8 : any_valid, src != nullptr);
+  }
+}
+
+}  // namespace prefill_detail
+
+template <typename T, int D, int WARPS, int BN>
+struct FusedPrefillConfig {
+  static constexpr int kThreads = WARPS * 32;
+  static constexpr int kBM = WARPS * 16;
+  static constexpr int kBN = BN;
+  static constexpr size_t kSmemBytes = (size_t)(kBM + 4 * BN) * D * sizeof(T);  // Q + 2 x (K, V)
+};
+
+template <typename T, int D, int WARPS, int BN>
+__global__ void __launch_bounds__(WARPS * 32)
+fused_prefill_kernel(const FusedPrefillParams p) {
+  using namespace prefill_detail;
+  constexpr int NT = WARPS * 32, BM = WARPS * 16;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* sQ = reinterpret_cast<T*>(smem_raw);
+  T* sK = sQ + BM * D;       // 2 stages of [BN][D]
+  T* sV = sK + 2 * BN * D;   // 2 stages of [BN][D]
+
+  const int head = blockIdx.x, seq = blockIdx.y;
+  const int q_begin = p.cu_seqlens_q[seq];
+  const int q_len = p.cu_seqlens_q[seq + 1] - q_begin;
+  const int tile = gridDim.z - 1 - blockIdx.z;
+  const int q0 = tile * BM;
+  if (q0 >= q_len) return;
+  const int q_end = min(q0 + BM, q_len);
+  const int ctx = p.ctx_lens[seq];
+  const int kv_len = ctx + q_end;              // keys any row of this tile may see
+  const int n_tiles = (kv_len + BN - 1) / BN;
+  const int first_masked_key = ctx + q0 + 1;   // keys >= this are hidden from some row
+  const int kv_head = head / (p.num_heads / p.num_kv_heads);
+
+  const T* q = static_cast<const T*>(p.q);
+  const T* kc = static_cast<const T*>(p.k);
+  const T* vc = static_cast<const T*>(p.v);
+  const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
+  const size_t q_stride = (size_t)p.num_heads * D, kv_stride = (size_t)p.num_kv_heads * D;
+
+  auto q_row = [&](int r) -> const T* {
+    const int i = q0 + r;
+    return i < q_len ? q + (size_t)(q_begin + i) * q_stride + (size_t)head * D : nullptr;
+  };
+  auto load_kv = [&](int j, int stage) {
+    const int k0 = j * BN;
+    auto row_of = [&](const T* cache) {
+      return [=](int r) -> const T* {
+        const int t = k0 + r;
+        if (t >= kv_len) return nullptr;
+        const int slot = bt[t / p.block_size] * p.block_size + t % p.block_size;
+        return cache + (size_t)slot * kv_stride + (size_t)kv_head * D;
+      };
+    };
+    load_tile<T, D, BN, NT>(sK + stage * BN * D, row_of(kc), kc);
+    load_tile<T, D, BN, NT>(sV + stage * BN * D, row_of(vc), vc);
+  };
+
+  load_tile<T, D, BM, NT>(sQ, q_row, q);
+  load_kv(0, 0);
+  mma::cp_async_commit();
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int row_base = warp * 16;
+  uint32_t qf[D / 16][4];
+  float o[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
+  // Query positions of this thread's two rows (g and g + 8 of the warp's 16).
+  const int qpos0 = ctx + q0 + row_base + lane / 4, qpos1 = qpos0 + 8;
+
+  for (int j = 0; j < n_tiles; ++j) {
+    const int stage = j & 1;
+    if (j + 1 < n_tiles) load_kv(j + 1, stage ^ 1);
+    mma::cp_async_commit();
+    mma::cp_async_wait<1>();
+    __syncthreads();
+    if (j == 0) {
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk)
+        mma::ldmatrix_x4(qf[kk], sQ + swz<D>(row_base + lane % 16, kk * 2 + lane / 16));
+    }
+    const T* k_s = sK + stage * BN * D;
+    const T* v_s = sV + stage * BN * D;
+
+    // S = Q K^T for this warp's 16 rows x BN keys.
+    float s[BN / 8][4];
+#pragma unroll
+    for (int n = 0; n < BN / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+#pragma unroll
+      for (int n = 0; n < BN / 8; n += 2) {
+        uint32_t b[4];
+        const int key = (n + lane / 16) * 8 + lane % 8;
+        mma::ldmatrix_x4(b, k_s + swz<D>(key, kk * 2 + (lane / 8) % 2));
+        mma::mma_16816<T>(s[n], qf[kk], b[0], b[1]);
+        mma::mma_16816<T>(s[n + 1], qf[kk], b[2], b[3]);
+      }
+    }
+
+    const int k0 = j * BN;
+    const bool needs_mask = k0 + BN > first_masked_key;
+#pragma unroll
+    for (int n = 0; n < BN / 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float x = s[n][e] * p.scale_log2;
+        if (needs_mask) {
+          const int kpos = k0 + n * 8 + (lane % 4) * 2 + (e & 1);
+          if (kpos > (e < 2 ? qpos0 : qpos1)) x = -INFINITY;
+        }
+        s[n][e] = x;
+      }
+    }
+
+    // Online softmax: rows r=0 (elements 0,1) and r=1 (elements 2,3); 4 lanes share a row.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m_run[r], mx);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;
+      const float alpha = exp2f(m_run[r] - m_use);
+      m_run[r] = m_new;
+      float sum = 0.f;
+#pragma unroll
+      for (int n = 0; n < BN / 8; ++n) {
+        s[n][2 * r] = exp2f(s[n][2 * r] - m_use);
+        s[n][2 * r + 1] = exp2f(s[n][2 * r + 1] - m_use);
+        sum += s[n][2 * r] + s[n][2 * r + 1];
+      }
+      l_run[r] = l_run[r] * alpha + sum;  // per-lane partial; reduced across the quad at the end
+#pragma unroll
+      for (int d = 0; d < D / 8; ++d) {
+        o[d][2 * r] *= alpha;
+        o[d][2 * r + 1] *= alpha;
+      }
+    }
+
+    // O += P V: P from the S accumulators (two n-tiles = one k16 step), V via ldmatrix.trans.
+#pragma unroll
+    for (int t = 0; t < BN / 16; ++t) {
+      uint32_t a[4];
+      a[0] = mma::pack2<T>(s[2 * t][0], s[2 * t][1]);
+      a[1] = mma::pack2<T>(s[2 * t][2], s[2 * t][3]);
+      a[2] = mma::pack2<T>(s[2 * t + 1][0], s[2 * t + 1][1]);
+      a[3] = mma::pack2<T>(s[2 * t + 1][2], s[2 * t + 1][3]);
+#pragma unroll
+      for (int d = 0; d < D / 8; d += 2) {
+        uint32_t b[4];
+        const int key = t * 16 + lane % 8 + ((lane / 8) % 2) * 8;
+        mma::ldmatrix_x4_trans(b, v_s + swz<D>(key, d + lane / 16));
+        mma::mma_16816<T>(o[d], a, b[0], b[1]);
+        mma::mma_16816<T>(o[d + 1], a, b[2], b[3]);
+      }
+    }
+    __syncthreads();  // the next iteration's copy overwrites this stage
+  }
+
+  T* out = static_cast<T*>(p.out);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = l_run[r];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    const int i = q0 + row_base + lane / 4 + r * 8;
+    if (i >= q_len) continue;
+    T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
+#pragma unroll
+    for (int d = 0; d < D / 8; ++d)
+      *reinterpret_cast<uint32_t*>(orow + d * 8) = mma::pack2<T>(o[d][2 * r] * inv, o[d][2 * r + 1] * inv);
+  }
+}
+
+// Launch helper: grid from the step's shape (num_seqs and max_q_len are known in plan()).
+template <typename T, int D, int WARPS, int BN = 64>
+inline cudaError_t launch_fused_prefill(const FusedPrefillParams& p, int num_seqs, int max_q_len,
+                                        cudaStream_t stream) {
+  using Cfg = FusedPrefillConfig<T, D, WARPS, BN>;
+  if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
+  static bool attr_set = false;  // per instantiation; set before the first launch
+  if (!attr_set) {
+    cudaError_t e = cudaFuncSetAttribute(fused_prefill_kernel<T, D, WARPS, BN>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
+    if (e != cudaSuccess) return e;
+    attr_set = true;
+  }
+  dim3 grid(p.num_heads, num_seqs, (max_q_len + Cfg::kBM - 1) / Cfg::kBM);
+  fused_prefill_kernel<T, D, WARPS, BN><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace attnbench
