@@ -43,7 +43,7 @@ function onlineRatios(base: OnlineResults, cand: OnlineResults): string {
   return [
     `Latency ratios below 1 mean the candidate is faster; the req/s ratio above 1 means more throughput.`,
     ``,
-    mdTable(headers, rows, 2),
+    mdTable(headers, rows),
     ``,
     ...(notCompared.length ? [`Not compared:`, ``, ...notCompared, ``] : []),
   ].join("\n");

@@ -37,7 +37,6 @@ export function offlineSummaryMarkdown(results: OfflineResults, sourceFile: stri
     mdTable(
       ["backend", "prefill / decode", "req/s", "output tok/s", "total tok/s", "total latency (s)", "valid repeats", `agreement vs ${ref ?? "–"}`, "status"],
       rows,
-      2,
     ),
     ``,
     `Agreement: fraction of requests whose greedy output tokens equal the reference backend's.`,

@@ -45,7 +45,7 @@ export function onlineSummaryMarkdown(results: OnlineResults, sourceFile: string
     ``,
     `Latencies follow vllm bench serve: TTFT = first token - send, TPOT = (E2E - TTFT) / (N - 1), ITL = gaps between token chunks, E2E = last token - send. Smaller scale = heavier load.`,
     ``,
-    mdTable(headers, body, 2),
+    mdTable(headers, body),
     ``,
     `## Invalid runs`,
     ``,
