@@ -1,0 +1,94 @@
+// The engine's flags, shared by every command that starts an engine, and their pass-through argv.
+// Flags left unset are not passed, so the engine's own defaults (docs/protocol.md) apply.
+import { Command } from "commander";
+import { z } from "zod";
+import { optInt, optNum } from "./schemas.js";
+import { resolveEnginePath } from "./paths.js";
+
+export const EngineOptionsSchema = z
+  .object({
+    model: z.string().min(1).default("synthetic:tiny"),
+    device: z.enum(["cpu", "cuda"]).default("cpu"),
+    dtype: z.enum(["fp32", "fp16", "bf16"]).optional(),
+    prefillAttnBackend: z.string().min(1).optional(),
+    decodeAttnBackend: z.string().min(1).optional(),
+    blockSize: optInt(1, 1024),
+    numKvBlocks: optInt(1),
+    kvCacheGb: optNum(0.001, 4096),
+    maxNumSeqs: optInt(1),
+    maxNumBatchedTokens: optInt(1),
+    cudaGraph: z.boolean().default(true),
+    stepDelayUs: optInt(0),
+    engineSeed: optInt(0),
+    engine: z.string().optional(),
+    readyTimeoutS: z.coerce.number().positive().default(300),
+  })
+  .superRefine((o, ctx) => {
+    if (o.device === "cpu" && o.dtype && o.dtype !== "fp32")
+      ctx.addIssue({ code: "custom", path: ["dtype"], message: `--device cpu supports fp32 only, got ${o.dtype}` });
+    if (o.numKvBlocks !== undefined && o.kvCacheGb !== undefined)
+      ctx.addIssue({ code: "custom", path: ["numKvBlocks"], message: "give --num-kv-blocks or --kv-cache-gb, not both" });
+  });
+export type EngineOptions = z.infer<typeof EngineOptionsSchema>;
+
+/** Register the engine flags on a command. `backendFlags` false for bench (it has --backends). */
+export function addEngineOptions(cmd: Command, backendFlags = true): Command {
+  cmd
+    .option("--model <name>", "HF GPT-2 directory or synthetic:<preset> (tiny, gpt2, gpt2-medium, ...)", "synthetic:tiny")
+    .option("--device <kind>", "cpu or cuda", "cpu")
+    .option("--dtype <type>", "fp32, fp16 or bf16 (default: the engine's: fp32 on cpu, fp16 on cuda)");
+  if (backendFlags)
+    cmd
+      .option("--prefill-attn-backend <name>", "attention backend for prefill (default: the engine's, naive)")
+      .option("--decode-attn-backend <name>", "attention backend for decode (default: the engine's, naive)");
+  return cmd
+    .option("--block-size <tokens>", "tokens per KV-cache block (default: the engine's, 16)")
+    .option("--num-kv-blocks <n>", "KV-cache blocks in the pool (default: derived from --kv-cache-gb)")
+    .option("--kv-cache-gb <GiB>", "KV-cache pool size in GiB (default: the engine's: 0.25 cpu, 4 cuda)")
+    .option("--max-num-seqs <n>", "running sequences per engine step (default: the engine's, 256)")
+    .option("--max-num-batched-tokens <tokens>", "token budget per engine step (default: the engine's, 2048)")
+    .option("--no-cuda-graph", "disable CUDA graphs for decode (default: on for cuda)")
+    .option("--step-delay-us <us>", "planted slowdown: sleep this many microseconds per engine step (default: 0)")
+    .option("--engine-seed <n>", "engine --seed: synthetic weights and default sampling seed (default: the engine's, 0)")
+    .option("--engine <path>", "engine binary (default: $ATTNBENCH_ENGINE, else native/build/attnbench-engine in the package)")
+    .option("--ready-timeout-s <seconds>", "how long to wait for the engine's ready event", "300");
+}
+
+export interface BackendPair {
+  prefill: string;
+  decode: string;
+}
+
+/** argv for the engine binary (everything but the binary itself). */
+export function engineArgs(o: EngineOptions, backend?: BackendPair): string[] {
+  const a: string[] = ["--model", o.model, "--device", o.device];
+  const put = (flag: string, v: string | number | undefined) => {
+    if (v !== undefined) a.push(flag, String(v));
+  };
+  put("--dtype", o.dtype);
+  put("--prefill-attn-backend", backend?.prefill ?? o.prefillAttnBackend);
+  put("--decode-attn-backend", backend?.decode ?? o.decodeAttnBackend);
+  put("--block-size", o.blockSize);
+  put("--num-kv-blocks", o.numKvBlocks);
+  put("--kv-cache-gb", o.kvCacheGb);
+  put("--max-num-seqs", o.maxNumSeqs);
+  put("--max-num-batched-tokens", o.maxNumBatchedTokens);
+  if (!o.cudaGraph) a.push("--no-cuda-graph");
+  put("--step-delay-us", o.stepDelayUs);
+  put("--seed", o.engineSeed);
+  return a;
+}
+
+/** The same flags as `attnbench` options (for spawning `attnbench serve` as a child). */
+export function engineCliArgs(o: EngineOptions, backend?: BackendPair): string[] {
+  const a = engineArgs(o, backend).map((x) => (x === "--seed" ? "--engine-seed" : x));
+  if (o.engine) a.push("--engine", resolveEnginePath(o.engine));
+  a.push("--ready-timeout-s", String(o.readyTimeoutS));
+  return a;
+}
+
+/** Engine flags minus the backend choice: what every backend run of a bench shares. */
+export function sharedEngineFlags(o: EngineOptions): string[] {
+  const a = engineArgs({ ...o, prefillAttnBackend: undefined, decodeAttnBackend: undefined });
+  return a;
+}

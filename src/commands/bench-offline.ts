@@ -1,0 +1,2 @@
+import { Command } from "commander";
+export const benchOfflineCommand = new Command("offline").description("TODO");

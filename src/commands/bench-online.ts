@@ -1,0 +1,2 @@
+import { Command } from "commander";
+export const benchOnlineCommand = new Command("online").description("TODO");

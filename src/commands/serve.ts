@@ -1,0 +1,76 @@
+// `attnbench serve`: an OpenAI-compatible HTTP server in front of one engine process.
+import { Command } from "commander";
+import { z } from "zod";
+import { action, parseOptions } from "../cli/errors.js";
+import { addEngineOptions, EngineOptionsSchema } from "../cli/engine-options.js";
+import { int } from "../cli/schemas.js";
+import { onTerminate } from "../cli/signals.js";
+import { startEngine } from "../engine/start.js";
+import { EngineStartError } from "../engine/client.js";
+import { createApp } from "../server/app.js";
+
+/** Exit code when the engine refuses to start (bench online tells "unavailable" from it). */
+export const EXIT_ENGINE_START = 3;
+
+const ServeSchema = z.intersection(
+  EngineOptionsSchema,
+  z.object({
+    port: int(0, 65535).default(8000),
+    host: z.string().min(1).default("127.0.0.1"),
+    apiKey: z.string().min(1).optional(),
+    servedModelName: z.string().min(1).optional(),
+    maxBodyBytes: int(1).default(1 << 20),
+    maxQueuedChunks: int(1).default(4096),
+    slowClientTimeoutMs: int(1).default(30_000),
+    engineLogs: z.boolean().default(false),
+  }),
+);
+
+export const serveCommand = addEngineOptions(
+  new Command("serve").description("serve POST /v1/completions, GET /v1/models and GET /health in front of one engine"),
+)
+  .option("--port <port>", "TCP port (0 picks a free one; the URL is printed on stdout)", "8000")
+  .option("--host <addr>", "address to listen on", "127.0.0.1")
+  .option("--api-key <key>", "require Authorization: Bearer <key> on /v1/* (default: no auth)")
+  .option("--served-model-name <name>", "model name in /v1/models and requests (default: the engine's model name)")
+  .option("--max-body-bytes <bytes>", "largest request body accepted (bigger -> 413)", String(1 << 20))
+  .option("--max-queued-chunks <n>", "SSE events queued for a client whose socket is full before it is cut off", "4096")
+  .option("--slow-client-timeout-ms <ms>", "how long a client may leave its socket full before it is cut off", "30000")
+  .option("--engine-logs", "copy the engine's stderr to ours")
+  .action(
+    action(async (raw: Record<string, unknown>) => {
+      const o = parseOptions(ServeSchema, raw);
+      let engine;
+      try {
+        engine = await startEngine(o, undefined, o.engineLogs ? (l) => process.stderr.write(`engine: ${l}\n`) : undefined);
+      } catch (err) {
+        if (err instanceof EngineStartError) {
+          process.stderr.write(`attnbench serve: engine failed to start: ${err.message}\n`);
+          process.exitCode = EXIT_ENGINE_START;
+          return;
+        }
+        throw err;
+      }
+      engine.onDeath((why) => process.stderr.write(`attnbench serve: ${why}; /health now reports unhealthy\n`));
+      const server = createApp({
+        engine,
+        modelName: o.servedModelName,
+        apiKey: o.apiKey,
+        maxBodyBytes: o.maxBodyBytes,
+        sse: { maxQueued: o.maxQueuedChunks, drainTimeoutMs: o.slowClientTimeoutMs },
+      });
+      onTerminate(async () => {
+        server.close();
+        server.closeAllConnections();
+        await engine.shutdown(3000);
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(o.port, o.host, () => resolve());
+      });
+      const addr = server.address();
+      const port = typeof addr === "object" && addr ? addr.port : o.port;
+      const host = o.host.includes(":") ? `[${o.host}]` : o.host;
+      process.stdout.write(`attnbench serve: listening on http://${host}:${port} (model ${engine.ready.model.name}, ${engine.ready.device.name})\n`);
+    }),
+  );

@@ -1,0 +1,123 @@
+// Typed, zod-validated view of the engine's JSON-lines protocol (docs/protocol.md).
+import { z } from "zod";
+
+const backendMap = z.record(z.string(), z.string());
+
+export const ReadyEventSchema = z
+  .object({
+    ev: z.literal("ready"),
+    t_ns: z.number().optional(),
+    model: z
+      .object({
+        name: z.string(),
+        n_ctx: z.number().int().positive(),
+        vocab_size: z.number().int().positive(),
+        eos_token_id: z.number().int().nullable().optional(),
+      })
+      .passthrough(),
+    device: z
+      .object({ kind: z.string(), name: z.string(), dtype: z.string(), driver: z.string().nullable().optional(), cuda: z.string().nullable().optional() })
+      .passthrough(),
+    backends: z.object({ prefill: backendMap, decode: backendMap }).passthrough(),
+    config: z.record(z.string(), z.unknown()),
+    version: z.string().optional(),
+  })
+  .passthrough();
+export type ReadyEvent = z.infer<typeof ReadyEventSchema>;
+
+export const TokEventSchema = z.object({
+  ev: z.literal("tok"),
+  id: z.string(),
+  tokens: z.array(z.number().int()),
+  t_ns: z.number(),
+  logprobs: z.array(z.number()).optional(),
+});
+export type TokEvent = z.infer<typeof TokEventSchema>;
+
+export const DoneEventSchema = z.object({
+  ev: z.literal("done"),
+  id: z.string(),
+  finish: z.enum(["length", "stop", "abort", "error"]),
+  prompt_tokens: z.number().int().nonnegative().optional(),
+  output_tokens: z.number().int().nonnegative().optional(),
+  t_ns: z.number().optional(),
+  error: z.string().optional(),
+  preemptions: z.number().int().optional(),
+});
+export type DoneEvent = z.infer<typeof DoneEventSchema>;
+
+export const ErrorEventSchema = z.object({
+  ev: z.literal("error"),
+  code: z.string().optional(),
+  id: z.string().optional(),
+  message: z.string(),
+});
+export type ErrorEvent = z.infer<typeof ErrorEventSchema>;
+
+export const StatsEventSchema = z
+  .object({
+    ev: z.literal("stats"),
+    t_ns: z.number().optional(),
+    kv_blocks_total: z.number().optional(),
+    kv_blocks_free: z.number().optional(),
+    running: z.number().optional(),
+    waiting: z.number().optional(),
+    steps: z.number().optional(),
+    preemptions: z.number().optional(),
+    finished: z.number().optional(),
+  })
+  .passthrough();
+export type StatsEvent = z.infer<typeof StatsEventSchema>;
+
+export const FatalEventSchema = z.object({ ev: z.literal("fatal"), message: z.string() });
+export const ByeEventSchema = z.object({ ev: z.literal("bye"), t_ns: z.number().optional() });
+
+/** The `add` op. Optional fields left out take the engine's defaults. */
+export interface AddOp {
+  id: string;
+  prompt: number[];
+  max_tokens: number;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  seed?: number;
+  ignore_eos?: boolean;
+  stop_token_ids?: number[];
+  logprobs?: boolean;
+}
+
+export type ParsedEvent =
+  | { kind: "ready"; ev: ReadyEvent }
+  | { kind: "tok"; ev: TokEvent }
+  | { kind: "done"; ev: DoneEvent }
+  | { kind: "error"; ev: ErrorEvent }
+  | { kind: "stats"; ev: StatsEvent }
+  | { kind: "fatal"; message: string }
+  | { kind: "bye" }
+  | { kind: "invalid"; line: string; problem: string };
+
+/** One stdout line -> a typed event, or "invalid" with the reason (never throws). */
+export function parseEventLine(line: string): ParsedEvent {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch {
+    return { kind: "invalid", line, problem: "not JSON" };
+  }
+  const ev = (obj as { ev?: unknown })?.ev;
+  const pick = <T>(schema: z.ZodType<T>): { ok: true; v: T } | { ok: false; problem: string } => {
+    const r = schema.safeParse(obj);
+    return r.success ? { ok: true, v: r.data } : { ok: false, problem: r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") };
+  };
+  const bad = (problem: string): ParsedEvent => ({ kind: "invalid", line, problem });
+  switch (ev) {
+    case "ready": { const r = pick(ReadyEventSchema); return r.ok ? { kind: "ready", ev: r.v } : bad(r.problem); }
+    case "tok": { const r = pick(TokEventSchema); return r.ok ? { kind: "tok", ev: r.v } : bad(r.problem); }
+    case "done": { const r = pick(DoneEventSchema); return r.ok ? { kind: "done", ev: r.v } : bad(r.problem); }
+    case "error": { const r = pick(ErrorEventSchema); return r.ok ? { kind: "error", ev: r.v } : bad(r.problem); }
+    case "stats": { const r = pick(StatsEventSchema); return r.ok ? { kind: "stats", ev: r.v } : bad(r.problem); }
+    case "fatal": { const r = pick(FatalEventSchema); return r.ok ? { kind: "fatal", message: r.v.message } : bad(r.problem); }
+    case "bye": return { kind: "bye" };
+    default: return bad(`unknown event ${JSON.stringify(ev)}`);
+  }
+}

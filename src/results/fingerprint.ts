@@ -1,0 +1,24 @@
+// The environment fingerprint: flat strings the gate compares to refuse apples-to-oranges
+// comparisons (a different GPU, dtype, model, engine flags or workload).
+import type { Meta } from "./schema.js";
+
+/** What the workload was: a trace (by content hash) or the offline parameters. */
+export type WorkloadKey = { trace_sha256: string; scales?: number[]; num_prompts: number } | { workload: string };
+
+export function fingerprint(f: { device: Meta["device"]; model: Record<string, unknown>; engineFlags: string[]; workload: WorkloadKey }): Record<string, string> {
+  const out: Record<string, string> = {
+    device: f.device.name,
+    device_kind: f.device.kind,
+    dtype: f.device.dtype,
+    model: String(f.model.name ?? "unknown"),
+    engine_flags: f.engineFlags.join(" "),
+  };
+  if (f.device.driver) out.driver = f.device.driver;
+  if (f.device.cuda) out.cuda = f.device.cuda;
+  if ("trace_sha256" in f.workload) {
+    out.trace_sha256 = f.workload.trace_sha256;
+    out.num_prompts = String(f.workload.num_prompts);
+    if (f.workload.scales) out.scales = f.workload.scales.join(",");
+  } else out.workload = f.workload.workload;
+  return out;
+}

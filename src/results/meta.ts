@@ -1,0 +1,57 @@
+// Run metadata: what was run, where, on what, so a results file explains itself.
+import { hostname } from "node:os";
+import { execFileSync } from "node:child_process";
+import type { Meta } from "./schema.js";
+import type { ReadyEvent } from "../engine/events.js";
+import { PACKAGE_ROOT, toolVersion } from "../cli/paths.js";
+import { fingerprint, type WorkloadKey } from "./fingerprint.js";
+
+export function gitSha(): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export function commandLine(argv = process.argv): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ["attnbench", ...argv.slice(2)].map(quote).join(" ");
+}
+
+export interface MetaInput {
+  startedAt: Date;
+  ready: ReadyEvent | null;
+  /** When there is no engine (--endpoint): what we know about the device and model. */
+  fallbackDevice?: Meta["device"];
+  fallbackModel?: Record<string, unknown>;
+  engineFlags: string[];
+  workload: WorkloadKey;
+}
+
+export function buildMeta(m: MetaInput): Meta {
+  const device = m.ready
+    ? { kind: m.ready.device.kind, name: m.ready.device.name, dtype: m.ready.device.dtype, driver: m.ready.device.driver ?? null, cuda: m.ready.device.cuda ?? null }
+    : (m.fallbackDevice ?? { kind: "unknown", name: "unknown", dtype: "unknown", driver: null, cuda: null });
+  const model = m.ready ? { ...m.ready.model } : (m.fallbackModel ?? {});
+  return {
+    tool: "attnbench",
+    tool_version: toolVersion(),
+    git_sha: gitSha(),
+    command: commandLine(),
+    started_at: m.startedAt.toISOString(),
+    ended_at: null,
+    wall_s: null,
+    host: hostname(),
+    node_version: process.version,
+    device,
+    model,
+    engine_flags: m.engineFlags,
+    fingerprint: fingerprint({ device, model, engineFlags: m.engineFlags, workload: m.workload }),
+  };
+}
+
+/** Stamp the end of the run (called before every rewrite, so partial files carry it too). */
+export function finishMeta(meta: Meta, startedAt: Date, now = new Date()): Meta {
+  return { ...meta, ended_at: now.toISOString(), wall_s: (now.getTime() - startedAt.getTime()) / 1000 };
+}
