@@ -1,0 +1,129 @@
+// The gate's decision: per backend (and scale, online) and metric, a bootstrap CI of the
+// candidate/baseline ratio; a regression only when the whole interval lies beyond the tolerance in
+// the bad direction. Noise widens the interval and so cannot fail the gate; a real slowdown moves all of it.
+import type { AnyResults, OfflineRun, OnlineRun, RequestRecord } from "../results/schema.js";
+import { bootstrapRatio, type RatioInterval } from "./bootstrap.js";
+import { metricSamplesByRequest } from "./request-metrics.js";
+import { seedFromString } from "./rng.js";
+import { tolerancesFor, type GateKind, type GateMetric } from "./tolerances.js";
+
+export type Verdict = "pass" | "regression" | "improvement" | "inconclusive" | "no data";
+
+export interface MetricComparison {
+  backend: string;
+  scale: number | null;
+  metric: string;
+  better: "lower" | "higher";
+  tolerance: number;
+  interval: RatioInterval | null;
+  verdict: Verdict;
+}
+
+/** Whole-run findings: a backend that vanished or broke, new request failures, invalid runs. */
+export interface RunCheck {
+  backend: string;
+  scale: number | null;
+  message: string;
+  regression: boolean;
+}
+
+export interface GateOutcome {
+  kind: GateKind;
+  comparisons: MetricComparison[];
+  checks: RunCheck[];
+  regressions: number;
+}
+
+export interface CompareOptions {
+  tolerances: Record<string, number | null>;
+  resamples: number;
+  confidence: number;
+  seed: number;
+}
+
+export const DEFAULT_COMPARE: CompareOptions = { tolerances: {}, resamples: 2000, confidence: 0.95, seed: 1 };
+
+export function decide(interval: RatioInterval | null, tolerance: number, better: "lower" | "higher"): Verdict {
+  if (!interval) return "no data";
+  const { lo, hi, ratio } = interval;
+  if (better === "lower") {
+    if (lo > 1 + tolerance) return "regression";
+    if (hi < 1 - tolerance) return "improvement";
+    return ratio > 1 + tolerance ? "inconclusive" : "pass";
+  }
+  if (hi < 1 - tolerance) return "regression";
+  if (lo > 1 + tolerance) return "improvement";
+  return ratio < 1 - tolerance ? "inconclusive" : "pass";
+}
+
+function samplesOf(metric: GateMetric, records: readonly RequestRecord[], run: OfflineRun | null): number[][] {
+  if (metric.source === "latency") return metricSamplesByRequest(records, metric.latency);
+  // Each valid repeat of the offline workload is one throughput sample.
+  return (run?.repeats ?? []).filter((r) => r.valid).map((r) => [r[metric.key]]);
+}
+
+function compareRun(
+  label: string,
+  scale: number | null,
+  base: { records: RequestRecord[]; offline: OfflineRun | null },
+  cand: { records: RequestRecord[]; offline: OfflineRun | null },
+  tolerances: Map<GateMetric, number>,
+  opts: CompareOptions,
+): MetricComparison[] {
+  const out: MetricComparison[] = [];
+  for (const [metric, tolerance] of tolerances) {
+    const key = `${label}|${scale ?? "offline"}|${metric.key}`;
+    const interval = bootstrapRatio(samplesOf(metric, base.records, base.offline), samplesOf(metric, cand.records, cand.offline), {
+      q: metric.q,
+      resamples: opts.resamples,
+      confidence: opts.confidence,
+      seed: seedFromString(key, opts.seed),
+    });
+    out.push({ backend: label, scale, metric: metric.key, better: metric.better, tolerance, interval, verdict: decide(interval, tolerance, metric.better) });
+  }
+  return out;
+}
+
+const failedCount = (records: readonly RequestRecord[]) => records.filter((r) => !r.ok).length;
+
+/** Checks that do not need statistics: presence, status, failures, validity. */
+function runChecks(label: string, scale: number | null, base: OnlineRun | OfflineRun | undefined, cand: OnlineRun | OfflineRun | undefined): RunCheck[] {
+  const where = { backend: label, scale };
+  if (!base) return [{ ...where, message: "not in the baseline: not compared", regression: false }];
+  if (base.status !== "ok") return [{ ...where, message: `baseline ${base.status} (${base.reason ?? "no reason"}): not compared`, regression: false }];
+  if (!cand) return [{ ...where, message: "ran in the baseline but is missing from the candidate", regression: true }];
+  if (cand.status !== "ok") return [{ ...where, message: `candidate ${cand.status}: ${cand.reason ?? "no reason"}`, regression: true }];
+  const checks: RunCheck[] = [];
+  const [fb, fc] = [failedCount(base.records), failedCount(cand.records)];
+  if (fc > fb) checks.push({ ...where, message: `failed requests: baseline ${fb}, candidate ${fc}`, regression: true });
+  const invalid = "summary" in cand ? (cand.summary?.invalid ?? []) : cand.invalid;
+  for (const why of invalid) checks.push({ ...where, message: `candidate run flagged invalid: ${why}`, regression: false });
+  return checks;
+}
+
+export function compareResults(baseline: AnyResults, candidate: AnyResults, opts: CompareOptions = DEFAULT_COMPARE): GateOutcome {
+  if (baseline.schema !== candidate.schema) throw new Error(`cannot compare ${baseline.schema} with ${candidate.schema}`);
+  const kind: GateKind = baseline.schema.startsWith("attnbench.online/") ? "online" : "offline";
+  const tolerances = tolerancesFor(kind, opts.tolerances);
+  const comparisons: MetricComparison[] = [];
+  const checks: RunCheck[] = [];
+
+  type AnyRun = OnlineRun | OfflineRun;
+  const keyOf = (r: AnyRun) => `${r.backend.label}|${"scale" in r ? r.scale : ""}`;
+  const baseRuns = new Map<string, AnyRun>((baseline.runs as AnyRun[]).map((r) => [keyOf(r), r]));
+  const candRuns = new Map<string, AnyRun>((candidate.runs as AnyRun[]).map((r) => [keyOf(r), r]));
+  for (const key of new Set([...baseRuns.keys(), ...candRuns.keys()])) {
+    const b = baseRuns.get(key);
+    const c = candRuns.get(key);
+    const any = (b ?? c)!;
+    const label = any.backend.label;
+    const scale = "scale" in any ? any.scale : null;
+    const found = runChecks(label, scale, b, c);
+    checks.push(...found);
+    if (!b || !c || b.status !== "ok" || c.status !== "ok") continue;
+    const offline = (r: AnyRun) => (kind === "offline" ? (r as OfflineRun) : null);
+    comparisons.push(...compareRun(label, scale, { records: b.records, offline: offline(b) }, { records: c.records, offline: offline(c) }, tolerances, opts));
+  }
+  const regressions = comparisons.filter((c) => c.verdict === "regression").length + checks.filter((c) => c.regression).length;
+  return { kind, comparisons, checks, regressions };
+}
