@@ -1,0 +1,21 @@
+// Token sampling from one row of logits (the reference the CUDA sampler must match):
+//   greedy (temperature 0): argmax, lowest index on ties;
+//   else: logits / temperature -> top_k -> top_p (smallest prefix of the sorted distribution whose
+//   cumulative probability reaches top_p) -> renormalise -> inverse CDF at u = sample_uniform(seed,
+//   step), walking tokens in sorted order (probability descending, index ascending on ties).
+// The reported logprob is always log_softmax(raw logits)[token].
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/types.h"
+#include "engine/step_batch.h"
+
+namespace attnbench {
+
+SampleResult sample_token(const float* logits, int vocab, const SamplingParams& params, uint32_t step);
+
+// The seed of a request that did not give one: the engine seed mixed with a hash of its id.
+uint64_t default_request_seed(uint64_t engine_seed, const std::string& request_id);
+
+}  // namespace attnbench

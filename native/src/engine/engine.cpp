@@ -1,0 +1,228 @@
+#include "engine/engine.h"
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "attn/backend.h"
+#include "cpu/sampling.h"
+#include "cpu/thread_pool.h"
+#include "protocol.h"
+
+namespace attnbench {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+int resolve_num_kv_blocks(const EngineOptions& opt, const ModelConfig& c, DType dtype) {
+  if (opt.num_kv_blocks > 0) return opt.num_kv_blocks;
+  const double gb = opt.kv_cache_gb > 0 ? opt.kv_cache_gb : (opt.device == Device::CPU ? 0.25 : 4.0);
+  const double blocks = gb * (1ull << 30) / (double)kv_bytes_per_block(c, opt.block_size, dtype);
+  if (blocks < 1)
+    throw std::runtime_error("--kv-cache-gb " + std::to_string(gb) + " holds no KV block of " +
+                             std::to_string(kv_bytes_per_block(c, opt.block_size, dtype)) + " bytes");
+  return (int)std::min(blocks, (double)(1 << 30));
+}
+
+}  // namespace
+
+Engine::Engine(const EngineOptions& opt, EmitFn emit) : opt_(opt), emit_(std::move(emit)) {
+  if (opt.cpu_threads > 0) set_cpu_threads(opt.cpu_threads);
+  weights_ = load_gpt2(opt.model, opt.seed);
+  const ModelConfig& c = weights_.config;
+  RunnerOptions ro;
+  ro.device = opt.device;
+  ro.dtype = opt.dtype;
+  ro.prefill_backend = opt.prefill_backend;
+  ro.decode_backend = opt.decode_backend;
+  ro.block_size = opt.block_size;
+  ro.num_kv_blocks = resolve_num_kv_blocks(opt, c, opt.dtype);
+  ro.max_num_seqs = opt.max_num_seqs;
+  ro.max_num_batched_tokens = opt.max_num_batched_tokens;
+  ro.cuda_graph = opt.cuda_graph < 0 ? opt.device == Device::CUDA : opt.cuda_graph == 1;
+  opt_.cuda_graph = ro.cuda_graph ? 1 : 0;
+  runner_ = opt.device == Device::CPU ? make_cpu_runner(weights_, ro) : make_cuda_runner(weights_, ro);
+  SchedulerConfig sc;
+  sc.max_num_seqs = opt.max_num_seqs;
+  sc.max_num_batched_tokens = opt.max_num_batched_tokens;
+  sc.block_size = opt.block_size;
+  sc.num_blocks = ro.num_kv_blocks;
+  sc.n_ctx = c.n_ctx;
+  scheduler_ = std::make_unique<Scheduler>(sc);
+
+  // Warm-up: one single-token step through block 0 (no request owns any block yet), so threads,
+  // buffers and code paths are live before `ready`.
+  StepBatch warm;
+  warm.tokens = {0};
+  warm.positions = {0};
+  warm.slot_mapping = {0};
+  warm.cu_seqlens_q = {0, 1};
+  warm.ctx_lens = {0};
+  warm.seq_lens_k = {1};
+  warm.block_tables = {0};
+  warm.max_blocks_per_seq = 1;
+  warm.num_prefill_seqs = 1;
+  warm.sample_seq = {0};
+  warm.sample_params = {SamplingParams{}};
+  warm.sample_step = {0};
+  std::vector<SampleResult> ignored;
+  runner_->step(warm, ignored);
+}
+
+Engine::~Engine() = default;
+
+void Engine::emit_ready() {
+  const ModelConfig& c = weights_.config;
+  json backends = json::object();
+  for (auto phase : {AttnPhase::Prefill, AttnPhase::Decode}) {
+    json m = json::object();
+    for (const auto& b : list_backends(opt_.device, phase)) m[b.name] = b.status;
+    backends[phase == AttnPhase::Prefill ? "prefill" : "decode"] = m;
+  }
+  json ready = {
+      {"ev", "ready"},
+      {"t_ns", monotonic_ns()},
+      {"model",
+       {{"name", c.name}, {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_embd", c.n_embd}, {"n_ctx", c.n_ctx},
+        {"vocab_size", c.vocab_size}, {"eos_token_id", c.eos_token_id}}},
+      {"device",
+       {{"kind", opt_.device == Device::CPU ? "cpu" : "cuda"}, {"name", runner_->device_name()}, {"dtype", dtype_name(opt_.dtype)}}},
+      {"backends", backends},
+      {"config",
+       {{"prefill_attn_backend", opt_.prefill_backend}, {"decode_attn_backend", opt_.decode_backend},
+        {"block_size", opt_.block_size}, {"num_kv_blocks", num_kv_blocks()}, {"max_num_seqs", opt_.max_num_seqs},
+        {"max_num_batched_tokens", opt_.max_num_batched_tokens}, {"cuda_graph", opt_.cuda_graph == 1},
+        {"seed", opt_.seed}, {"step_delay_us", opt_.step_delay_us}}},
+      {"version", "0.1.0"},
+  };
+  emit_(ready.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void Engine::handle_line(const std::string& line) {
+  if (shut_down_) return;
+  if (line.find_first_not_of(" \t\r") == std::string::npos) return;  // blank lines are not ops
+  ParsedLine p = parse_op_line(line, weights_.config.vocab_size);
+  if (p.error) {
+    const ParseError& e = *p.error;
+    if (e.add_rejected && !live_.count(e.id)) {
+      emit_(done_event(e.id, "error", 0, 0, 0, e.message, monotonic_ns()));
+      ++finished_;
+    } else {
+      emit_(error_event(e.add_rejected ? "duplicate_id" : e.code, e.id,
+                        e.add_rejected ? "id \"" + e.id + "\" is already live (and: " + e.message + ")" : e.message));
+    }
+    return;
+  }
+  const Op& op = *p.op;
+  switch (op.kind) {
+    case OpKind::Add: add(op.add); break;
+    case OpKind::Abort: abort(op.id); break;
+    case OpKind::Stats: emit_stats(); break;
+    case OpKind::Shutdown: shutdown(); break;
+  }
+}
+
+void Engine::report_error(const std::string& code, const std::string& message) {
+  emit_(error_event(code, "", message));
+}
+
+void Engine::add(const AddRequest& req) {
+  if (live_.count(req.id)) {
+    emit_(error_event("duplicate_id", req.id, "id \"" + req.id + "\" is already live; this add is ignored"));
+    return;
+  }
+  const std::string why = scheduler_->why_never_fits((int)req.prompt.size(), req.max_tokens);
+  if (!why.empty()) {
+    emit_(done_event(req.id, "error", (int)req.prompt.size(), 0, 0, why, monotonic_ns()));
+    ++finished_;
+    return;
+  }
+  auto seq = std::make_unique<Sequence>();
+  seq->seq_id = next_seq_id_++;
+  seq->request_id = req.id;
+  seq->prompt = req.prompt;
+  seq->max_tokens = req.max_tokens;
+  seq->sampling = req.sampling;
+  if (!req.has_seed) seq->sampling.seed = default_request_seed(opt_.seed, req.id);
+  seq->ignore_eos = req.ignore_eos;
+  seq->eos_token_id = weights_.config.eos_token_id;
+  seq->stop_token_ids = req.stop_token_ids;
+  scheduler_->add(seq.get());
+  live_[req.id] = std::move(seq);
+}
+
+void Engine::abort(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) {
+    emit_(error_event("unknown_id", id, "abort: no live request with id \"" + id + "\""));
+    return;
+  }
+  scheduler_->remove(it->second.get());
+  it->second->finish = FinishReason::Abort;
+  finish(it->second.get());
+}
+
+void Engine::finish(Sequence* seq, const std::string& error) {
+  emit_(done_event(seq->request_id, finish_reason_name(seq->finish), (int)seq->prompt.size(), (int)seq->output.size(),
+                   seq->preemptions, error, monotonic_ns()));
+  ++finished_;
+  live_.erase(seq->request_id);  // destroys seq
+}
+
+void Engine::step() {
+  SchedulerOutput out = scheduler_->schedule();
+  if (out.empty()) return;
+  const StepBatch batch = build_step_batch(out, opt_.block_size);
+  std::vector<SampleResult> results;
+  runner_->step(batch, results);
+  ++steps_;
+  if (opt_.step_delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(opt_.step_delay_us));
+  std::vector<int32_t> tokens;
+  for (const auto& r : results) tokens.push_back(r.token);
+  // Sequences that finish are destroyed by finish(): collect the tok events first.
+  std::vector<std::string> tok_lines;
+  size_t row = 0;
+  const uint64_t t_ns = monotonic_ns();
+  for (const auto* list : {&out.prefills, &out.decodes})
+    for (const auto& s : *list) {
+      if (!s.sample) continue;
+      const SampleResult& r = results[row++];
+      tok_lines.push_back(tok_event(s.seq->request_id, r.token, s.seq->sampling.want_logprobs ? &r.logprob : nullptr, t_ns));
+    }
+  std::vector<Sequence*> done = scheduler_->commit(out, tokens);
+  for (const auto& line : tok_lines) emit_(line);
+  for (Sequence* seq : done) finish(seq);
+}
+
+void Engine::emit_stats() {
+  json j = {{"ev", "stats"},
+            {"t_ns", monotonic_ns()},
+            {"kv_blocks_total", num_kv_blocks()},
+            {"kv_blocks_free", num_free_kv_blocks()},
+            {"running", scheduler_->num_running()},
+            {"waiting", scheduler_->num_waiting()},
+            {"steps", steps_},
+            {"preemptions", scheduler_->num_preemptions()},
+            {"finished", finished_}};
+  emit_(j.dump());
+}
+
+void Engine::shutdown() {
+  if (shut_down_) return;
+  // Abort in arrival order so the done events are deterministic.
+  std::vector<Sequence*> seqs;
+  for (auto& kv : live_) seqs.push_back(kv.second.get());
+  std::sort(seqs.begin(), seqs.end(), [](const Sequence* a, const Sequence* b) { return a->seq_id < b->seq_id; });
+  for (Sequence* s : seqs) {
+    scheduler_->remove(s);
+    s->finish = FinishReason::Abort;
+    finish(s);
+  }
+  emit_(bye_event(monotonic_ns()));
+  shut_down_ = true;
+}
+
+}  // namespace attnbench

@@ -1,0 +1,59 @@
+// The engine: model + runner + scheduler + live requests, driven by protocol lines. Single-threaded;
+// engine/server_loop.cpp feeds it from stdin, tests call it directly.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "engine/engine_options.h"
+#include "model/gpt2_weights.h"
+#include "runner/model_runner.h"
+#include "sched/scheduler.h"
+
+namespace attnbench {
+
+using EmitFn = std::function<void(const std::string& line)>;
+
+class Engine {
+ public:
+  // Loads the model, sizes the KV pool, builds the runner and warms it up. Throws on failure with a
+  // message for the `fatal` event.
+  Engine(const EngineOptions& opt, EmitFn emit);
+  ~Engine();
+
+  void emit_ready();
+  // One stdin line: an op, or an error event. Never throws for bad input.
+  void handle_line(const std::string& line);
+  // A protocol problem found before a line reached the engine (e.g. an oversize line).
+  void report_error(const std::string& code, const std::string& message);
+  bool has_work() const { return scheduler_->has_work(); }
+  // Runs one scheduler step and emits its tok/done events.
+  void step();
+  // Ends every live request with done/abort, then emits bye.
+  void shutdown();
+  bool is_shut_down() const { return shut_down_; }
+
+  const ModelConfig& model_config() const { return weights_.config; }
+  int num_kv_blocks() const { return scheduler_->pool().num_total(); }
+  int num_free_kv_blocks() const { return scheduler_->pool().num_free(); }
+  ModelRunner& runner() { return *runner_; }
+
+ private:
+  void add(const struct AddRequest& req);
+  void abort(const std::string& id);
+  void finish(Sequence* seq, const std::string& error = "");
+  void emit_stats();
+
+  EngineOptions opt_;
+  EmitFn emit_;
+  Gpt2Weights weights_;  // the CPU runner reads these: declared before runner_
+  std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unordered_map<std::string, std::unique_ptr<Sequence>> live_;
+  uint64_t next_seq_id_ = 0;
+  uint64_t steps_ = 0, finished_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace attnbench

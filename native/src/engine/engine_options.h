@@ -1,0 +1,42 @@
+// Command-line flags of attnbench-engine (docs/protocol.md, "Engine flags").
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+
+namespace attnbench {
+
+struct EngineOptions {
+  std::string model = "synthetic:tiny";
+  Device device = Device::CPU;
+  DType dtype = DType::F32;
+  bool dtype_given = false;
+  std::string prefill_backend = "naive";
+  std::string decode_backend = "naive";
+  int block_size = 16;
+  int num_kv_blocks = 0;        // 0: derived from kv_cache_gb
+  double kv_cache_gb = -1.0;    // < 0: the device default (cpu 0.25, cuda 4)
+  int max_num_seqs = 256;
+  int max_num_batched_tokens = 2048;
+  uint64_t seed = 0;
+  int cuda_graph = -1;          // -1: the device default (on for cuda)
+  int64_t step_delay_us = 0;
+  int cpu_threads = 0;          // 0: hardware concurrency
+  // One-shot mode.
+  bool generate = false;
+  std::vector<int32_t> prompt_ids;
+  int max_tokens = 16;
+  float temperature = 1.0f;
+  float top_p = 1.0f;
+  int top_k = 0;
+  bool ignore_eos = false;
+  bool help = false;
+};
+
+// Parses argv; every problem found is appended to `errors` (one line each).
+EngineOptions parse_engine_flags(int argc, char** argv, std::vector<std::string>& errors);
+std::string engine_usage();
+
+}  // namespace attnbench

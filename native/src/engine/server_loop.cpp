@@ -1,0 +1,99 @@
+#include "engine/server_loop.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "protocol.h"
+
+namespace attnbench {
+
+namespace {
+
+struct InputItem {
+  enum Kind { Line, TooLong, Eof } kind = Line;
+  std::string line;
+  size_t bytes = 0;
+};
+
+// Shared by the reader thread (which may outlive run_server, blocked in read) and the main loop.
+struct InputQueue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<InputItem> items;
+  void push(InputItem item) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      items.push_back(std::move(item));
+    }
+    cv.notify_one();
+  }
+};
+
+// Splits the byte stream into lines; a line over kMaxLineBytes is dropped as it streams (never held
+// whole in memory) and reported once.
+void reader_main(std::shared_ptr<InputQueue> q, int fd) {
+  std::string line;
+  size_t dropped = 0;  // bytes of an oversize line seen so far
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; ++i) {
+      const char ch = buf[i];
+      if (ch == '\n') {
+        if (dropped) q->push({InputItem::TooLong, "", dropped});
+        else q->push({InputItem::Line, std::move(line), 0});
+        line.clear();
+        dropped = 0;
+      } else if (dropped) {
+        ++dropped;
+      } else if (line.size() >= kMaxLineBytes) {
+        dropped = line.size() + 1;
+        line.clear();
+        line.shrink_to_fit();
+      } else {
+        line.push_back(ch);
+      }
+    }
+  }
+  if (dropped) q->push({InputItem::TooLong, "", dropped});
+  else if (!line.empty()) q->push({InputItem::Line, std::move(line), 0});
+  q->push({InputItem::Eof, "", 0});
+}
+
+}  // namespace
+
+int run_server(Engine& engine, int in_fd) {
+  auto q = std::make_shared<InputQueue>();
+  std::thread(reader_main, q, in_fd).detach();
+  std::deque<InputItem> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(q->mu);
+      if (!engine.has_work()) q->cv.wait(lock, [&] { return !q->items.empty(); });
+      batch.swap(q->items);
+    }
+    for (auto& item : batch) {
+      if (item.kind == InputItem::Eof) {
+        engine.shutdown();
+      } else if (item.kind == InputItem::TooLong) {
+        engine.report_error("line_too_long", "line of " + std::to_string(item.bytes) + " bytes exceeds the limit of " +
+                                                 std::to_string(kMaxLineBytes) + "; it was skipped");
+      } else {
+        engine.handle_line(item.line);
+      }
+      if (engine.is_shut_down()) return 0;
+    }
+    batch.clear();
+    if (engine.has_work()) engine.step();
+  }
+}
+
+}  // namespace attnbench

@@ -1,0 +1,171 @@
+#include "protocol.h"
+
+#include <time.h>
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+namespace attnbench {
+
+using json = nlohmann::ordered_json;
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+namespace {
+
+// Messages may quote raw input, which need not be UTF-8: replace bad bytes instead of throwing.
+std::string dumps(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+struct FieldError {
+  std::string message;
+};
+
+int64_t int_field(const json& j, const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_number_integer()) throw FieldError{std::string("\"") + key + "\" must be an integer"};
+  const int64_t v = it->get<int64_t>();
+  if (v < lo || v > hi)
+    throw FieldError{std::string("\"") + key + "\" = " + std::to_string(v) + " out of range [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]"};
+  return v;
+}
+
+double num_field(const json& j, const char* key, double fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_number()) throw FieldError{std::string("\"") + key + "\" must be a number"};
+  const double v = it->get<double>();
+  if (!std::isfinite(v)) throw FieldError{std::string("\"") + key + "\" must be finite"};
+  return v;
+}
+
+bool bool_field(const json& j, const char* key, bool fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) throw FieldError{std::string("\"") + key + "\" must be true or false"};
+  return it->get<bool>();
+}
+
+std::vector<int32_t> token_array(const json& j, const char* key, int vocab_size, bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) throw FieldError{std::string("missing \"") + key + "\""};
+    return {};
+  }
+  if (!it->is_array()) throw FieldError{std::string("\"") + key + "\" must be an array of token ids"};
+  std::vector<int32_t> out;
+  out.reserve(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& t = (*it)[i];
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= vocab_size)
+      throw FieldError{std::string("\"") + key + "\"[" + std::to_string(i) + "] = " + t.dump() +
+                       " is not a token id in [0, " + std::to_string(vocab_size) + ")"};
+    out.push_back((int32_t)t.get<int64_t>());
+  }
+  return out;
+}
+
+AddRequest parse_add(const json& j, int vocab_size) {
+  AddRequest a;
+  a.id = j["id"].get<std::string>();
+  a.prompt = token_array(j, "prompt", vocab_size, true);
+  if (a.prompt.empty()) throw FieldError{"\"prompt\" must not be empty"};
+  a.max_tokens = (int)int_field(j, "max_tokens", 16, 1, 1 << 30);
+  const double temp = num_field(j, "temperature", 1.0);
+  if (temp < 0) throw FieldError{"\"temperature\" must be >= 0"};
+  a.sampling.temperature = (float)temp;
+  const double top_p = num_field(j, "top_p", 1.0);
+  if (!(top_p > 0 && top_p <= 1)) throw FieldError{"\"top_p\" must be in (0, 1]"};
+  a.sampling.top_p = (float)top_p;
+  a.sampling.top_k = (int)int_field(j, "top_k", 0, 0, 1 << 30);
+  if (j.contains("seed") && !j["seed"].is_null()) {
+    if (!j["seed"].is_number_integer()) throw FieldError{"\"seed\" must be an integer"};
+    a.sampling.seed = j["seed"].is_number_unsigned() ? j["seed"].get<uint64_t>() : (uint64_t)j["seed"].get<int64_t>();
+    a.has_seed = true;
+  }
+  a.ignore_eos = bool_field(j, "ignore_eos", false);
+  a.stop_token_ids = token_array(j, "stop_token_ids", vocab_size, false);
+  a.sampling.want_logprobs = bool_field(j, "logprobs", false);
+  return a;
+}
+
+}  // namespace
+
+ParsedLine parse_op_line(const std::string& line, int vocab_size) {
+  ParsedLine r;
+  auto fail = [&](const std::string& code, const std::string& id, const std::string& msg, bool add_rejected = false) {
+    r.error = ParseError{code, id, msg, add_rejected};
+    return r;
+  };
+  if (line.size() > kMaxLineBytes)
+    return fail("line_too_long", "", "line of " + std::to_string(line.size()) + " bytes exceeds the limit of " +
+                                         std::to_string(kMaxLineBytes));
+  json j;
+  try {
+    j = json::parse(line);
+  } catch (const json::exception& e) {
+    return fail("bad_json", "", std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) return fail("bad_json", "", "a line must be a JSON object");
+  auto op_it = j.find("op");
+  if (op_it == j.end() || !op_it->is_string()) return fail("bad_op", "", "missing string field \"op\"");
+  const std::string op = op_it->get<std::string>();
+  Op out;
+  if (op == "stats") {
+    out.kind = OpKind::Stats;
+  } else if (op == "shutdown") {
+    out.kind = OpKind::Shutdown;
+  } else if (op == "add" || op == "abort") {
+    auto id_it = j.find("id");
+    if (id_it == j.end() || !id_it->is_string() || id_it->get<std::string>().empty())
+      return fail("bad_field", "", "\"" + op + "\" needs a non-empty string \"id\"");
+    out.id = id_it->get<std::string>();
+    if (op == "abort") {
+      out.kind = OpKind::Abort;
+    } else {
+      out.kind = OpKind::Add;
+      try {
+        out.add = parse_add(j, vocab_size);
+      } catch (const FieldError& e) {
+        return fail("bad_field", out.id, e.message, true);
+      }
+    }
+  } else {
+    return fail("bad_op", j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "",
+                "unknown op \"" + op + "\" (add, abort, stats, shutdown)");
+  }
+  r.op = out;
+  return r;
+}
+
+std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns) {
+  json j = {{"ev", "tok"}, {"id", id}, {"tokens", {token}}, {"t_ns", t_ns}};
+  if (logprob) j["logprobs"] = {*logprob};
+  return dumps(j);
+}
+
+std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
+                       const std::string& error, uint64_t t_ns) {
+  json j = {{"ev", "done"},          {"id", id},           {"finish", finish}, {"prompt_tokens", prompt_tokens},
+            {"output_tokens", output_tokens}, {"t_ns", t_ns}, {"preemptions", preemptions}};
+  if (!error.empty()) j["error"] = error;
+  return dumps(j);
+}
+
+std::string error_event(const std::string& code, const std::string& id, const std::string& message) {
+  json j = {{"ev", "error"}, {"code", code}, {"message", message}};
+  if (!id.empty()) j["id"] = id;
+  return dumps(j);
+}
+
+std::string fatal_event(const std::string& message) { return dumps(json({{"ev", "fatal"}, {"message", message}})); }
+
+std::string bye_event(uint64_t t_ns) { return dumps(json({{"ev", "bye"}, {"t_ns", t_ns}})); }
+
+}  // namespace attnbench

@@ -1,0 +1,58 @@
+// The engine's JSON-lines protocol (docs/protocol.md): parsing ops from stdin lines and formatting
+// events for stdout. No engine state here, so every rule is testable on strings.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+
+namespace attnbench {
+
+constexpr size_t kMaxLineBytes = 1 << 20;  // longer lines get error code line_too_long
+
+struct AddRequest {
+  std::string id;
+  std::vector<int32_t> prompt;
+  int max_tokens = 16;
+  SamplingParams sampling;
+  bool has_seed = false;
+  bool ignore_eos = false;
+  std::vector<int32_t> stop_token_ids;
+};
+
+enum class OpKind { Add, Abort, Stats, Shutdown };
+
+struct Op {
+  OpKind kind = OpKind::Stats;
+  AddRequest add;  // kind == Add
+  std::string id;  // Add and Abort
+};
+
+// A line that is not a valid op. `code` is one of docs/protocol.md's error codes. For an add whose id
+// is valid but some other field is not, `add_rejected` is true: the request ends with done/error.
+struct ParseError {
+  std::string code, id, message;
+  bool add_rejected = false;
+};
+
+struct ParsedLine {
+  std::optional<Op> op;
+  std::optional<ParseError> error;
+};
+
+// `vocab_size` bounds prompt and stop token ids.
+ParsedLine parse_op_line(const std::string& line, int vocab_size);
+
+uint64_t monotonic_ns();
+
+// Event lines (no trailing newline).
+std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);
+std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
+                       const std::string& error, uint64_t t_ns);
+std::string error_event(const std::string& code, const std::string& id, const std::string& message);
+std::string fatal_event(const std::string& message);
+std::string bye_event(uint64_t t_ns);
+
+}  // namespace attnbench
