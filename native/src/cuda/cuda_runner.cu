@@ -1,0 +1,299 @@
+// The CUDA model runner: GPT-2 forward on fp16/bf16 with an fp32 residual stream.
+//
+// One step:  upload metadata (one copy) -> attention plan() on the host -> forward -> sample ->
+//            copy the sampled tokens back -> one stream sync.
+// forward:   embedding + ln_1 | per layer: QKV GEMM (+bias) -> split q/k/v + append K/V at
+//            slot_mapping -> attention (prefill rows, then decode rows) -> proj GEMM (+bias) ->
+//            residual + ln_2 -> FC GEMM (+bias+gelu) -> proj GEMM (+bias) -> residual + next ln_1
+//            | last residual + ln_f on the sampled rows only -> LM head (fp32 logits).
+// Pure-decode steps replay a captured graph of the whole step (cuda/decode_graphs.h).
+// defines: make_cuda_runner, cuda_runner_status
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attn/backend.h"
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_weights.h"        // defines: CudaWeights, upload_weights
+#include "cuda/decode_graphs.h"       // defines: DecodeGraphs, decode_buckets
+#include "cuda/device_buffer.h"
+#include "cuda/gemm.h"                // defines: Gemm (cuBLASLt)
+#include "cuda/step_inputs.h"         // defines: StepInputs, pad_decode_batch
+#include "kernels/embedding.cuh"      // defines: embedding_forward
+#include "kernels/kv_append.cuh"      // defines: qkv_split_kv_append
+#include "kernels/layernorm.cuh"      // defines: residual_layernorm_forward
+#include "kernels/logprobs.cuh"       // defines: target_logprob_forward
+#include "kernels/sampling.cuh"       // defines: sample_forward
+#include "runner/model_runner.h"
+
+namespace attnbench {
+
+namespace {
+
+class CudaRunner final : public ModelRunner {
+ public:
+  CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt);
+  ~CudaRunner() override;
+  void step(const StepBatch& batch, std::vector<SampleResult>& out) override;
+  std::vector<float> score(const std::vector<int32_t>& tokens) override;
+  std::string device_name() const override { return device_name_; }
+
+ private:
+  // Enqueues the model on stream_ for the batch described by md; final LN + LM head on
+  // `n_rows` rows (`rows` = device row indices, or null for rows 0..n_rows-1) into `logits`.
+  void forward(const AttnMetadata& md, const int32_t* rows, int n_rows, float* logits);
+  void enqueue_step(const AttnMetadata& md, int n_rows);  // forward + sampling
+  AttnMetadata graph_metadata(const StepBatch& padded) const;
+  void capture_graphs();
+  size_t elt() const { return (size_t)dtype_bytes(dtype_); }
+  template <class P = char> P* act(const DeviceBuffer& b, size_t elems) const { return (P*)(b.get<char>() + elems * elt()); }
+
+  ModelConfig cfg_;
+  RunnerOptions opt_;
+  DType dtype_;
+  int C_, H_, Hkv_, D_, I_, V_, qkv_N_;
+  int max_tokens_, max_seqs_;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  CudaWeights w_;
+  std::unique_ptr<Gemm> gemm_;
+  std::unique_ptr<PrefillAttn> prefill_;
+  std::unique_ptr<DecodeAttn> decode_;
+  std::unique_ptr<StepInputs> in_;
+  DeviceBuffer kv_;                 // [layer][K|V][blocks + 1, block_size, Hkv, D]
+  std::vector<PagedKv> layer_kv_;
+  int scratch_block_ = 0;           // the extra block pad rows of a graph write to
+  DeviceBuffer x_;                  // fp32 residual [T, C]
+  DeviceBuffer h_, qkv_, q_, k_, v_, att_, tmp_, fc_;
+  DeviceBuffer logits_;             // fp32 [S, V]
+  DeviceBuffer sampled_;            // int32 tokens [S] | fp32 logprobs [S]
+  PinnedBuffer sampled_host_;
+  DecodeGraphs graphs_;
+};
+
+CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
+    : cfg_(w.config), opt_(opt), dtype_(opt.dtype == DType::F32 ? DType::F16 : opt.dtype) {
+  if (opt.dtype == DType::F32) throw std::runtime_error("CUDA runner takes fp16 or bf16, not fp32");
+  if (opt.num_kv_blocks <= 0) throw std::runtime_error("CUDA runner: num_kv_blocks must be resolved (> 0)");
+  C_ = cfg_.n_embd; H_ = cfg_.n_head; Hkv_ = cfg_.n_kv_head > 0 ? cfg_.n_kv_head : H_; D_ = cfg_.head_dim();
+  I_ = cfg_.n_inner > 0 ? cfg_.n_inner : 4 * C_; V_ = cfg_.vocab_size;
+  qkv_N_ = (H_ + 2 * Hkv_) * D_;
+  if (qkv_N_ != 3 * C_) throw std::runtime_error("CUDA runner: GPT-2 QKV layout needs n_kv_head == n_head");
+  max_seqs_ = std::max(1, opt.max_num_seqs);
+  max_tokens_ = std::max({opt.max_num_batched_tokens, max_seqs_, cfg_.n_ctx});
+
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+  device_name_ = prop.name;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+
+  upload_weights(w_, w, dtype_);
+  gemm_ = std::make_unique<Gemm>();
+
+  AttnDims dims;
+  dims.num_heads = H_;
+  dims.num_kv_heads = Hkv_;
+  dims.head_dim = D_;
+  dims.scale = 1.0f / std::sqrt((float)D_);
+  dims.block_size = opt.block_size;
+  dims.dtype = dtype_;
+  prefill_ = make_prefill_attn(opt.prefill_backend, Device::CUDA, dims);
+  decode_ = make_decode_attn(opt.decode_backend, Device::CUDA, dims);
+
+  StepCaps caps;
+  caps.max_tokens = max_tokens_;
+  caps.max_seqs = max_seqs_;
+  caps.block_size = opt.block_size;
+  caps.max_blocks_per_seq = (cfg_.n_ctx + opt.block_size - 1) / opt.block_size;
+  in_ = std::make_unique<StepInputs>(caps);
+
+  scratch_block_ = opt.num_kv_blocks;
+  const int blocks = opt.num_kv_blocks + 1;
+  const size_t per_tensor = (size_t)blocks * opt.block_size * Hkv_ * D_ * elt();
+  kv_.resize(per_tensor * 2 * cfg_.n_layer);
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    PagedKv p;
+    p.k = kv_.get<char>() + per_tensor * (2 * l);
+    p.v = kv_.get<char>() + per_tensor * (2 * l + 1);
+    p.num_blocks = blocks;
+    layer_kv_.push_back(p);
+  }
+  const size_t T = max_tokens_;
+  x_.resize(T * C_ * sizeof(float));
+  h_.resize(T * C_ * elt());
+  qkv_.resize(T * qkv_N_ * elt());
+  q_.resize(T * H_ * D_ * elt());
+  k_.resize(T * Hkv_ * D_ * elt());
+  v_.resize(T * Hkv_ * D_ * elt());
+  att_.resize(T * C_ * elt());
+  tmp_.resize(T * C_ * elt());
+  fc_.resize(T * I_ * elt());
+  logits_.resize((size_t)max_seqs_ * V_ * sizeof(float));
+  sampled_.resize((size_t)max_seqs_ * 8);
+  sampled_host_ = PinnedBuffer((size_t)max_seqs_ * 8);
+  if (opt.cuda_graph) capture_graphs();
+}
+
+CudaRunner::~CudaRunner() {
+  if (stream_) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+}
+
+void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows, float* logits) {
+  const int T = md.num_tokens;
+  const float eps = cfg_.layer_norm_epsilon;
+  cudaStream_t s = stream_;
+  embedding_forward(x_.get<float>(), in_->tokens, in_->positions, w_.wte, w_.wpe, T, C_, dtype_, s);
+  residual_layernorm_forward(h_.get(), x_.get<float>(), nullptr, nullptr, T, C_, w_.layers[0].ln_1_w,
+                             w_.layers[0].ln_1_b, eps, dtype_, s);
+  const size_t dec_off = (size_t)md.num_prefill_tokens * H_ * D_;  // decode rows follow prefill rows
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const CudaLayerWeights& L = w_.layers[l];
+    gemm_->linear(s, qkv_.get(), h_.get(), L.qkv_w, L.qkv_b, T, qkv_N_, C_, dtype_, dtype_, GemmEpilogue::Bias);
+    qkv_split_kv_append(q_.get(), k_.get(), v_.get(), layer_kv_[l].k, layer_kv_[l].v, qkv_.get(), in_->slot_mapping,
+                        T, H_, Hkv_, D_, dtype_, s);
+    if (md.num_prefill_seqs > 0)
+      prefill_->run(l, q_.get(), k_.get(), v_.get(), layer_kv_[l], att_.get(), md, s);
+    if (md.num_decode_seqs > 0)
+      decode_->run(l, act(q_, dec_off), layer_kv_[l], act(att_, dec_off), md, s);
+    gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, T, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
+    residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps,
+                               dtype_, s);
+    gemm_->linear(s, fc_.get(), h_.get(), L.fc_w, L.fc_b, T, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
+    gemm_->linear(s, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, T, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
+    if (l + 1 < cfg_.n_layer)
+      residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, w_.layers[l + 1].ln_1_w,
+                                 w_.layers[l + 1].ln_1_b, eps, dtype_, s);
+  }
+  // Only the rows that are sampled (or scored) need the last residual, ln_f and the LM head.
+  residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), rows, n_rows, C_, w_.ln_f_w, w_.ln_f_b, eps,
+                             dtype_, s);
+  gemm_->linear(s, logits, h_.get(), w_.lm_head, nullptr, n_rows, V_, C_, dtype_, DType::F32, GemmEpilogue::None);
+}
+
+void CudaRunner::enqueue_step(const AttnMetadata& md, int n_rows) {
+  forward(md, in_->sample_rows, n_rows, logits_.get<float>());
+  int32_t* tok = sampled_.get<int32_t>();
+  float* lp = reinterpret_cast<float*>(tok + max_seqs_);
+  sample_forward(tok, lp, logits_.get<float>(), n_rows, V_, in_->sampling, stream_);
+}
+
+// Scalars a captured graph bakes in: they must not change between capture and replay.
+AttnMetadata CudaRunner::graph_metadata(const StepBatch& padded) const {
+  AttnMetadata md = in_->metadata(padded);
+  md.max_q_len = 1;
+  md.max_k_len = cfg_.n_ctx;
+  return md;
+}
+
+void CudaRunner::capture_graphs() {
+  for (int bucket : decode_buckets(max_seqs_)) {
+    StepBatch empty;
+    empty.num_decode_seqs = 0;
+    StepBatch padded = pad_decode_batch(empty, bucket, scratch_block_, opt_.block_size);
+    AttnMetadata md = graph_metadata(padded);
+    in_->upload(padded, stream_);
+    decode_->plan(md);
+    enqueue_step(md, bucket);  // eager warm-up: loads modules, fills the GEMM plan cache
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    graphs_.capture(bucket, stream_, [&] { enqueue_step(md, bucket); });
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
+  const int n_samp = (int)b.sample_seq.size();
+  out.resize(n_samp);
+  if (b.num_tokens() == 0) return;
+  const bool pure_decode = b.num_prefill_seqs == 0 && b.num_decode_seqs > 0;
+  const int bucket = opt_.cuda_graph && pure_decode ? graphs_.bucket_for(b.num_seqs()) : 0;
+  int n_rows = n_samp;
+  StepBatch padded;
+  if (bucket > 0) {
+    padded = pad_decode_batch(b, bucket, scratch_block_, opt_.block_size);
+    AttnMetadata md = graph_metadata(padded);
+    in_->upload(padded, stream_);
+    decode_->plan(md);
+    graphs_.launch(bucket, stream_);
+    n_rows = bucket;
+  } else {
+    AttnMetadata md = in_->metadata(b);
+    in_->upload(b, stream_);
+    if (b.num_prefill_seqs > 0) prefill_->plan(md);
+    if (b.num_decode_seqs > 0) decode_->plan(md);
+    if (n_samp == 0) {  // a step of mid-prompt chunks only: still run the model to fill the cache
+      forward(md, in_->sample_rows, 0, logits_.get<float>());
+    } else {
+      enqueue_step(md, n_samp);
+    }
+  }
+  int32_t* host = sampled_host_.get<int32_t>();
+  if (n_rows > 0) {
+    CUDA_CHECK(cudaMemcpyAsync(host, sampled_.get(), (size_t)n_rows * 4, cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaMemcpyAsync(host + max_seqs_, sampled_.get<int32_t>() + max_seqs_, (size_t)n_rows * 4,
+                               cudaMemcpyDeviceToHost, stream_));
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  const float* lp = reinterpret_cast<const float*>(host + max_seqs_);
+  for (int j = 0; j < n_samp; ++j) {
+    const int r = bucket > 0 ? b.sample_seq[j] : j;  // graph rows are slices; eager rows are samples
+    out[j].token = host[r];
+    out[j].logprob = lp[r];
+  }
+}
+
+// One prefill of the whole sequence in KV blocks [0, n / block_size]; overwrites those blocks, so
+// call it only while no request is live (it is a check path).
+std::vector<float> CudaRunner::score(const std::vector<int32_t>& tokens) {
+  const int n = (int)tokens.size();
+  if (n < 2) return {};
+  if (n > cfg_.n_ctx || n > max_tokens_) throw std::runtime_error("score: sequence longer than the context");
+  const int bs = opt_.block_size, nblk = (n + bs - 1) / bs;
+  if (nblk > opt_.num_kv_blocks) throw std::runtime_error("score: not enough KV blocks");
+  StepBatch b;
+  b.tokens = tokens;
+  for (int i = 0; i < n; ++i) { b.positions.push_back(i); b.slot_mapping.push_back(i); }
+  b.cu_seqlens_q = {0, n};
+  b.ctx_lens = {0};
+  b.seq_lens_k = {n};
+  b.max_blocks_per_seq = nblk;
+  for (int i = 0; i < nblk; ++i) b.block_tables.push_back(i);
+  b.num_prefill_seqs = 1;
+  AttnMetadata md = in_->metadata(b);
+  in_->upload(b, stream_);
+  prefill_->plan(md);
+  DeviceBuffer logits((size_t)n * V_ * sizeof(float)), lp(n * sizeof(float)), targets(n * sizeof(int32_t));
+  CUDA_CHECK(cudaMemcpyAsync(targets.get(), tokens.data() + 1, (n - 1) * 4, cudaMemcpyHostToDevice, stream_));
+  forward(md, nullptr, n - 1, logits.get<float>());
+  target_logprob_forward(lp.get<float>(), logits.get<float>(), targets.get<int32_t>(), n - 1, V_, stream_);
+  std::vector<float> out(n - 1);
+  CUDA_CHECK(cudaMemcpyAsync(out.data(), lp.get(), (n - 1) * 4, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<ModelRunner> make_cuda_runner(const Gpt2Weights& w, const RunnerOptions& opt) {
+  return std::make_unique<CudaRunner>(w, opt);
+}
+
+std::string cuda_runner_status() {
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("unavailable: ") + cudaGetErrorString(err);
+  }
+  if (n == 0) return "unavailable: no CUDA device";
+  return "ok";
+}
+
+}  // namespace attnbench

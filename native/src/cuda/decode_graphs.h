@@ -1,0 +1,33 @@
+// defines: DecodeGraphs (one captured CUDA graph per decode batch bucket), decode_buckets
+#pragma once
+#include <cuda_runtime.h>
+
+#include <functional>
+#include <map>
+#include <vector>
+
+namespace attnbench {
+
+// 1, 2, 4, 8, then steps of 8 up to 64, then steps of 16, the last bucket = max_seqs.
+std::vector<int> decode_buckets(int max_seqs);
+
+class DecodeGraphs {
+ public:
+  DecodeGraphs() = default;
+  ~DecodeGraphs();
+  DecodeGraphs(const DecodeGraphs&) = delete;
+  DecodeGraphs& operator=(const DecodeGraphs&) = delete;
+
+  // Captures `enqueue` (which must only enqueue work on `stream`) as the graph for `bucket`.
+  void capture(int bucket, cudaStream_t stream, const std::function<void()>& enqueue);
+  // Smallest captured bucket >= n, or 0 when none is.
+  int bucket_for(int n) const;
+  void launch(int bucket, cudaStream_t stream) const;
+  bool empty() const { return execs_.empty(); }
+
+ private:
+  std::map<int, cudaGraphExec_t> execs_;
+  std::vector<cudaGraph_t> graphs_;
+};
+
+}  // namespace attnbench

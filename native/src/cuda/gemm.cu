@@ -1,0 +1,130 @@
+// cuBLASLt GEMMs (llm.c's matmul_cublaslt, simplified): one descriptor set and heuristic algorithm
+// per (M, N, K, types, epilogue), cached, so a step costs no heuristic queries after warm-up.
+//
+// Row-major y[M,N] = x[M,K] w[N,K]^T is column-major y^T[N,M] = w^T... i.e. cuBLAS sees
+//   A = w as col-major [K, N] (ld K), op T  ->  [N, K]
+//   B = x as col-major [K, M] (ld K), op N
+//   D = y as col-major [N, M] (ld N); the bias (length N) runs along D's rows, as cuBLASLt wants.
+#include "cuda/gemm.h"
+
+#include <cublasLt.h>
+
+#include <cstdlib>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+
+#include "cuda/cuda_check.h"
+#include "cuda/device_buffer.h"
+#include "kernels/gelu.cuh"
+
+namespace attnbench {
+
+namespace {
+
+cudaDataType_t cuda_type(DType t) {
+  return t == DType::F16 ? CUDA_R_16F : t == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+struct Plan {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  bool has_bias = false;
+};
+
+}  // namespace
+
+struct Gemm::Impl {
+  cublasLtHandle_t handle = nullptr;
+  DeviceBuffer workspace;
+  size_t workspace_bytes = 0;
+  bool lt_gelu = true;
+  std::map<std::tuple<int, int, int, int, int, int>, Plan> plans;
+
+  ~Impl() {
+    for (auto& [key, p] : plans) {
+      cublasLtMatrixLayoutDestroy(p.a);
+      cublasLtMatrixLayoutDestroy(p.b);
+      cublasLtMatrixLayoutDestroy(p.d);
+      cublasLtMatmulDescDestroy(p.op);
+    }
+    if (handle) cublasLtDestroy(handle);
+  }
+
+  // Returns false when cuBLASLt has no algorithm for this epilogue (caller falls back).
+  bool make_plan(Plan& p, int M, int N, int K, DType in, DType out, GemmEpilogue ep) {
+    CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    cublasLtEpilogue_t e = ep == GemmEpilogue::None ? CUBLASLT_EPILOGUE_DEFAULT
+                           : ep == GemmEpilogue::Bias ? CUBLASLT_EPILOGUE_BIAS
+                                                      : CUBLASLT_EPILOGUE_GELU_BIAS;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof(e)));
+    p.has_bias = ep != GemmEpilogue::None;
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, cuda_type(in), K, N, K));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, cuda_type(in), K, M, K));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.d, cuda_type(out), N, M, N));
+    cublasLtMatmulPreference_t pref;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                      &workspace_bytes, sizeof(workspace_bytes)));
+    cublasLtMatmulHeuristicResult_t res{};
+    int found = 0;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.d, p.d, pref, 1, &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (st != CUBLAS_STATUS_SUCCESS || found == 0) return false;
+    p.algo = res.algo;
+    return true;
+  }
+
+  Plan& plan(int M, int N, int K, DType in, DType out, GemmEpilogue ep) {
+    auto key = std::make_tuple(M, N, K, (int)in, (int)out, (int)ep);
+    auto it = plans.find(key);
+    if (it != plans.end()) return it->second;
+    Plan p;
+    if (!make_plan(p, M, N, K, in, out, ep))
+      throw std::runtime_error("cuBLASLt: no algorithm for M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                               " K=" + std::to_string(K));
+    return plans.emplace(key, p).first->second;
+  }
+};
+
+Gemm::Gemm(size_t workspace_bytes) : impl_(new Impl) {
+  CUBLAS_CHECK(cublasLtCreate(&impl_->handle));
+  impl_->workspace.resize(workspace_bytes);
+  impl_->workspace_bytes = workspace_bytes;
+  const char* env = std::getenv("ATTNBENCH_NO_LT_GELU");
+  impl_->lt_gelu = !(env && env[0] == '1');
+}
+
+Gemm::~Gemm() = default;
+
+bool Gemm::fused_gelu() const { return impl_->lt_gelu; }
+
+void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, const void* bias, int M, int N, int K,
+                  DType in, DType out, GemmEpilogue ep) {
+  if (M == 0) return;
+  if (!bias && ep != GemmEpilogue::None) throw std::runtime_error("Gemm::linear: epilogue needs a bias");
+  GemmEpilogue lt_ep = ep;
+  if (ep == GemmEpilogue::BiasGelu && !impl_->lt_gelu) lt_ep = GemmEpilogue::Bias;
+  Plan* p = nullptr;
+  try {
+    p = &impl_->plan(M, N, K, in, out, lt_ep);
+  } catch (const std::runtime_error&) {
+    if (lt_ep != GemmEpilogue::BiasGelu) throw;
+    impl_->lt_gelu = false;  // no fused GELU algorithm for this shape: fall back everywhere
+    lt_ep = GemmEpilogue::Bias;
+    p = &impl_->plan(M, N, K, in, out, lt_ep);
+  }
+  if (p->has_bias)
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  const float alpha = 1.f, beta = 0.f;
+  CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p->op, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d, &p->algo,
+                              impl_->workspace.get(), impl_->workspace_bytes, stream));
+  if (ep == GemmEpilogue::BiasGelu && lt_ep != GemmEpilogue::BiasGelu)
+    bias_gelu_forward(y, nullptr, M, N, out, stream);
+}
+
+}  // namespace attnbench

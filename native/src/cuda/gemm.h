@@ -1,0 +1,39 @@
+// defines: Gemm (cuBLASLt wrapper), GemmEpilogue
+// The one place that talks to cuBLAS: kernels and everything else stay compile-checkable where only
+// nvcc is installed. Weights are stored [out, in] (nn.Linear layout), which makes every GEMM the
+// "TN" form cuBLASLt is fastest at.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <memory>
+
+#include "core/types.h"
+
+namespace attnbench {
+
+enum class GemmEpilogue { None, Bias, BiasGelu };
+
+class Gemm {
+ public:
+  explicit Gemm(size_t workspace_bytes = 32u << 20);
+  ~Gemm();
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+
+  // y[M, N] = x[M, K] . w[N, K]^T (+ bias[N], then gelu_new for BiasGelu), all row-major.
+  // x, w: `in` (fp16/bf16); bias: `out`'s type; y: `out` (fp16/bf16/fp32); fp32 accumulation.
+  // Host work only (cached descriptors and algorithm per shape): safe inside graph capture.
+  void linear(cudaStream_t stream, void* y, const void* x, const void* w, const void* bias, int M, int N, int K,
+              DType in, DType out, GemmEpilogue ep);
+
+  // False when cuBLASLt's GELU epilogue is not used (ATTNBENCH_NO_LT_GELU=1 or no algorithm):
+  // then BiasGelu runs as a bias epilogue plus kernels/gelu.cu.
+  bool fused_gelu() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace attnbench

@@ -1,0 +1,26 @@
+// defines: SampleParamsDev, sample_forward
+#pragma once
+#include <cuda_runtime.h>
+#include <cstdint>
+
+namespace attnbench {
+
+// Per-row sampling parameters as device arrays (each [rows]); filled from StepBatch by the runner.
+struct SampleParamsDev {
+  const float* temperature = nullptr;  // <= 0: greedy
+  const float* top_p = nullptr;        // >= 1: off
+  const int32_t* top_k = nullptr;      // <= 0 or >= vocab: off
+  const uint32_t* seed_lo = nullptr;   // seed = hi << 32 | lo
+  const uint32_t* seed_hi = nullptr;
+  const uint32_t* step = nullptr;      // RNG counter: output index of the token being drawn
+};
+
+// One block per row of logits [rows, vocab] (fp32). Greedy: argmax, lowest index on ties.
+// Otherwise: softmax(logits / temperature) restricted to the top-k logits, then to the smallest
+// top set holding top_p of that mass (ties at a threshold are all kept), and inverse-CDF in vocab
+// order with u = sample_uniform(seed, step). logprob_out = log p(token) under the unmodified
+// distribution (log-sum-exp over the whole vocab).
+void sample_forward(int32_t* token_out, float* logprob_out, const float* logits, int rows, int vocab,
+                    const SampleParamsDev& params, cudaStream_t stream);
+
+}  // namespace attnbench
