@@ -4,8 +4,10 @@
 //   block = WARPS warps; warp w owns query rows [16w, 16w+16) of a BM = 16*WARPS row tile
 //
 // Per CTA: Q tile -> smem -> registers (ldmatrix); for each BN-key tile of its sequence, K and V
-// are copied with cp.async into a 2-stage ring (next tile in flight while this one is used),
-// S = Q K^T and O += P V run on mma.sync m16n8k16 with fp32 accumulators, and the softmax is
+// are copied with cp.async into 2-stage rings with FA2's schedule: K_{j+1} is issued once S_j
+// no longer needs the other K stage and V_{j+1} once PV_j can start, so each copy overlaps about
+// half an iteration of math and the barriers wait on K and V separately. Row addresses (block
+// table lookups) are computed once per tile for K and V together. S = Q K^T and O += P V run on mma.sync m16n8k16 with fp32 accumulators, and the softmax is
 // online in fp32 (exp2 domain). P never leaves registers: the S accumulator layout is the A
 // operand layout of the second MMA.
 //
@@ -33,6 +35,7 @@ struct FusedPrefillParams {
   const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq]
   int max_blocks_per_seq;
   int block_size;
+  int block_shift;    // log2(block_size) when it is a power of two, else -1
   int num_heads;
   int num_kv_heads;
   float scale_log2;   // softmax scale * log2(e)
@@ -45,22 +48,6 @@ __device__ __forceinline__ int swz(int row, int chunk) {
   return row * D + ((chunk ^ (row & 7)) << 3);
 }
 
-// Copies `ROWS` rows of D elements into a swizzled smem tile. row_ptr(r) returns the global row
-// address or nullptr for a row past the end (zero filled).
-template <typename T, int D, int ROWS, int NT, typename RowPtr>
-__device__ __forceinline__ void load_tile(T* smem, RowPtr row_ptr, const T* any_valid) {
-  constexpr int CHUNKS = D / 8;
-  constexpr int ROWS_PER_PASS = NT / CHUNKS;
-  static_assert(NT % CHUNKS == 0 && ROWS % ROWS_PER_PASS == 0, "tile shape");
-  const int chunk = threadIdx.x % CHUNKS;
-#pragma unroll
-  for (int p = 0; p < ROWS / ROWS_PER_PASS; ++p) {
-    const int row = p * ROWS_PER_PASS + threadIdx.x / CHUNKS;
-    const T* src = row_ptr(row);
-    mma::cp_async_16(smem + swz<D>(row, chunk), src ? src + chunk * 8 : any_valid, src != nullptr);
-  }
-}
-
 }  // namespace prefill_detail
 
 template <typename T, int D, int WARPS, int BN>
@@ -71,11 +58,19 @@ struct FusedPrefillConfig {
   static constexpr size_t kSmemBytes = (size_t)(kBM + 4 * BN) * D * sizeof(T);  // Q + 2 x (K, V)
 };
 
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 template <typename T, int D, int WARPS, int BN>
 __global__ void __launch_bounds__(WARPS * 32)
 fused_prefill_kernel(const FusedPrefillParams p) {
   using namespace prefill_detail;
-  constexpr int NT = WARPS * 32, BM = WARPS * 16;
+  constexpr int NT = WARPS * 32, BM = WARPS * 16, CHUNKS = D / 8, RPP = NT / CHUNKS;
+  constexpr int KV_ROWS = BN / RPP;  // K/V rows this thread copies per tile
+  static_assert(BN % RPP == 0, "tile shape");
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);
   T* sK = sQ + BM * D;       // 2 stages of [BN][D]
@@ -99,27 +94,42 @@ fused_prefill_kernel(const FusedPrefillParams p) {
   const T* vc = static_cast<const T*>(p.v);
   const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
   const size_t q_stride = (size_t)p.num_heads * D, kv_stride = (size_t)p.num_kv_heads * D;
+  const int chunk = threadIdx.x % CHUNKS, row0 = threadIdx.x / CHUNKS;
 
-  auto q_row = [&](int r) -> const T* {
-    const int i = q0 + r;
-    return i < q_len ? q + (size_t)(q_begin + i) * q_stride + (size_t)head * D : nullptr;
+  // Q tile.
+#pragma unroll
+  for (int r = 0; r < BM / RPP; ++r) {
+    const int row = r * RPP + row0, i = q0 + row;
+    const bool ok = i < q_len;
+    mma::cp_async_16(sQ + swz<D>(row, chunk), ok ? q + (size_t)(q_begin + i) * q_stride + (size_t)head * D + chunk * 8 : q, ok);
+  }
+  // Element offsets of this thread's K/V rows of a tile (-1: past the end, zero filled); computed
+  // once per tile and used for both K and V.
+  int64_t kv_off[KV_ROWS];
+  auto tile_offsets = [&](int j) {
+#pragma unroll
+    for (int r = 0; r < KV_ROWS; ++r) {
+      const int t = j * BN + r * RPP + row0;
+      int64_t off = -1;
+      if (t < kv_len) {
+        const int blk = p.block_shift >= 0 ? (t >> p.block_shift) : t / p.block_size;
+        const int in_blk = t - blk * p.block_size;
+        off = ((int64_t)bt[blk] * p.block_size + in_blk) * (int64_t)kv_stride + (int64_t)kv_head * D + chunk * 8;
+      }
+      kv_off[r] = off;
+    }
   };
-  auto load_kv = [&](int j, int stage) {
-    const int k0 = j * BN;
-    auto row_of = [&](const T* cache) {
-      return [=](int r) -> const T* {
-        const int t = k0 + r;
-        if (t >= kv_len) return nullptr;
-        const int slot = bt[t / p.block_size] * p.block_size + t % p.block_size;
-        return cache + (size_t)slot * kv_stride + (size_t)kv_head * D;
-      };
-    };
-    load_tile<T, D, BN, NT>(sK + stage * BN * D, row_of(kc), kc);
-    load_tile<T, D, BN, NT>(sV + stage * BN * D, row_of(vc), vc);
+  auto copy_rows = [&](T* dst, const T* cache) {
+#pragma unroll
+    for (int r = 0; r < KV_ROWS; ++r)
+      mma::cp_async_16(dst + swz<D>(r * RPP + row0, chunk), cache + (kv_off[r] < 0 ? 0 : kv_off[r]), kv_off[r] >= 0);
   };
 
-  load_tile<T, D, BM, NT>(sQ, q_row, q);
-  load_kv(0, 0);
+  // Commit groups, in order: {Q, K0}, {V0}, {K1}, {V1}, ... (empty groups past the end keep the count).
+  tile_offsets(0);
+  copy_rows(sK, kc);
+  mma::cp_async_commit();
+  copy_rows(sV, vc);
   mma::cp_async_commit();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -128,25 +138,29 @@ fused_prefill_kernel(const FusedPrefillParams p) {
   float o[D / 8][4];
 #pragma unroll
   for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
-  // Query positions of this thread's two rows (g and g + 8 of the warp's 16).
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};  // m in scaled log2 units
   const int qpos0 = ctx + q0 + row_base + lane / 4, qpos1 = qpos0 + 8;
+  const float sl2 = p.scale_log2;
 
   for (int j = 0; j < n_tiles; ++j) {
     const int stage = j & 1;
-    if (j + 1 < n_tiles) load_kv(j + 1, stage ^ 1);
-    mma::cp_async_commit();
-    mma::cp_async_wait<1>();
+    const T* k_s = sK + stage * BN * D;
+    const T* v_s = sV + stage * BN * D;
+    mma::cp_async_wait<1>();  // K_j (and Q) landed; V_j may still be in flight
     __syncthreads();
     if (j == 0) {
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk)
         mma::ldmatrix_x4(qf[kk], sQ + swz<D>(row_base + lane % 16, kk * 2 + lane / 16));
     }
-    const T* k_s = sK + stage * BN * D;
-    const T* v_s = sV + stage * BN * D;
+    // K_{j+1} into the other stage: its last readers (S of tile j-1) passed the barrier above.
+    if (j + 1 < n_tiles) {
+      tile_offsets(j + 1);
+      copy_rows(sK + (stage ^ 1) * BN * D, kc);
+    }
+    mma::cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows x BN keys.
+    // S = Q K^T for this warp's 16 rows x BN keys (raw scores).
     float s[BN / 8][4];
 #pragma unroll
     for (int n = 0; n < BN / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
@@ -163,18 +177,14 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     }
 
     const int k0 = j * BN;
-    const bool needs_mask = k0 + BN > first_masked_key;
+    if (k0 + BN > first_masked_key) {
 #pragma unroll
-    for (int n = 0; n < BN / 8; ++n) {
+      for (int n = 0; n < BN / 8; ++n)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float x = s[n][e] * p.scale_log2;
-        if (needs_mask) {
+        for (int e = 0; e < 4; ++e) {
           const int kpos = k0 + n * 8 + (lane % 4) * 2 + (e & 1);
-          if (kpos > (e < 2 ? qpos0 : qpos1)) x = -INFINITY;
+          if (kpos > (e < 2 ? qpos0 : qpos1)) s[n][e] = -INFINITY;
         }
-        s[n][e] = x;
-      }
     }
 
     // Online softmax: rows r=0 (elements 0,1) and r=1 (elements 2,3); 4 lanes share a row.
@@ -185,15 +195,15 @@ fused_prefill_kernel(const FusedPrefillParams p) {
       for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m_run[r], mx);
+      const float m_new = fmaxf(m_run[r], mx * sl2);
       const float m_use = m_new == -INFINITY ? 0.f : m_new;
-      const float alpha = exp2f(m_run[r] - m_use);
+      const float alpha = fast_exp2(m_run[r] - m_use);
       m_run[r] = m_new;
       float sum = 0.f;
 #pragma unroll
       for (int n = 0; n < BN / 8; ++n) {
-        s[n][2 * r] = exp2f(s[n][2 * r] - m_use);
-        s[n][2 * r + 1] = exp2f(s[n][2 * r + 1] - m_use);
+        s[n][2 * r] = fast_exp2(fmaf(s[n][2 * r], sl2, -m_use));
+        s[n][2 * r + 1] = fast_exp2(fmaf(s[n][2 * r + 1], sl2, -m_use));
         sum += s[n][2 * r] + s[n][2 * r + 1];
       }
       l_run[r] = l_run[r] * alpha + sum;  // per-lane partial; reduced across the quad at the end
@@ -203,6 +213,12 @@ fused_prefill_kernel(const FusedPrefillParams p) {
         o[d][2 * r + 1] *= alpha;
       }
     }
+
+    mma::cp_async_wait<1>();  // V_j landed (K_{j+1} may still be in flight)
+    __syncthreads();
+    // V_{j+1} into the other stage: its last readers (PV of tile j-1) passed the barrier above.
+    if (j + 1 < n_tiles) copy_rows(sV + (stage ^ 1) * BN * D, vc);
+    mma::cp_async_commit();
 
     // O += P V: P from the S accumulators (two n-tiles = one k16 step), V via ldmatrix.trans.
 #pragma unroll
@@ -221,8 +237,8 @@ fused_prefill_kernel(const FusedPrefillParams p) {
         mma::mma_16816<T>(o[d + 1], a, b[2], b[3]);
       }
     }
-    __syncthreads();  // the next iteration's copy overwrites this stage
   }
+  mma::cp_async_wait<0>();
 
   T* out = static_cast<T*>(p.out);
 #pragma unroll
@@ -242,10 +258,11 @@ fused_prefill_kernel(const FusedPrefillParams p) {
 
 // Launch helper: grid from the step's shape (num_seqs and max_q_len are known in plan()).
 template <typename T, int D, int WARPS, int BN = 64>
-inline cudaError_t launch_fused_prefill(const FusedPrefillParams& p, int num_seqs, int max_q_len,
+inline cudaError_t launch_fused_prefill(FusedPrefillParams p, int num_seqs, int max_q_len,
                                         cudaStream_t stream) {
   using Cfg = FusedPrefillConfig<T, D, WARPS, BN>;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
+  p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation; set before the first launch
   if (!attr_set) {
     cudaError_t e = cudaFuncSetAttribute(fused_prefill_kernel<T, D, WARPS, BN>,
@@ -256,6 +273,13 @@ inline cudaError_t launch_fused_prefill(const FusedPrefillParams& p, int num_seq
   dim3 grid(p.num_heads, num_seqs, (max_q_len + Cfg::kBM - 1) / Cfg::kBM);
   fused_prefill_kernel<T, D, WARPS, BN><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
+}
+
+// The configuration production uses per head dim (the lab's winner; docs/perf-notes.md).
+template <typename T, int D>
+inline cudaError_t launch_fused_prefill_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
+                                             cudaStream_t stream) {
+  return launch_fused_prefill<T, D, 8, 64>(p, num_seqs, max_q_len, stream);
 }
 
 }  // namespace attnbench

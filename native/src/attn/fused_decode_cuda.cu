@@ -1,0 +1,101 @@
+// `fused` decode on CUDA: split-KV paged decode (flash-decoding; kernels in attn/fused_decode_cuda.cuh).
+// The constructor allocates the split workspace once (fixed addresses); plan() picks the split
+// count on the host from the batch shape; run() launches the split kernel and, when the step uses
+// more than one split, the LSE merge kernel. No sync and no allocation in run(): CUDA-graph safe.
+// The workspace holds rows = 16 x SMs x 8 (seq, head, split) rows; plan() clamps the split count
+// so that num_decode_seqs x num_heads x splits fits (only small batches split at all).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "attn/backend.h"
+#include "attn/fused_decode_cuda.cuh"
+#include "attn/registry.h"
+#include "cuda/cuda_check.h"
+
+namespace attnbench {
+
+std::string fused_cuda_status(const AttnDims* d);  // fused_prefill_cuda.cu
+
+namespace {
+
+class FusedDecodeCuda final : public DecodeAttn {
+ public:
+  explicit FusedDecodeCuda(const AttnDims& dims) : dims_(dims) {
+    const std::string st = fused_cuda_status(&dims);
+    if (st != "ok") throw std::runtime_error("fused decode (cuda): " + st);
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev));
+    ws_rows_ = (size_t)16 * num_sms_ * 8;
+    CUDA_CHECK(cudaMalloc(&partial_o_, ws_rows_ * dims.head_dim * sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&partial_lse_, ws_rows_ * sizeof(float)));
+  }
+  ~FusedDecodeCuda() override {
+    cudaFree(partial_o_);
+    cudaFree(partial_lse_);
+  }
+
+  void plan(const AttnMetadata& md) override {
+    num_seqs_ = md.num_decode_seqs;
+    if (num_seqs_ == 0) return;
+    int max_len = md.max_k_len;
+    if (md.host) {
+      max_len = 0;
+      for (int i = md.num_prefill_seqs; i < md.num_seqs; ++i) max_len = std::max(max_len, md.host->seq_lens_k[i]);
+    }
+    const int g = decode_group_tile(dims_.num_heads, dims_.num_kv_heads);
+    int s = choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
+    const size_t per_split = (size_t)num_seqs_ * dims_.num_heads;
+    s = (int)std::min<size_t>((size_t)s, std::max<size_t>(1, ws_rows_ / per_split));
+    num_splits_ = s;
+  }
+
+  void run(int /*layer*/, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
+           void* stream) override {
+    if (num_seqs_ == 0) return;
+    FusedDecodeParams p{};
+    p.q = q;
+    p.k = cache.k;
+    p.v = cache.v;
+    p.out = out;
+    p.seq_lens = md.seq_lens_k + md.num_prefill_seqs;
+    p.block_tables = md.block_tables + (size_t)md.num_prefill_seqs * md.max_blocks_per_seq;
+    p.max_blocks_per_seq = md.max_blocks_per_seq;
+    p.block_size = dims_.block_size;
+    p.num_heads = dims_.num_heads;
+    p.num_kv_heads = dims_.num_kv_heads;
+    p.scale_log2 = dims_.scale * 1.4426950408889634f;
+    p.num_splits = num_splits_;
+    p.partial_o = partial_o_;
+    p.partial_lse = partial_lse_;
+    auto s = static_cast<cudaStream_t>(stream);
+    const bool bf16 = dims_.dtype == DType::BF16;
+    cudaError_t e;
+    if (dims_.head_dim == 64)
+      e = bf16 ? launch_fused_decode<__nv_bfloat16, 64>(p, num_seqs_, s) : launch_fused_decode<__half, 64>(p, num_seqs_, s);
+    else
+      e = bf16 ? launch_fused_decode<__nv_bfloat16, 128>(p, num_seqs_, s) : launch_fused_decode<__half, 128>(p, num_seqs_, s);
+    CUDA_CHECK(e);
+  }
+
+ private:
+  AttnDims dims_;
+  int num_sms_ = 0, num_seqs_ = 0, num_splits_ = 1;
+  size_t ws_rows_ = 0;
+  float* partial_o_ = nullptr;
+  float* partial_lse_ = nullptr;
+};
+
+std::unique_ptr<DecodeAttn> make_fused_decode_cuda(const AttnDims& dims) {
+  return std::make_unique<FusedDecodeCuda>(dims);
+}
+
+}  // namespace
+
+ATTNBENCH_REGISTER_DECODE(fused, CUDA, make_fused_decode_cuda, fused_cuda_status);
+
+}  // namespace attnbench
