@@ -108,7 +108,7 @@ test("synthetic traces: seeded, Poisson mean gap ~ 1/rate, infinite rate all at 
   assert.ok(loadSynthetic({ ...o, requestRate: Infinity }).requests.every((r) => r.t_s === 0));
 });
 
-test("clamp: limits first, then proportional fit to the context", () => {
+test("clamp: limits first, then the prompt is cut (not below half the context), then the output", () => {
   const reqs = [
     { t_s: 0, input_tokens: 10, output_tokens: 5 },
     { t_s: 1, input_tokens: 300, output_tokens: 100 },
@@ -121,4 +121,7 @@ test("clamp: limits first, then proportional fit to the context", () => {
   assert.equal(requests[2].output_tokens, 16);
   const huge = clampTrace([{ t_s: 0, input_tokens: 10000, output_tokens: 1 }], { nCtx: 128 }).requests[0];
   assert.deepEqual([huge.input_tokens, huge.output_tokens], [127, 1]);
+  assert.deepEqual(requests[1], { t_s: 1, input_tokens: 112, output_tokens: 16 });
+  const long = clampTrace([{ t_s: 0, input_tokens: 300, output_tokens: 100 }], { nCtx: 128 }).requests[0];
+  assert.deepEqual([long.input_tokens, long.output_tokens], [64, 64]);
 });

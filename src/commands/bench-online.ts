@@ -1,2 +1,213 @@
+// `attnbench bench online`: replay a trace at several arrival-time scales, per backend, through
+// our OpenAI-compatible server (one `serve` child per backend x scale) or a given --endpoint.
 import { Command } from "commander";
-export const benchOnlineCommand = new Command("online").description("TODO");
+import { join } from "node:path";
+import { action, parseOptions } from "../cli/errors.js";
+import { addEngineOptions, engineCliArgs, sharedEngineFlags } from "../cli/engine-options.js";
+import { addBenchOptions, resolveBackends } from "../cli/bench-options.js";
+import { addOnlineOptions, OnlineSchema, type OnlineOptions } from "../cli/online-options.js";
+import { onTerminate, isStopping } from "../cli/signals.js";
+import { loadSynthetic, loadTraceFile, type LoadedTrace } from "../traces/load.js";
+import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Meta, type OnlineResults, type OnlineRun } from "../results/schema.js";
+import { buildMeta, finishMeta } from "../results/meta.js";
+import { runDirName, writeResults } from "../results/writer.js";
+import { plotAfterBench } from "../results/plot-hook.js";
+import { summarizeOnline } from "../metrics/online.js";
+import { buildOnlineItems, type ModelLimits } from "../load/online-workload.js";
+import { runOnlineScale, type OnlineItem } from "../load/online-run.js";
+import { spawnServe, waitHealthy, type ServeChild } from "../load/serve-process.js";
+import { Progress } from "../progress/progress.js";
+import type { ReadyEvent } from "../engine/events.js";
+
+export const benchOnlineCommand = addOnlineOptions(
+  addBenchOptions(addEngineOptions(new Command("online").description("online latency: replay a trace at several arrival-time scales over HTTP/SSE, per backend"))),
+).action(action(async (raw: Record<string, unknown>) => benchOnline(parseOptions(OnlineSchema, raw))));
+
+function readTrace(o: OnlineOptions): LoadedTrace {
+  if (o.trace === "synthetic:poisson" || o.trace === "synthetic:gamma")
+    return loadSynthetic({
+      kind: o.trace === "synthetic:poisson" ? "poisson" : "gamma",
+      numPrompts: o.numPrompts,
+      requestRate: o.requestRate ?? 10,
+      burstiness: o.burstiness ?? 1,
+      inputLen: o.inputLen ?? 64,
+      outputLen: o.outputLen ?? 32,
+      seed: o.seed,
+    });
+  return loadTraceFile(o.trace, o.traceFormat, { timestampUnit: o.timestampUnit });
+}
+
+const REFUSAL = /unavailable|unknown|not built|not available|unsupported/i;
+
+async function benchOnline(o: OnlineOptions): Promise<void> {
+  const startedAt = new Date();
+  const stamp = runDirName("online", startedAt);
+  const resultsPath = join(o.out, stamp, "online_results.json");
+  const trace = readTrace(o);
+  const backends = o.endpoint ? (o.backends ?? [{ label: "endpoint", prefill: "endpoint", decode: "endpoint" }]) : resolveBackends(o);
+  const progress = new Progress();
+  const runs: OnlineRun[] = [];
+  let ready: Pick<ReadyEvent, "model" | "device"> | null = null;
+  let workload: { items: OnlineItem[]; clamped: number } | null = null;
+  let child: ServeChild | null = null;
+  let interrupted = false;
+
+  const results = (): OnlineResults => {
+    const meta = buildMeta({
+      startedAt,
+      ready: ready as ReadyEvent | null,
+      fallbackDevice: o.endpoint ? { kind: "remote", name: o.endpoint, dtype: "unknown", driver: null, cuda: null } : undefined,
+      engineFlags: o.endpoint ? [] : sharedEngineFlags(o),
+      workload: { trace_sha256: trace.sha256, scales: o.scales, num_prompts: o.numPrompts },
+    });
+    return {
+      schema: ONLINE_SCHEMA,
+      meta: finishMeta(meta, startedAt) as Meta,
+      trace: { path: trace.path, format: trace.format, sha256: trace.sha256, requests_used: Math.min(o.numPrompts, trace.requests.length), clamped: workload?.clamped ?? 0 },
+      scales: o.scales,
+      num_prompts: o.numPrompts,
+      runs,
+    };
+  };
+  const flush = () => writeResults(resultsPath, OnlineResultsSchema, results());
+  onTerminate(async () => {
+    interrupted = true;
+    await child?.stop(3000);
+    flush();
+    progress.log(`partial results: ${resultsPath}`);
+  });
+  const prepare = (m: ModelLimits) => {
+    if (workload) return workload;
+    workload = buildOnlineItems(trace, m, { numPrompts: o.numPrompts, maxInputLen: o.maxInputLen, maxOutputLen: o.maxOutputLen, seed: o.seed, promptFormat: o.promptFormat });
+    if (workload.clamped) progress.log(`${workload.clamped} of ${workload.items.length} requests clamped (context ${m.nCtx}, --max-input-len/--max-output-len)`);
+    return workload;
+  };
+  progress.log(`trace ${trace.path} (${trace.format}): ${Math.min(o.numPrompts, trace.requests.length)} of ${trace.requests.length} requests; scales ${o.scales.join(", ")}`);
+
+  for (const backend of backends) {
+    let skip: { status: "unavailable" | "failed"; reason: string } | null = null;
+    for (const scale of o.scales) {
+      if (isStopping() || interrupted) return;
+      if (skip) {
+        runs.push({ backend, scale, status: skip.status, reason: skip.reason, summary: null, records: [] });
+        flush();
+        continue;
+      }
+      const r = await oneRun(o, backend, scale, {
+        setChild: (c) => (child = c),
+        onModel: (h) => {
+          ready ??= h;
+          return prepare({ nCtx: h.model.n_ctx, vocab: h.model.vocab_size, eos: h.model.eos_token_id });
+        },
+        progress,
+        stopped: () => interrupted,
+      });
+      child = null;
+      if (interrupted) return;
+      runs.push(r);
+      flush();
+      if (r.status !== "ok") skip = { status: r.status, reason: `${r.status} at scale ${scale}: ${r.reason}` };
+      const s = r.summary;
+      progress.log(
+        s
+          ? `${backend.label} x${scale}: ${s.completed}/${s.n} ok, TTFT p50 ${s.ttft_ms.p50.toFixed(1)} ms, TPOT p50 ${s.tpot_ms.p50.toFixed(2)} ms, E2E p50 ${s.e2e_ms.p50.toFixed(1)} ms, ${s.output_throughput.toFixed(0)} tok/s${s.invalid.length ? ` INVALID: ${s.invalid.join("; ")}` : ""}${r.status !== "ok" ? ` (${r.status}: ${r.reason})` : ""}`
+          : `${backend.label} x${scale}: ${r.status}: ${r.reason}`,
+      );
+    }
+  }
+  flush();
+  process.stdout.write(`${resultsPath}\n`);
+  if (o.plot) await plotAfterBench(resultsPath, o.out, stamp, (s) => progress.log(s));
+}
+
+interface RunHooks {
+  setChild: (c: ServeChild | null) => void;
+  onModel: (h: { model: ReadyEvent["model"]; device: ReadyEvent["device"] }) => { items: OnlineItem[] };
+  progress: Progress;
+  stopped: () => boolean;
+}
+
+async function oneRun(o: OnlineOptions, backend: Backend, scale: number, hooks: RunHooks): Promise<OnlineRun> {
+  const base = { backend, scale };
+  let url = o.endpoint?.replace(/\/+$/, "").replace(/\/v1$/, "");
+  let child: ServeChild | null = null;
+  let model = o.servedModelName;
+  let items: OnlineItem[];
+  try {
+    if (!url) {
+      hooks.progress.log(`${backend.label} x${scale}: starting serve`);
+      try {
+        child = await spawnServe([...engineCliArgs(o, backend), ...(o.verbose ? ["--engine-logs"] : [])], {
+          startTimeoutMs: o.readyTimeoutS * 1000 + 30_000,
+          onLog: o.verbose ? (l) => process.stderr.write(`serve: ${l}\n`) : undefined,
+        });
+      } catch (err) {
+        const e = err as Error & { engineRefused?: boolean };
+        const status = e.engineRefused && REFUSAL.test(e.message) ? "unavailable" : "failed";
+        return { ...base, status, reason: e.message, summary: null, records: [] };
+      }
+      hooks.setChild(child);
+      url = child.url;
+      const health = await waitHealthy(url, 30_000, () => child!.exited() === null);
+      const why = unavailableIn(health.backends, backend);
+      if (why) return { ...base, status: "unavailable", reason: why, summary: null, records: [] };
+      items = hooks.onModel({ model: health.model, device: health.device }).items;
+    } else {
+      const models = await fetchModels(url, o.apiKey);
+      model ??= models.id;
+      items = hooks.onModel({
+        model: { name: models.id, n_ctx: models.max_model_len ?? Number.MAX_SAFE_INTEGER, vocab_size: o.vocabSize, eos_token_id: null },
+        device: { kind: "remote", name: url, dtype: "unknown" },
+      }).items;
+    }
+    const { records, warmupError } = await runOnlineScale({
+      url,
+      model: model ?? (await fetchModels(url, o.apiKey)).id,
+      items,
+      scale,
+      ignoreEos: o.ignoreEos,
+      apiKey: o.apiKey,
+      warmupRequests: o.warmupRequests,
+      requestTimeoutMs: o.requestTimeoutS * 1000,
+      tag: `${backend.label}-x${scale}`,
+      onRecord: (_r, done) => hooks.progress.update({ phase: `online ${backend.label} x${scale}`, done, total: items.length }),
+      stopped: hooks.stopped,
+    });
+    hooks.progress.endLine();
+    const summary = summarizeOnline(records, { itlMode: o.itlMode, slo: o.slo ?? null, maxLatenessMs: o.maxLatenessMs });
+    if (warmupError) summary.invalid.push(`warm-up failed: ${warmupError}`);
+    // Did the engine survive? A dead engine means this backend failed, whatever was measured.
+    let died: string | null = null;
+    if (child) {
+      if (child.exited() !== null) died = `serve exited (${child.exited()}): ${child.stderrTail().split("\n").slice(-2).join(" | ")}`;
+      else {
+        const h = await fetch(`${url}/health`).then((r) => (r.status === 200 ? null : r.json()), (e: Error) => ({ reason: e.message }));
+        if (h) died = String((h as { reason?: string }).reason ?? "unhealthy");
+      }
+    }
+    return { ...base, status: died ? "failed" : "ok", reason: died, summary, records };
+  } catch (err) {
+    return { ...base, status: "failed", reason: (err as Error).message, summary: null, records: [] };
+  } finally {
+    await child?.stop(5000);
+    hooks.setChild(null);
+  }
+}
+
+function unavailableIn(backends: unknown, b: Backend): string | null {
+  const m = backends as { prefill?: Record<string, string>; decode?: Record<string, string> } | undefined;
+  const p = m?.prefill?.[b.prefill];
+  const d = m?.decode?.[b.decode];
+  if (p !== undefined && p !== "ok") return `prefill ${b.prefill}: ${p}`;
+  if (d !== undefined && d !== "ok") return `decode ${b.decode}: ${d}`;
+  return null;
+}
+
+async function fetchModels(url: string, apiKey?: string): Promise<{ id: string; max_model_len?: number }> {
+  const res = await fetch(`${url}/v1/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+  if (res.status !== 200) throw new Error(`GET ${url}/v1/models: HTTP ${res.status}`);
+  const body = (await res.json()) as { data?: { id: string; max_model_len?: number }[] };
+  const first = body.data?.[0];
+  if (!first) throw new Error(`GET ${url}/v1/models lists no model`);
+  return first;
+}

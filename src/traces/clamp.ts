@@ -1,6 +1,7 @@
 // Fit trace lengths to the model: --max-input-len / --max-output-len first, then the context.
-// When prompt + output exceed n_ctx both shrink in proportion (keeping the prefill/decode mix a
-// trace was chosen for), each at least 1 token. A request changed by any rule counts as clamped.
+// When prompt + output exceed n_ctx the prompt is cut first (the output length is what the user
+// asked to measure, often via --max-output-len), but not below half the context; past that the
+// output is cut too. A request changed by any rule counts as clamped.
 import type { TraceRequest } from "./types.js";
 
 export interface ClampLimits {
@@ -13,10 +14,8 @@ export function clampRequest(r: TraceRequest, lim: ClampLimits): TraceRequest {
   let input = Math.min(r.input_tokens, lim.maxInputLen ?? Infinity);
   let output = Math.min(r.output_tokens, lim.maxOutputLen ?? Infinity);
   if (input + output > lim.nCtx) {
-    const total = input + output;
-    input = Math.max(1, Math.floor((input * lim.nCtx) / total));
-    output = Math.max(1, lim.nCtx - input);
-    if (input + output > lim.nCtx) input = Math.max(1, lim.nCtx - output);
+    input = Math.max(1, Math.min(input, Math.max(lim.nCtx - output, Math.floor(lim.nCtx / 2))));
+    output = Math.max(1, Math.min(output, lim.nCtx - input));
   }
   return { t_s: r.t_s, input_tokens: input, output_tokens: output };
 }

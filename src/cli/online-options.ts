@@ -1,0 +1,83 @@
+// `bench online` options: trace, scales, load shape, SLOs, endpoint. Defaults follow vllm bench serve.
+import { Command } from "commander";
+import { z } from "zod";
+import { EngineOptionsSchema } from "./engine-options.js";
+import { backendsConflict, BenchCommonSchema } from "./bench-options.js";
+import { int, keyValueList, numberList, optInt } from "./schemas.js";
+import { TRACE_FORMATS } from "../traces/load.js";
+
+export const DEFAULT_SCALES = "0.4,0.5,0.6,0.8,1.6";
+
+const rate = z.union([z.literal("inf").transform(() => Infinity), z.coerce.number().positive()]);
+
+export const OnlineSchema = z
+  .intersection(
+    z.intersection(EngineOptionsSchema, BenchCommonSchema),
+    z.object({
+      trace: z.string({ required_error: "give --trace PATH or synthetic:poisson|synthetic:gamma" }).min(1),
+      traceFormat: z.enum(TRACE_FORMATS).default("auto"),
+      timestampUnit: z.enum(["ms", "s"]).optional(),
+      numPrompts: int(1).default(200),
+      scales: numberList(z.coerce.number().positive()).default(DEFAULT_SCALES),
+      requestRate: rate.optional(),
+      burstiness: z.coerce.number().positive().optional(),
+      inputLen: optInt(1),
+      outputLen: optInt(1),
+      maxInputLen: optInt(1),
+      maxOutputLen: optInt(1),
+      ignoreEos: z.boolean().default(false),
+      endpoint: z.string().url().optional(),
+      promptFormat: z.enum(["ids", "text"]).default("ids"),
+      apiKey: z.string().min(1).optional(),
+      servedModelName: z.string().min(1).optional(),
+      vocabSize: int(2).default(50257),
+      slo: keyValueList(["ttft_ms", "tpot_ms", "e2e_ms"] as const).optional(),
+      itlMode: z.enum(["chunk", "token"]).default("chunk"),
+      maxLatenessMs: z.coerce.number().positive().default(50),
+      warmupRequests: int(0).default(3),
+      requestTimeoutS: z.coerce.number().positive().default(600),
+      verbose: z.boolean().default(false),
+    }),
+  )
+  .superRefine((o, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    const synthetic = o.trace.startsWith("synthetic:");
+    if (synthetic && !["synthetic:poisson", "synthetic:gamma"].includes(o.trace)) issue("trace", `unknown synthetic trace ${o.trace} (synthetic:poisson or synthetic:gamma)`);
+    if (!synthetic)
+      for (const k of ["requestRate", "burstiness", "inputLen", "outputLen"] as const)
+        if (o[k] !== undefined) issue(k, `only applies to --trace synthetic:poisson|synthetic:gamma`);
+    if (o.trace === "synthetic:poisson" && o.burstiness !== undefined && o.burstiness !== 1) issue("burstiness", "synthetic:poisson has burstiness 1; use synthetic:gamma");
+    if (synthetic && o.traceFormat !== "auto") issue("traceFormat", "does not apply to synthetic traces");
+    if (o.timestampUnit && !(o.traceFormat === "mooncake" || o.traceFormat === "auto")) issue("timestampUnit", "only applies to mooncake traces");
+    if (backendsConflict(o)) issue("backends", "give --backends or --prefill/--decode-attn-backend, not both");
+    if (o.endpoint && o.backends && o.backends.length > 1) issue("backends", "--endpoint benchmarks one server: give at most one backend label");
+    if (!o.endpoint && o.promptFormat === "text") issue("promptFormat", "text prompts are for --endpoint; our own server takes token ids");
+  });
+export type OnlineOptions = z.infer<typeof OnlineSchema>;
+
+export function addOnlineOptions(cmd: Command): Command {
+  return cmd
+    .option("--trace <path>", "request trace file, or synthetic:poisson / synthetic:gamma")
+    .option("--trace-format <fmt>", "auto, jsonl (docs/traces.md), azure (CSV) or mooncake (JSONL)", "auto")
+    .option("--timestamp-unit <unit>", "mooncake timestamps in ms or s (default: auto: all integers -> ms, else s)")
+    .option("--num-prompts <n>", "use the first N requests of the trace", "200")
+    .option("--scales <list>", "arrival-time scales; t' = (t - t0) x scale, smaller = heavier load", DEFAULT_SCALES)
+    .option("--request-rate <req/s>", "synthetic traces: mean arrival rate in requests/s, or inf (default: 10)")
+    .option("--burstiness <k>", "synthetic:gamma: gamma shape of the inter-arrival times; 1 = Poisson (default: 1)")
+    .option("--input-len <tokens>", "synthetic traces: prompt length (default: 64)")
+    .option("--output-len <tokens>", "synthetic traces: output length (default: 32)")
+    .option("--max-input-len <tokens>", "clamp every prompt to at most this many tokens")
+    .option("--max-output-len <tokens>", "clamp every output to at most this many tokens")
+    .option("--ignore-eos", "ask for exactly max_tokens output tokens (the trace's output length)")
+    .option("--endpoint <url>", "benchmark this running OpenAI-compatible server instead of spawning serve")
+    .option("--prompt-format <fmt>", "ids (token-id arrays) or text (r50k BPE text of the exact length; --endpoint only)", "ids")
+    .option("--api-key <key>", "Bearer token for the server")
+    .option("--served-model-name <name>", "model name to send (default: the server's first in /v1/models)")
+    .option("--vocab-size <n>", "--endpoint: vocabulary for synthetic token ids", "50257")
+    .option("--slo <list>", "goodput SLOs in ms, e.g. ttft_ms=200,tpot_ms=50,e2e_ms=2000 (failures count as misses)")
+    .option("--itl-mode <mode>", "chunk: one ITL per gap between chunks (vLLM); token: gaps spread over the chunk's tokens", "chunk")
+    .option("--max-lateness-ms <ms>", "mark a run invalid when dispatch lateness p99 exceeds this", "50")
+    .option("--warmup-requests <n>", "short untimed requests before each run", "3")
+    .option("--request-timeout-s <s>", "give up on one request after this long", "600")
+    .option("--verbose", "copy serve's and the engine's logs to stderr");
+}

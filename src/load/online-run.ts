@@ -1,0 +1,76 @@
+// One online run (one backend at one scale) against a running OpenAI-compatible server:
+// warm up, replay the scaled schedule, return the raw records.
+import type { RequestRecord } from "../results/schema.js";
+import { streamCompletion } from "./http-stream.js";
+import { replay, scaleSchedule } from "./replay.js";
+
+export interface OnlineItem {
+  i: number;
+  t_s: number;
+  /** Token ids, or text when the endpoint wants text. */
+  prompt: number[] | string;
+  promptTokens: number;
+  maxTokens: number;
+}
+
+export interface OnlineRunOptions {
+  url: string;
+  model: string;
+  items: OnlineItem[];
+  scale: number;
+  ignoreEos: boolean;
+  apiKey?: string;
+  warmupRequests: number;
+  requestTimeoutMs: number;
+  tag: string;
+  onRecord?: (r: RequestRecord, done: number) => void;
+  stopped?: () => boolean;
+}
+
+function body(o: OnlineRunOptions, prompt: number[] | string, maxTokens: number) {
+  return {
+    model: o.model,
+    prompt,
+    max_tokens: maxTokens,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+    ...(o.ignoreEos ? { ignore_eos: true } : {}),
+  };
+}
+
+/** A few short requests so first-request costs (allocations, graph capture, JIT) are not measured. */
+async function warmUp(o: OnlineRunOptions): Promise<string | null> {
+  const t0 = process.hrtime.bigint();
+  const reqs = o.items.slice(0, o.warmupRequests).map((it, k) => {
+    const prompt = typeof it.prompt === "string" ? it.prompt.split(" ").slice(0, 9).join(" ") || it.prompt : it.prompt.slice(0, 16);
+    return streamCompletion(
+      { i: k, id: `${o.tag}-warmup-${k}`, url: `${o.url}/v1/completions`, body: body(o, prompt, Math.min(4, it.maxTokens)), promptTokens: 0, maxTokens: 4, scheduled_ms: 0, apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
+      t0,
+    );
+  });
+  const recs = await Promise.all(reqs);
+  const bad = recs.find((r) => !r.ok);
+  return bad ? bad.error : null;
+}
+
+export async function runOnlineScale(o: OnlineRunOptions): Promise<{ records: RequestRecord[]; warmupError: string | null }> {
+  const warmupError = o.warmupRequests > 0 ? await warmUp(o) : null;
+  const times = scaleSchedule(o.items.map((it) => it.t_s), o.scale);
+  let done = 0;
+  const { records } = await replay(
+    o.items.map((it, k) => ({ scheduled_ms: times[k], item: it })),
+    (it, t0) =>
+      streamCompletion(
+        { i: it.i, id: `${o.tag}-${it.i}`, url: `${o.url}/v1/completions`, body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[it.i], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
+        t0,
+      ),
+    { onRecord: (r) => o.onRecord?.(r, ++done), stopped: o.stopped },
+  );
+  // Requests never dispatched (interrupted) are still accounted for.
+  for (let k = records.length; k < o.items.length; k++) {
+    const it = o.items[k];
+    records.push({ i: it.i, id: `${o.tag}-${it.i}`, prompt_tokens: it.promptTokens, max_tokens: it.maxTokens, scheduled_ms: times[k], sent_ms: null, chunks: [], end_ms: null, output_tokens: 0, ok: false, finish: null, error: "not sent (interrupted)", engine: null });
+  }
+  return { records, warmupError };
+}
