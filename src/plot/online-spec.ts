@@ -57,6 +57,28 @@ export function missingLabelExpr(missing: readonly { backend: string; status: st
   );
 }
 
+/**
+ * Tick values for a log axis over [min, max]: vega's own log ticks leave long unlabelled stretches
+ * when the data span less than a decade, so pick from 1-2-5 (or finer) steps per decade ourselves.
+ */
+export function logTicks(min: number, max: number): number[] {
+  if (!(min > 0) || !(max > min)) return [];
+  const ladders = [[1], [1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 4, 5, 6, 7, 8, 9]];
+  let best: number[] = [];
+  for (const ladder of ladders) {
+    const ticks: number[] = [];
+    for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+      for (const m of ladder) {
+        const v = Number((m * 10 ** e).toPrecision(6));
+        if (v >= min && v <= max) ticks.push(v);
+      }
+    }
+    best = ticks;
+    if (ticks.length >= 4) break;
+  }
+  return best;
+}
+
 function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: number; height: number }) {
   const scales = [...new Set(input.rows.map((r) => r.scale))].sort((a, b) => a - b);
   const color = {
@@ -76,7 +98,10 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
       : { zero: false, nice: false, padding: 14 },
     axis: { values: scales, format: "~g", grid: true },
   };
-  const yScale = input.logScale ? { type: "log" as const } : { zero: true };
+  // Log: no "nice" rounding to whole decades, which would squeeze the data into a third of the panel.
+  const yScale = input.logScale ? { type: "log" as const, nice: false, padding: 8 } : { zero: true };
+  const values = input.rows.filter((r) => r.metric === metric).flatMap((r) => [r.p50, r.p90, r.p99]);
+  const yAxis = input.logScale ? { values: logTicks(Math.min(...values), Math.max(...values)), format: "~g" } : {};
   const yTitle = `${METRIC_TITLES[metric].short} (ms)`;
   const dash = input.comparison
     ? {
@@ -100,7 +125,7 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
       {
         mark: { type: "area" as const, opacity: 0.2 },
         transform: candidateOnly,
-        encoding: { x, y: { field: "p50", type: "quantitative" as const, title: yTitle, scale: yScale }, y2: { field: "p90" }, color },
+        encoding: { x, y: { field: "p50", type: "quantitative" as const, title: yTitle, scale: yScale, axis: yAxis }, y2: { field: "p90" }, color },
       },
       {
         mark: { type: "line" as const, strokeWidth: 2.2, point: { filled: true, size: 28 } },
