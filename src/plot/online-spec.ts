@@ -39,7 +39,8 @@ function titleBlock(input: OnlineFigureInput, what: string) {
   const r = input.results;
   const n = r.num_prompts;
   const lines = [
-    `${modelName(r.meta)} on ${deviceName(r.meta)} · trace ${basename(r.trace.path)} (${r.trace.sha256.slice(0, 8)}), n = ${n} requests per run`,
+    `${modelName(r.meta)} on ${deviceName(r.meta)}`,
+    `trace ${basename(r.trace.path)} (sha256 ${r.trace.sha256.slice(0, 8)}) · n = ${n} requests per run`,
     "line: p90 · shaded band: p50–p90 · hollow circle: p99" +
       (input.comparison ? " · solid: candidate, dashed: baseline p90" : "") +
       (input.logScale ? " · log y" : ""),
