@@ -1,0 +1,70 @@
+# Optional official attention backends and the kernel benchmark, included by native/CMakeLists.txt
+# after cmake/cuda.cmake (which already compiles src/attn/*cuda*.cu, our own `fused` kernels).
+#
+#   -DFLASHINFER_INCLUDE_DIR=<flashinfer>/include   `flashinfer` (header-only FlashInfer v0.5.3 / v0.6.9)
+#   -DATTNBENCH_LIBTORCH=AUTO|ON|OFF                 `flashattn` + `cudnn` through libtorch, found via
+#                                                    python3 -c 'import torch; print(torch.utils.cmake_prefix_path)'
+#
+# A backend that is skipped gets its reason in ATTNBENCH_NOT_BUILT_<NAME>, which CMakeLists.txt
+# passes to attn/registry.cpp, so `ready` reports "unavailable: <reason>" instead of dropping it.
+set(FLASHINFER_INCLUDE_DIR "" CACHE PATH "FlashInfer include directory (the one containing flashinfer/)")
+set(ATTNBENCH_LIBTORCH AUTO CACHE STRING "Build the flashattn and cudnn backends against libtorch: AUTO|ON|OFF")
+set_property(CACHE ATTNBENCH_LIBTORCH PROPERTY STRINGS AUTO ON OFF)
+
+if(NOT ATTNBENCH_WITH_CUDA)
+  set(ATTNBENCH_NOT_BUILT_FLASHATTN "${ATTNBENCH_CUDA_REASON}")
+  set(ATTNBENCH_NOT_BUILT_CUDNN "${ATTNBENCH_CUDA_REASON}")
+  set(ATTNBENCH_NOT_BUILT_FLASHINFER "${ATTNBENCH_CUDA_REASON}")
+  return()
+endif()
+
+# ---- FlashInfer (headers only; never vendored here) ----
+if(FLASHINFER_INCLUDE_DIR AND EXISTS "${FLASHINFER_INCLUDE_DIR}/flashinfer/attention/decode.cuh")
+  set(_fi_src ${CMAKE_CURRENT_SOURCE_DIR}/src/attn/flashinfer_attn.cu)
+  target_sources(attnbench_core PRIVATE ${_fi_src})
+  set_source_files_properties(${_fi_src} PROPERTIES INCLUDE_DIRECTORIES "${FLASHINFER_INCLUDE_DIR}")
+  message(STATUS "attnbench: flashinfer backend ON (${FLASHINFER_INCLUDE_DIR})")
+elseif(FLASHINFER_INCLUDE_DIR)
+  set(ATTNBENCH_NOT_BUILT_FLASHINFER "FLASHINFER_INCLUDE_DIR=${FLASHINFER_INCLUDE_DIR} has no flashinfer/attention/decode.cuh")
+else()
+  set(ATTNBENCH_NOT_BUILT_FLASHINFER "built without FLASHINFER_INCLUDE_DIR (configure with -DFLASHINFER_INCLUDE_DIR=<flashinfer>/include)")
+endif()
+
+# ---- libtorch: PyTorch's bundled FlashAttention-2 and cuDNN SDPA ----
+set(_torch_reason "")
+if(ATTNBENCH_LIBTORCH STREQUAL "OFF")
+  set(_torch_reason "built with ATTNBENCH_LIBTORCH=OFF")
+else()
+  if(NOT Torch_DIR)
+    execute_process(COMMAND python3 -c "import torch; print(torch.utils.cmake_prefix_path)"
+                    OUTPUT_VARIABLE _torch_prefix RESULT_VARIABLE _torch_rc
+                    OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_torch_rc EQUAL 0 AND _torch_prefix)
+      list(APPEND CMAKE_PREFIX_PATH "${_torch_prefix}")
+    endif()
+  endif()
+  if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+    set(ENV{TORCH_CUDA_ARCH_LIST} "9.0a")  # so configuring off-GPU does not probe a device
+  endif()
+  find_package(Torch QUIET)
+  if(Torch_FOUND)
+    set(_lt_src ${CMAKE_CURRENT_SOURCE_DIR}/src/attn/libtorch_attn.cpp)
+    target_sources(attnbench_core PRIVATE ${_lt_src})
+    target_link_libraries(attnbench_core PUBLIC ${TORCH_LIBRARIES})
+    message(STATUS "attnbench: flashattn + cudnn backends ON (libtorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX})")
+  elseif(ATTNBENCH_LIBTORCH STREQUAL "ON")
+    message(FATAL_ERROR "ATTNBENCH_LIBTORCH=ON but find_package(Torch) failed")
+  else()
+    set(_torch_reason "built without libtorch (python3 -c 'import torch' found none)")
+  endif()
+endif()
+if(_torch_reason)
+  set(ATTNBENCH_NOT_BUILT_FLASHATTN "${_torch_reason}")
+  set(ATTNBENCH_NOT_BUILT_CUDNN "${_torch_reason}")
+endif()
+
+# ---- attnbench-kernels: every backend on the benchmark shape grid ----
+add_executable(attnbench-kernels bench/kernels_bench.cu)
+target_include_directories(attnbench-kernels PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(attnbench-kernels PRIVATE attnbench_core)
+attnbench_cuda_target(attnbench-kernels)
