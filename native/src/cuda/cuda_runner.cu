@@ -71,6 +71,7 @@ class CudaRunner final : public ModelRunner {
   DeviceBuffer logits_;             // fp32 [S, V]
   DeviceBuffer sampled_;            // int32 tokens [S] | fp32 logprobs [S]
   PinnedBuffer sampled_host_;
+  std::vector<int> buckets_;        // decode batch sizes a pure-decode step is padded to
   DecodeGraphs graphs_;
 };
 
@@ -136,6 +137,7 @@ CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
   logits_.resize((size_t)max_seqs_ * V_ * sizeof(float));
   sampled_.resize((size_t)max_seqs_ * 8);
   sampled_host_ = PinnedBuffer((size_t)max_seqs_ * 8);
+  buckets_ = decode_buckets(max_seqs_);
   if (opt.cuda_graph) capture_graphs();
 }
 
@@ -194,7 +196,7 @@ AttnMetadata CudaRunner::graph_metadata(const StepBatch& padded) const {
 }
 
 void CudaRunner::capture_graphs() {
-  for (int bucket : decode_buckets(max_seqs_)) {
+  for (int bucket : buckets_) {
     StepBatch empty;
     empty.num_decode_seqs = 0;
     StepBatch padded = pad_decode_batch(empty, bucket, scratch_block_, opt_.block_size);
@@ -212,8 +214,13 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
   const int n_samp = (int)b.sample_seq.size();
   out.resize(n_samp);
   if (b.num_tokens() == 0) return;
+  // Pure-decode steps run padded to a bucket with or without graphs: the same GEMM shapes (so the
+  // same cuBLASLt algorithms) either way, hence identical outputs with --no-cuda-graph.
   const bool pure_decode = b.num_prefill_seqs == 0 && b.num_decode_seqs > 0;
-  const int bucket = opt_.cuda_graph && pure_decode ? graphs_.bucket_for(b.num_seqs()) : 0;
+  int bucket = 0;
+  if (pure_decode)
+    for (int n : buckets_)
+      if (n >= b.num_seqs()) { bucket = n; break; }
   int n_rows = n_samp;
   StepBatch padded;
   if (bucket > 0) {
@@ -221,7 +228,10 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
     AttnMetadata md = graph_metadata(padded);
     in_->upload(padded, stream_);
     decode_->plan(md);
-    graphs_.launch(bucket, stream_);
+    if (opt_.cuda_graph)
+      graphs_.launch(bucket, stream_);
+    else
+      enqueue_step(md, bucket);
     n_rows = bucket;
   } else {
     AttnMetadata md = in_->metadata(b);

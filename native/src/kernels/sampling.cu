@@ -59,7 +59,6 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* token_out, fl
                                                           int vocab, SampleParamsDev p) {
   __shared__ float s_f[32];
   __shared__ int s_i[32];
-  __shared__ float s_chunk_mass[kThreads];
   __shared__ int s_token;
   const int row = blockIdx.x, tid = threadIdx.x;
   const float* l = logits + (long long)row * vocab;
@@ -109,38 +108,50 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* token_out, fl
       }
       if (t > thr) thr = t;
     }
-    // Inverse CDF in vocab order: thread `tid` owns the contiguous chunk [lo, hi).
-    const int chunk = (vocab + kThreads - 1) / kThreads;
-    const int lo = min(vocab, tid * chunk), hi = min(vocab, lo + chunk);
-    float mine = 0.f;
-    int last_kept = -1;
-    for (int i = lo; i < hi; ++i)
-      if (order_key(l[i]) >= thr) { mine += __expf((l[i] - mx) * inv_t); last_kept = i; }
-    s_chunk_mass[tid] = mine;
-    // Fallback when rounding leaves the target past the total: the last kept token.
-    float lk = (float)last_kept;
-    int lk_owner = tid;
-    block_argmax(lk, lk_owner, s_f, s_i);
+    // Inverse CDF in the CPU sampler's order (cpu/sampling.cpp): by logit descending, ties by
+    // index. Bisection again: the chosen token's key is the largest t with mass(key >= t) > u * Z.
+    float z = 0.f;
+    for (int i = tid; i < vocab; i += kThreads)
+      if (order_key(l[i]) >= thr) z += __expf((l[i] - mx) * inv_t);
+    z = block_sum(z, s_f);
+    const uint64_t seed = ((uint64_t)p.seed_hi[row] << 32) | p.seed_lo[row];
+    const float target = sample_uniform(seed, p.step[row]) * z;
+    uint32_t sel = 0;  // f(t) is true for every t <= thr (u < 1), so the result is >= thr
+    for (int bit = 31; bit >= 0; --bit) {
+      uint32_t cand = sel | (1u << bit);
+      uint32_t eff = cand > thr ? cand : thr;
+      float m = 0.f;
+      for (int i = tid; i < vocab; i += kThreads)
+        if (order_key(l[i]) >= eff) m += __expf((l[i] - mx) * inv_t);
+      if (block_sum(m, s_f) > target) sel = cand;
+    }
+    // Tokens tied at `sel` are walked in index order after the mass strictly above them.
+    float above = 0.f, ties = 0.f;
+    int first_tie = 0x7fffffff;
+    for (int i = tid; i < vocab; i += kThreads) {
+      uint32_t k = order_key(l[i]);
+      if (k > sel) above += __expf((l[i] - mx) * inv_t);
+      if (k == sel) { ties += 1.f; first_tie = min(first_tie, i); }
+    }
+    above = block_sum(above, s_f);
+    ties = block_sum(ties, s_f);
+    float neg_first = -(float)first_tie;
+    int unused = 0;
+    block_argmax(neg_first, unused, s_f, s_i);
     __syncthreads();
     if (tid == 0) {
-      float total = 0.f;
-      for (int j = 0; j < kThreads; ++j) total += s_chunk_mass[j];
-      const uint64_t seed = ((uint64_t)p.seed_hi[row] << 32) | p.seed_lo[row];
-      const float target = sample_uniform(seed, p.step[row]) * total;
-      int tok = (int)lk;
-      float acc = 0.f;
-      for (int j = 0; j < kThreads; ++j) {
-        if (acc + s_chunk_mass[j] > target && s_chunk_mass[j] > 0.f) {
-          const int jl = min(vocab, j * chunk), jh = min(vocab, jl + chunk);
-          for (int i = jl; i < jh; ++i) {
-            if (order_key(l[i]) < thr) continue;
-            acc += __expf((l[i] - mx) * inv_t);
-            tok = i;
-            if (acc > target) break;
-          }
-          break;
+      int tok = (int)(-neg_first);
+      if (ties < 1.f) {
+        tok = amax;  // sums of two reductions disagreed by rounding: no token at `sel`
+      } else if (ties > 1.f) {  // rare: equal logits; walk them serially
+        const float w = __expf((l[tok] - mx) * inv_t);
+        float acc = above;
+        for (int i = tok; i < vocab; ++i) {
+          if (order_key(l[i]) != sel) continue;
+          tok = i;
+          acc += w;
+          if (acc > target) break;
         }
-        acc += s_chunk_mass[j];
       }
       s_token = tok;
     }

@@ -16,10 +16,10 @@ struct SampleParamsDev {
 };
 
 // One block per row of logits [rows, vocab] (fp32). Greedy: argmax, lowest index on ties.
-// Otherwise: softmax(logits / temperature) restricted to the top-k logits, then to the smallest
-// top set holding top_p of that mass (ties at a threshold are all kept), and inverse-CDF in vocab
-// order with u = sample_uniform(seed, step). logprob_out = log p(token) under the unmodified
-// distribution (log-sum-exp over the whole vocab).
+// Otherwise the rule of cpu/sampling.cpp: softmax(logits / temperature) over the top-k logits,
+// then the smallest top set holding top_p of that mass (ties at the cut are all kept here), then
+// inverse CDF in descending-logit order (ties by index) with u = sample_uniform(seed, step).
+// logprob_out = log p(token) under the unmodified distribution (log-sum-exp over the vocab).
 void sample_forward(int32_t* token_out, float* logprob_out, const float* logits, int rows, int vocab,
                     const SampleParamsDev& params, cudaStream_t stream);
 
