@@ -8,7 +8,7 @@ import { addBenchOptions, resolveBackends } from "../cli/bench-options.js";
 import { addOnlineOptions, OnlineSchema, type OnlineOptions } from "../cli/online-options.js";
 import { onTerminate, isStopping } from "../cli/signals.js";
 import { loadSynthetic, loadTraceFile, type LoadedTrace } from "../traces/load.js";
-import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Meta, type OnlineResults, type OnlineRun } from "../results/schema.js";
+import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Meta, type OnlineResults, type OnlineRun, type RequestRecord } from "../results/schema.js";
 import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
 import { plotAfterBench } from "../results/plot-hook.js";
@@ -51,6 +51,8 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   let workload: { items: OnlineItem[]; clamped: number } | null = null;
   let child: ServeChild | null = null;
   let interrupted = false;
+  // The run in progress and what it has measured so far, so Ctrl-C loses nothing measured.
+  let live: { backend: Backend; scale: number; records: RequestRecord[] } | null = null;
 
   const results = (): OnlineResults => {
     const meta = buildMeta({
@@ -73,6 +75,12 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   onTerminate(async () => {
     interrupted = true;
     await child?.stop(3000);
+    if (live) {
+      const records = [...live.records].sort((a, b) => a.i - b.i);
+      const summary = summarizeOnline(records, { itlMode: o.itlMode, slo: o.slo ?? null, maxLatenessMs: o.maxLatenessMs });
+      summary.invalid.push("interrupted: only the requests that finished before the signal are here");
+      runs.push({ backend: live.backend, scale: live.scale, status: "failed", reason: "interrupted (signal)", summary, records });
+    }
     flush();
     progress.log(`partial results: ${resultsPath}`);
   });
@@ -93,8 +101,10 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
         flush();
         continue;
       }
+      live = { backend, scale, records: [] };
       const r = await oneRun(o, backend, scale, {
         setChild: (c) => (child = c),
+        onRecord: (rec) => live?.records.push(rec),
         onModel: (h) => {
           ready ??= h;
           return prepare({ nCtx: h.model.n_ctx, vocab: h.model.vocab_size, eos: h.model.eos_token_id });
@@ -104,6 +114,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       });
       child = null;
       if (interrupted) return;
+      live = null;
       runs.push(r);
       flush();
       if (r.status !== "ok") skip = { status: r.status, reason: `${r.status} at scale ${scale}: ${r.reason}` };
@@ -122,6 +133,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
 
 interface RunHooks {
   setChild: (c: ServeChild | null) => void;
+  onRecord: (r: RequestRecord) => void;
   onModel: (h: { model: ReadyEvent["model"]; device: ReadyEvent["device"] }) => { items: OnlineItem[] };
   progress: Progress;
   stopped: () => boolean;
@@ -170,7 +182,10 @@ async function oneRun(o: OnlineOptions, backend: Backend, scale: number, hooks: 
       warmupRequests: o.warmupRequests,
       requestTimeoutMs: o.requestTimeoutS * 1000,
       tag: `${backend.label}-x${scale}`,
-      onRecord: (_r, done) => hooks.progress.update({ phase: `online ${backend.label} x${scale}`, done, total: items.length }),
+      onRecord: (r, done) => {
+        hooks.onRecord(r);
+        hooks.progress.update({ phase: `online ${backend.label} x${scale}`, done, total: items.length });
+      },
       stopped: hooks.stopped,
     });
     hooks.progress.endLine();

@@ -3,7 +3,7 @@
 // not depend on the native build and for fault injection. Tokens are a deterministic function of
 // the prompt, so "greedy outputs" agree across backends unless FAKE_DIVERGE_BACKEND names one.
 // Faults (env): FAKE_FATAL=msg (fatal at start), FAKE_NO_READY=1 (hang before ready),
-// FAKE_DIE_AFTER_TOKS=N (exit 1 after N tok events), FAKE_STEP_MS (step period, default 2).
+// FAKE_DIE_AFTER_TOKS=N (exit 1 after N tok events; only for FAKE_DIE_BACKEND when set), FAKE_STEP_MS (step period, default 2).
 import { createInterface } from "node:readline";
 
 const argv = process.argv.slice(2);
@@ -45,7 +45,8 @@ process.stderr.write(`fake engine starting pid ${process.pid}\n`);
 
 const live = new Map();
 let steps = 0, finished = 0, toksSent = 0;
-const dieAfter = process.env.FAKE_DIE_AFTER_TOKS ? Number(process.env.FAKE_DIE_AFTER_TOKS) : Infinity;
+const dieHere = !process.env.FAKE_DIE_BACKEND || process.env.FAKE_DIE_BACKEND === decode;
+const dieAfter = process.env.FAKE_DIE_AFTER_TOKS && dieHere ? Number(process.env.FAKE_DIE_AFTER_TOKS) : Infinity;
 const finish = (r, how, error) => {
   live.delete(r.id);
   finished++;
