@@ -2,21 +2,32 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { quantile, quantileInPlace } from "../src/gate/quantile.js";
+import { quantile } from "../src/gate/quantile.js";
 import { percentile } from "../src/metrics/percentiles.js";
-import { bootstrapRatio } from "../src/gate/bootstrap.js";
+import { bootstrapRatio, weightedQuantileForTests } from "../src/gate/bootstrap.js";
 import { decide } from "../src/gate/compare.js";
 import { parseMaxRegression, tolerancesFor } from "../src/gate/tolerances.js";
 import { diffFingerprints } from "../src/gate/fingerprint.js";
 import { mulberry32, normal } from "../src/gate/rng.js";
 
-test("quantileInPlace (selection) equals the sorted quantile and the harness's numpy-linear percentile", () => {
+test("the gate's quantile equals the harness's numpy-linear percentile", () => {
   fc.assert(
     fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 200 }), fc.double({ min: 0, max: 1, noNaN: true }), (xs, q) => {
       const a = quantile(xs, q);
-      const b = quantileInPlace(Float64Array.from(xs), xs.length, q);
       const c = percentile(xs, q * 100);
-      return Math.abs(a - b) <= 1e-9 * (1 + Math.abs(a)) && Math.abs(a - c) <= 1e-9 * (1 + Math.abs(a));
+      return Math.abs(a - c) <= 1e-9 * (1 + Math.abs(a));
+    }),
+  );
+});
+
+test("a resample's weighted-rank quantile equals the quantile of the expanded resample", () => {
+  const groups = fc.array(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 12 });
+  fc.assert(
+    fc.property(groups, fc.array(fc.nat(3), { minLength: 12, maxLength: 12 }), fc.double({ min: 0, max: 1, noNaN: true }), (gs, rawCounts, q) => {
+      const counts = gs.map((_, i) => rawCounts[i]);
+      if (counts.every((k) => k === 0)) counts[0] = 1;
+      const expanded = gs.flatMap((g, i) => Array.from({ length: counts[i] }, () => g).flat());
+      return Math.abs(weightedQuantileForTests(gs, counts, q) - quantile(expanded, q)) < 1e-9;
     }),
   );
 });

@@ -4,7 +4,7 @@
 // draws whole groups with replacement, so correlated gaps of one request are not treated as
 // independent evidence. Both files are resampled independently; the interval is the percentile
 // interval of the resampled ratios. Seeded: the same files give the same interval everywhere.
-import { quantileInPlace } from "./quantile.js";
+import { quantileSorted } from "./quantile.js";
 import { mulberry32, type Rng } from "./rng.js";
 
 export interface RatioInterval {
@@ -27,51 +27,64 @@ export interface BootstrapOptions {
   seed: number;
 }
 
-interface Flat {
+/**
+ * All values sorted once, each remembering its group. A resample is then only a count per group,
+ * and its quantile a walk over the sorted values weighted by those counts (from whichever end is
+ * nearer), with no copying or sorting per resample: ~10x faster than select-per-resample on ITL pools.
+ */
+interface Sorted {
   values: Float64Array;
-  offsets: Int32Array;
+  groupOf: Int32Array;
+  groupLen: Int32Array;
   groups: number;
-  singletons: boolean;
 }
 
-function flatten(groups: readonly (readonly number[])[]): Flat {
-  const total = groups.reduce((s, g) => s + g.length, 0);
-  const values = new Float64Array(total);
-  const offsets = new Int32Array(groups.length + 1);
-  let k = 0;
-  groups.forEach((g, i) => {
-    offsets[i] = k;
-    for (const v of g) values[k++] = v;
-  });
-  offsets[groups.length] = k;
-  return { values, offsets, groups: groups.length, singletons: total === groups.length };
+function prepare(groups: readonly (readonly number[])[]): Sorted {
+  const pairs: [number, number][] = [];
+  groups.forEach((g, i) => g.forEach((v) => pairs.push([v, i])));
+  pairs.sort((a, b) => a[0] - b[0]);
+  return {
+    values: Float64Array.from(pairs, (p) => p[0]),
+    groupOf: Int32Array.from(pairs, (p) => p[1]),
+    groupLen: Int32Array.from(groups, (g) => g.length),
+    groups: groups.length,
+  };
 }
 
-/** One resample's statistic; `work` grows when a resample happens to draw many long groups. */
-function resampleStat(f: Flat, rng: Rng, q: number, work: { buf: Float64Array }): number {
-  if (f.singletons) {
-    const buf = work.buf;
-    for (let i = 0; i < f.groups; i++) buf[i] = f.values[(rng() * f.groups) | 0];
-    return quantileInPlace(buf, f.groups, q);
-  }
-  let len = 0;
-  for (let i = 0; i < f.groups; i++) {
-    const g = (rng() * f.groups) | 0;
-    const start = f.offsets[g];
-    const end = f.offsets[g + 1];
-    if (len + (end - start) > work.buf.length) {
-      const bigger = new Float64Array(Math.max(work.buf.length * 2, len + end - start));
-      bigger.set(work.buf.subarray(0, len));
-      work.buf = bigger;
+/** Value at 0-based rank `rank` of the multiset where sorted value i appears counts[groupOf[i]] times. */
+function weightedRank(s: Sorted, counts: Int32Array, rank: number, total: number): number {
+  if (rank < total / 2) {
+    let cum = 0;
+    for (let i = 0; i < s.values.length; i++) {
+      cum += counts[s.groupOf[i]];
+      if (cum > rank) return s.values[i];
     }
-    for (let k = start; k < end; k++) work.buf[len++] = f.values[k];
+  } else {
+    let cum = 0;
+    const fromTop = total - 1 - rank;
+    for (let i = s.values.length - 1; i >= 0; i--) {
+      cum += counts[s.groupOf[i]];
+      if (cum > fromTop) return s.values[i];
+    }
   }
-  return quantileInPlace(work.buf, len, q);
+  return s.values[s.values.length - 1];
 }
 
-function fullStat(f: Flat, q: number): number {
-  const copy = Float64Array.from(f.values);
-  return quantileInPlace(copy, copy.length, q);
+/** The statistic of one resample: draw groups with replacement, then the interpolated q-quantile. */
+function resampleStat(s: Sorted, rng: Rng, q: number, counts: Int32Array): number {
+  counts.fill(0);
+  let total = 0;
+  for (let i = 0; i < s.groups; i++) {
+    const g = (rng() * s.groups) | 0;
+    counts[g]++;
+    total += s.groupLen[g];
+  }
+  if (total === 0) return Number.NaN;
+  const pos = (total - 1) * q;
+  const lo = Math.floor(pos);
+  const vLo = weightedRank(s, counts, lo, total);
+  if (pos === lo || lo + 1 >= total) return vLo;
+  return vLo + (weightedRank(s, counts, lo + 1, total) - vLo) * (pos - lo);
 }
 
 export function bootstrapRatio(
@@ -79,20 +92,20 @@ export function bootstrapRatio(
   candidateGroups: readonly (readonly number[])[],
   opts: BootstrapOptions,
 ): RatioInterval | null {
-  const b = flatten(baselineGroups);
-  const c = flatten(candidateGroups);
+  const b = prepare(baselineGroups);
+  const c = prepare(candidateGroups);
   if (b.values.length === 0 || c.values.length === 0) return null;
-  const baseline = fullStat(b, opts.q);
-  const candidate = fullStat(c, opts.q);
+  const baseline = quantileSorted(b.values, opts.q);
+  const candidate = quantileSorted(c.values, opts.q);
   if (!(baseline > 0)) return null; // a ratio against zero says nothing
   const rng = mulberry32(opts.seed);
   const ratios = new Float64Array(opts.resamples);
-  const workB = { buf: new Float64Array(b.values.length * 2) };
-  const workC = { buf: new Float64Array(c.values.length * 2) };
+  const countsB = new Int32Array(b.groups);
+  const countsC = new Int32Array(c.groups);
   let kept = 0;
   for (let r = 0; r < opts.resamples; r++) {
-    const sb = resampleStat(b, rng, opts.q, workB);
-    const sc = resampleStat(c, rng, opts.q, workC);
+    const sb = resampleStat(b, rng, opts.q, countsB);
+    const sc = resampleStat(c, rng, opts.q, countsC);
     if (sb > 0) ratios[kept++] = sc / sb;
   }
   const alpha = (1 - opts.confidence) / 2;
@@ -107,4 +120,15 @@ export function bootstrapRatio(
     n_baseline: b.values.length,
     n_candidate: c.values.length,
   };
+}
+
+/** The weighted-rank quantile of groups drawn `counts` times (tests compare it with expand-and-sort). */
+export function weightedQuantileForTests(groups: readonly (readonly number[])[], counts: readonly number[], q: number): number {
+  const s = prepare(groups);
+  const c = Int32Array.from(counts);
+  const total = counts.reduce((sum, k, g) => sum + k * groups[g].length, 0);
+  const pos = (total - 1) * q;
+  const lo = Math.floor(pos);
+  const vLo = weightedRank(s, c, lo, total);
+  return pos === lo || lo + 1 >= total ? vLo : vLo + (weightedRank(s, c, lo + 1, total) - vLo) * (pos - lo);
 }

@@ -17,48 +17,6 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/**
- * Same result as quantile(), in O(n) by selection, reordering `work` in place.
- * The bootstrap calls this thousands of times on large ITL pools, where sorting would dominate.
- */
-export function quantileInPlace(work: Float64Array, length: number, q: number): number {
-  if (length === 0) return Number.NaN;
-  const pos = (length - 1) * Math.min(1, Math.max(0, q));
-  const lo = Math.floor(pos);
-  const loValue = select(work, length, lo);
-  if (lo + 1 >= length || pos === lo) return loValue;
-  // After select, everything right of lo is >= loValue: the next order statistic is their minimum.
-  let hiValue = Number.POSITIVE_INFINITY;
-  for (let k = lo + 1; k < length; k++) if (work[k] < hiValue) hiValue = work[k];
-  return loValue + (hiValue - loValue) * (pos - lo);
-}
-
-/** Hoare-style quickselect: puts the k-th smallest at index k, smaller left, larger right. */
-function select(a: Float64Array, length: number, k: number): number {
-  let left = 0;
-  let right = length - 1;
-  while (right > left) {
-    const pivot = a[(left + right) >> 1];
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else break;
-  }
-  return a[k];
-}
-
 export interface Percentiles {
   n: number;
   mean: number;
