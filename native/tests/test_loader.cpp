@@ -1,0 +1,115 @@
+// Loader and registry errors: every failure names the file, tensor or field at fault.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "attn/backend.h"
+#include "model/gpt2_weights.h"
+#include "model/synthetic.h"
+#include "runner/model_runner.h"
+#include "test_util.h"
+
+using namespace attnbench;
+
+static std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+static bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+static std::string slurp(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+static void spit(const std::string& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+
+int main() {
+  attnbench_test::init();
+  const std::string fx = std::string(ATTNBENCH_FIXTURES_DIR) + "/gpt2-fp32";
+  const std::string tmp = std::string(ATTNBENCH_TEST_TMP) + "/loader";
+  ::mkdir(ATTNBENCH_TEST_TMP, 0755);
+  ::mkdir(tmp.c_str(), 0755);
+  const std::string config = slurp(fx + "/config.json"), weights = slurp(fx + "/model.safetensors");
+  auto load = [&](const std::string& cfg, const std::string& st) {
+    spit(tmp + "/config.json", cfg);
+    spit(tmp + "/model.safetensors", st);
+    return error_of([&] { load_gpt2(tmp, 0); });
+  };
+  auto with = [&](const std::string& key_json) {  // config.json with one field replaced/added
+    nlohmann::json j = nlohmann::json::parse(config);
+    j.update(nlohmann::json::parse("{" + key_json + "}"));
+    return j.dump();
+  };
+
+  CHECK(load(config, weights).empty(), "the untouched copy loads");
+  std::string e = error_of([&] { load_gpt2(tmp + "/nonexistent", 0); });
+  CHECK(has(e, "nonexistent") && has(e, "not a directory"), "missing directory named: " + e);
+  e = load(config, weights.substr(0, weights.size() - 100));
+  CHECK(has(e, "model.safetensors") && has(e, "outside the data section"), "truncated file named: " + e);
+  e = load(config, std::string("\xff\xff\xff\xff\x00\x00\x00\x00", 8) + weights.substr(8));
+  CHECK(has(e, "model.safetensors") && has(e, "header length"), "corrupt header length named: " + e);
+  e = load(config, std::string(4, '\0'));
+  CHECK(has(e, "model.safetensors") && has(e, "shorter than"), "tiny file named: " + e);
+  std::string bad_json = weights;
+  bad_json[9] = '#';
+  e = load(config, bad_json);
+  CHECK(has(e, "model.safetensors") && has(e, "not valid JSON"), "corrupt header JSON named: " + e);
+  e = load(with("\"activation_function\": \"relu\""), weights);
+  CHECK(has(e, "config.json") && has(e, "activation_function"), "unsupported activation named: " + e);
+  CHECK(load(with("\"activation_function\": \"gelu_pytorch_tanh\""), weights).empty(), "gelu_pytorch_tanh accepted");
+  e = load(with("\"scale_attn_by_inverse_layer_idx\": true"), weights);
+  CHECK(has(e, "scale_attn_by_inverse_layer_idx"), "scale_attn_by_inverse_layer_idx named: " + e);
+  e = load(with("\"add_cross_attention\": true"), weights);
+  CHECK(has(e, "add_cross_attention"), "add_cross_attention named: " + e);
+  e = load(with("\"n_embd\": 32"), weights);
+  CHECK(has(e, "wte.weight") && has(e, "[256, 64]") && has(e, "[256, 32]"), "shape mismatch names tensor and shapes: " + e);
+  e = load(with("\"n_layer\": 1"), weights);
+  CHECK(has(e, "h.1.") && has(e, "n_layer"), "extra layers in the file named: " + e);
+  e = load(with("\"n_layer\": 3"), weights);
+  CHECK(has(e, "h.2.") && has(e, "missing tensor"), "missing layer tensor named: " + e);
+  e = load("{\"n_embd\": 64}", weights);
+  CHECK(has(e, "config.json") && has(e, "vocab_size"), "missing config field named: " + e);
+  spit(tmp + "/config.json", config);
+  ::remove((tmp + "/model.safetensors").c_str());
+  e = error_of([&] { load_gpt2(tmp, 0); });
+  CHECK(has(e, "model.safetensors") && has(e, "model.safetensors.index.json"), "absent weights named: " + e);
+
+  e = error_of([&] { load_gpt2("synthetic:gpt5", 0); });
+  CHECK(has(e, "gpt5") && has(e, "gpt2-xl") && has(e, "tiny"), "unknown preset lists the known ones: " + e);
+  const ModelConfig xl = synthetic_config("gpt2-xl");
+  CHECK(xl.n_embd == 1600 && xl.n_layer == 48 && xl.n_head == 25 && xl.vocab_size == 50257 && xl.n_ctx == 1024,
+        "gpt2-xl preset has GPT-2 XL's shape");
+  const Gpt2Weights a = load_gpt2("synthetic:tiny", 3), b = load_gpt2("synthetic:tiny", 3), c = load_gpt2("synthetic:tiny", 4);
+  CHECK(a.wte == b.wte && a.layers[1].mlp_c_fc_w == b.layers[1].mlp_c_fc_w && a.wte != c.wte, "synthetic weights are seeded");
+
+  // Registry.
+  bool naive_ok = false, fused_ok = false, fi_cuda_only = false;
+  for (const auto& s : list_backends(Device::CPU, AttnPhase::Decode)) {
+    naive_ok |= s.name == "naive" && s.status == "ok";
+    fused_ok |= s.name == "fused" && s.status == "ok";
+    fi_cuda_only |= s.name == "flashinfer" && s.status == "unavailable: CUDA only";
+  }
+  CHECK(naive_ok && fused_ok && fi_cuda_only, "CPU backends listed with their status");
+  int cuda_listed = 0;
+  for (const auto& s : list_backends(Device::CUDA, AttnPhase::Prefill)) {
+    cuda_listed++;
+    if (cuda_runner_status() != "ok") CHECK(has(s.status, "unavailable: "), "CUDA backend " + s.name + ": " + s.status);
+  }
+  CHECK(cuda_listed >= 5, "every known CUDA backend listed");
+  AttnDims dims{4, 4, 16, 0.25f, 16, DType::F32};
+  e = error_of([&] { make_prefill_attn("warp-speed", Device::CPU, dims); });
+  CHECK(has(e, "warp-speed") && has(e, "unknown") && has(e, "naive, fused"), "unknown backend lists available: " + e);
+  e = error_of([&] { make_decode_attn("flashinfer", Device::CPU, dims); });
+  CHECK(has(e, "CUDA only") && has(e, "naive"), "CUDA-only backend refused on CPU: " + e);
+  return attnbench_test::finish("test_loader");
+}
