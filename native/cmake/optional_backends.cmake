@@ -20,7 +20,8 @@ endif()
 
 # ---- FlashInfer (headers only; never vendored here) ----
 if(FLASHINFER_INCLUDE_DIR AND EXISTS "${FLASHINFER_INCLUDE_DIR}/flashinfer/attention/decode.cuh")
-  set(_fi_src ${CMAKE_CURRENT_SOURCE_DIR}/src/attn/flashinfer_attn.cu)
+  set(_fi_src ${CMAKE_CURRENT_SOURCE_DIR}/src/attn/flashinfer_attn.cu
+              ${CMAKE_CURRENT_SOURCE_DIR}/src/attn/flashinfer_paged_prefill.cu)
   target_sources(attnbench_core PRIVATE ${_fi_src})
   set_source_files_properties(${_fi_src} PROPERTIES INCLUDE_DIRECTORIES "${FLASHINFER_INCLUDE_DIR}")
   message(STATUS "attnbench: flashinfer backend ON (${FLASHINFER_INCLUDE_DIR})")

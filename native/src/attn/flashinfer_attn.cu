@@ -1,0 +1,318 @@
+// `flashinfer` prefill and decode: FlashInfer's own FA2 kernels from the user's header-only copy
+// (-DFLASHINFER_INCLUDE_DIR; none of its code lives in this repo), driven as its Python wrappers
+// drive them: plan on the host once per step (FlashInfer's scheduler splits the work and copies its
+// work lists from a pinned buffer), run per layer.
+//   prefill: every ctx_len 0 -> BatchPrefillWithRaggedKVCache on this step's contiguous k_new/v_new;
+//            otherwise BatchPrefillWithPagedKVCache over the cache (flashinfer_paged_prefill.cu).
+//   decode:  BatchDecodeWithPagedKVCache over the cache (CSR page table built from block_tables).
+// fp16 only, head dims 64 and 128, GQA group sizes 1, 2, 3, 4, 8. plan() uploads the page table
+// with a synchronous copy and waits for FlashInfer's own upload, so it is a host sync point; run()
+// does not sync or allocate. Decode is planned without FlashInfer's CUDA-graph mode, so a graph
+// captured over it is valid only while the batch shape (and so the plan) stays the same.
+#include <flashinfer/attention/decode.cuh>
+#include <flashinfer/attention/default_decode_params.cuh>
+#include <flashinfer/attention/default_prefill_params.cuh>
+#include <flashinfer/attention/prefill.cuh>
+#include <flashinfer/attention/scheduler.cuh>
+#include <flashinfer/attention/variants.cuh>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attn/backend.h"
+#include "attn/flashinfer_attn.cuh"
+#include "attn/registry.h"
+#include "cuda/cuda_check.h"
+
+namespace attnbench::fi {
+
+using namespace flashinfer;
+using Variant = DefaultAttention<false, false, false, false>;
+using RaggedParams = BatchPrefillRaggedParams<half, half, half, int32_t>;
+using DecodeParams = BatchDecodeParams<half, half, half, int32_t>;
+
+cudaError_t prefill_plan(Workspace& ws, PrefillPlanInfo& info, int32_t* qo_indptr_h, int32_t* kv_indptr_h,
+                         uint32_t total_rows, uint32_t batch, const Heads& h, uint32_t page_size, cudaStream_t s) {
+  return PrefillPlan<int32_t>(ws.float_ws, kFloatWorkspaceBytes, ws.int_ws, ws.int_host, kIntWorkspaceBytes, info,
+                              qo_indptr_h, kv_indptr_h, total_rows, batch, h.qo, h.kv, h.dim, h.dim, page_size,
+                              /*enable_cuda_graph=*/false, /*sizeof_dtype_o=*/2, /*window_left=*/-1,
+                              /*fixed_split_size=*/-1, /*disable_split_kv=*/false, /*num_colocated_ctas=*/0, s);
+}
+
+template <uint32_t D>
+static cudaError_t ragged_run_d(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const half* q,
+                                const half* k, const half* v, half* o, int32_t* qo_indptr, int32_t* kv_indptr,
+                                cudaStream_t s) {
+  RaggedParams p;
+  p.q = const_cast<half*>(q);
+  p.k = const_cast<half*>(k);
+  p.v = const_cast<half*>(v);
+  p.maybe_custom_mask = nullptr;
+  p.q_indptr = qo_indptr;
+  p.kv_indptr = kv_indptr;
+  p.maybe_mask_indptr = nullptr;
+  p.maybe_q_rope_offset = nullptr;
+  p.maybe_k_rope_offset = nullptr;
+  p.o = o;
+  p.lse = nullptr;
+  p.maybe_alibi_slopes = nullptr;
+  p.group_size = uint_fastdiv(h.qo / h.kv);
+  p.num_qo_heads = h.qo;
+  p.num_kv_heads = h.kv;
+  p.q_stride_n = h.qo * D;
+  p.q_stride_h = D;
+  p.k_stride_n = p.v_stride_n = h.kv * D;
+  p.k_stride_h = p.v_stride_h = D;
+  p.window_left = -1;
+  p.logits_soft_cap = 0.f;
+  p.sm_scale = h.scale;
+  p.rope_rcp_scale = 1.f;
+  p.rope_rcp_theta = 1.f / 1e4f;
+  p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
+  p.qo_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.qo_tile_indices_offset);
+  p.kv_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_tile_indices_offset);
+  p.o_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.o_indptr_offset);
+  p.kv_chunk_size_ptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_chunk_size_ptr_offset);
+  p.merge_indptr = nullptr;
+  p.block_valid_mask = nullptr;
+  p.total_num_rows = nullptr;
+  p.partition_kv = false;
+  half* tmp_v = nullptr;
+  float* tmp_s = nullptr;
+  if (info.split_kv) {
+    p.merge_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.merge_indptr_offset);
+    tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
+    tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
+  }
+  p.padded_batch_size = info.padded_batch_size;
+  p.max_total_num_rows = info.total_num_rows;
+  cudaError_t st = cudaSuccess;
+  DISPATCH_CTA_TILE_Q(info.cta_tile_q, CTA_TILE_Q, {
+    st = BatchPrefillWithRaggedKVCacheDispatched<CTA_TILE_Q, D, D, PosEncodingMode::kNone, false, MaskMode::kCausal,
+                                                 Variant, RaggedParams>(p, tmp_v, tmp_s, false, s);
+  });
+  return st;
+}
+
+cudaError_t ragged_prefill_run(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const half* q,
+                               const half* k, const half* v, half* o, int32_t* qo_indptr, int32_t* kv_indptr,
+                               cudaStream_t s) {
+  if (h.dim == 64) return ragged_run_d<64>(ws, info, h, q, k, v, o, qo_indptr, kv_indptr, s);
+  if (h.dim == 128) return ragged_run_d<128>(ws, info, h, q, k, v, o, qo_indptr, kv_indptr, s);
+  return cudaErrorInvalidValue;
+}
+
+template <uint32_t D>
+static cudaError_t decode_plan_d(Workspace& ws, DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch,
+                                 const Heads& h, uint32_t page_size, cudaStream_t s) {
+  cudaError_t st = cudaErrorInvalidValue;
+  DISPATCH_GQA_GROUP_SIZE(h.qo / h.kv, GROUP_SIZE, {
+    auto est = BatchDecodeWithPagedKVCacheWorkEstimationDispatched<GROUP_SIZE, D, PosEncodingMode::kNone, Variant,
+                                                                   DecodeParams>;
+    st = DecodePlan<D, PosEncodingMode::kNone, Variant, DecodeParams>(ws.float_ws, kFloatWorkspaceBytes, ws.int_ws,
+                                                                      ws.int_host, kIntWorkspaceBytes, info,
+                                                                      kv_indptr_h, batch, h.qo, page_size,
+                                                                      /*enable_cuda_graph=*/false, s, est);
+  });
+  return st;
+}
+
+cudaError_t decode_plan(Workspace& ws, DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch, const Heads& h,
+                        uint32_t page_size, cudaStream_t s) {
+  if (h.dim == 64) return decode_plan_d<64>(ws, info, kv_indptr_h, batch, h, page_size, s);
+  if (h.dim == 128) return decode_plan_d<128>(ws, info, kv_indptr_h, batch, h, page_size, s);
+  return cudaErrorInvalidValue;
+}
+
+template <uint32_t D>
+static cudaError_t decode_run_d(const Workspace& ws, const DecodePlanInfo& info, const Heads& h, const half* q,
+                                const PagedArgs& kv, half* o, cudaStream_t s) {
+  paged_kv_t<half, int32_t> paged(h.kv, kv.page_size, D, kv.batch, QKVLayout::kNHD, kv.k, kv.v, kv.indices,
+                                  kv.indptr, kv.last_len);
+  DecodeParams p;
+  p.q = const_cast<half*>(q);
+  p.paged_kv = paged;
+  p.o = o;
+  p.lse = nullptr;
+  p.num_qo_heads = h.qo;
+  p.q_stride_n = h.qo * D;
+  p.q_stride_h = D;
+  p.window_left = -1;
+  p.logits_soft_cap = 0.f;
+  p.sm_scale = h.scale;
+  p.rope_rcp_scale = 1.f;
+  p.rope_rcp_theta = 1.f / 1e4f;
+  p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
+  p.kv_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_tile_indices_offset);
+  p.o_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.o_indptr_offset);
+  p.kv_chunk_size_ptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_chunk_size_ptr_offset);
+  p.block_valid_mask = nullptr;
+  p.partition_kv = false;
+  half* tmp_v = nullptr;
+  float* tmp_s = nullptr;
+  if (info.split_kv) {
+    tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
+    tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
+  }
+  p.padded_batch_size = info.padded_batch_size;
+  return BatchDecodeWithPagedKVCacheDispatched<D, PosEncodingMode::kNone, Variant>(p, tmp_v, tmp_s, false, s);
+}
+
+cudaError_t decode_run(const Workspace& ws, const DecodePlanInfo& info, const Heads& h, const half* q,
+                       const PagedArgs& kv, half* o, cudaStream_t s) {
+  if (h.dim == 64) return decode_run_d<64>(ws, info, h, q, kv, o, s);
+  if (h.dim == 128) return decode_run_d<128>(ws, info, h, q, kv, o, s);
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace attnbench::fi
+
+namespace attnbench {
+namespace {
+
+std::string flashinfer_status(const AttnDims* d) {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) return "unavailable: no CUDA device";
+  if (!d) return "ok";
+  if (d->dtype != DType::F16) return "unavailable: the flashinfer backend is built for fp16 only";
+  if (d->head_dim != 64 && d->head_dim != 128) return "unavailable: flashinfer backend built for head_dim 64 and 128";
+  const int g = d->num_kv_heads > 0 ? d->num_heads / d->num_kv_heads : 0;
+  if (g * d->num_kv_heads != d->num_heads || !(g == 1 || g == 2 || g == 3 || g == 4 || g == 8))
+    return "unavailable: flashinfer GQA group sizes are 1, 2, 3, 4, 8";
+  return "ok";
+}
+
+// Workspaces plus a growable device copy of the CSR page table.
+class FiState {
+ public:
+  explicit FiState(const AttnDims& d) : dims_(d) {
+    const std::string st = flashinfer_status(&d);
+    if (st != "ok") throw std::runtime_error("flashinfer: " + st);
+    CUDA_CHECK(cudaMalloc(&ws_.float_ws, fi::kFloatWorkspaceBytes));
+    CUDA_CHECK(cudaMalloc(&ws_.int_ws, fi::kIntWorkspaceBytes));
+    CUDA_CHECK(cudaMallocHost(&ws_.int_host, fi::kIntWorkspaceBytes));
+    heads_ = {d.num_heads, d.num_kv_heads, d.head_dim, d.scale};
+  }
+  ~FiState() {
+    cudaFree(ws_.float_ws);
+    cudaFree(ws_.int_ws);
+    cudaFreeHost(ws_.int_host);
+    cudaFree(d_table_);
+  }
+  // CSR page table of slices [first, first + count): indices, indptr (pages), last page lengths.
+  void upload_pages(const StepBatch& h, int first, int count) {
+    const int bs = dims_.block_size;
+    indptr_h_.assign(1, 0);
+    std::vector<int32_t> indices, last;
+    for (int s = first; s < first + count; ++s) {
+      const int len = h.seq_lens_k[s], pages = (len + bs - 1) / bs;
+      for (int j = 0; j < pages; ++j) indices.push_back(h.block_tables[(size_t)s * h.max_blocks_per_seq + j]);
+      indptr_h_.push_back(indptr_h_.back() + pages);
+      last.push_back(len - (pages - 1) * bs);
+    }
+    std::vector<int32_t> all(indices);
+    all.insert(all.end(), indptr_h_.begin(), indptr_h_.end());
+    all.insert(all.end(), last.begin(), last.end());
+    if (all.size() > table_cap_) {
+      cudaFree(d_table_);
+      table_cap_ = all.size() * 2;
+      CUDA_CHECK(cudaMalloc(&d_table_, table_cap_ * 4));
+    }
+    CUDA_CHECK(cudaMemcpy(d_table_, all.data(), all.size() * 4, cudaMemcpyHostToDevice));
+    pages_.indices = d_table_;
+    pages_.indptr = d_table_ + indices.size();
+    pages_.last_len = pages_.indptr + indptr_h_.size();
+    pages_.page_size = bs;
+    pages_.batch = count;
+  }
+
+ protected:
+  AttnDims dims_;
+  fi::Workspace ws_;
+  fi::Heads heads_;
+  fi::PagedArgs pages_;
+  std::vector<int32_t> indptr_h_;
+  int32_t* d_table_ = nullptr;
+  size_t table_cap_ = 0;
+};
+
+class FlashInferPrefill final : public PrefillAttn, FiState {
+ public:
+  explicit FlashInferPrefill(const AttnDims& d) : FiState(d) {}
+  void plan(const AttnMetadata& md) override {
+    const StepBatch& h = *md.host;
+    B_ = md.num_prefill_seqs;
+    if (B_ == 0) return;
+    paged_ = false;
+    for (int s = 0; s < B_; ++s) paged_ |= h.ctx_lens[s] > 0;
+    std::vector<int32_t> qo(h.cu_seqlens_q.begin(), h.cu_seqlens_q.begin() + B_ + 1);
+    cudaError_t e;
+    if (!paged_) {
+      std::vector<int32_t> kv = qo;
+      e = fi::prefill_plan(ws_, info_, qo.data(), kv.data(), qo.back(), B_, heads_, 1, nullptr);
+    } else {
+      upload_pages(h, 0, B_);
+      e = fi::prefill_plan(ws_, info_, qo.data(), indptr_h_.data(), qo.back(), B_, heads_, dims_.block_size, nullptr);
+    }
+    CUDA_CHECK(e);
+    CUDA_CHECK(cudaStreamSynchronize(nullptr));  // FlashInfer's pinned-buffer upload is done
+  }
+  void run(int, const void* q, const void* k_new, const void* v_new, const PagedKv& cache, void* out,
+           const AttnMetadata& md, void* stream) override {
+    if (B_ == 0) return;
+    auto s = static_cast<cudaStream_t>(stream);
+    auto* cu = const_cast<int32_t*>(md.cu_seqlens_q);
+    cudaError_t e;
+    if (!paged_) {
+      e = fi::ragged_prefill_run(ws_, info_, heads_, static_cast<const half*>(q), static_cast<const half*>(k_new),
+                                 static_cast<const half*>(v_new), static_cast<half*>(out), cu, cu, s);
+    } else {
+      fi::PagedArgs kv = pages_;
+      kv.k = static_cast<half*>(cache.k);
+      kv.v = static_cast<half*>(cache.v);
+      e = fi::paged_prefill_run(ws_, info_, heads_, static_cast<const half*>(q), kv, static_cast<half*>(out), cu, s);
+    }
+    CUDA_CHECK(e);
+  }
+
+ private:
+  int B_ = 0;
+  bool paged_ = false;
+  flashinfer::PrefillPlanInfo info_;
+};
+
+class FlashInferDecode final : public DecodeAttn, FiState {
+ public:
+  explicit FlashInferDecode(const AttnDims& d) : FiState(d) {}
+  void plan(const AttnMetadata& md) override {
+    B_ = md.num_decode_seqs;
+    if (B_ == 0) return;
+    upload_pages(*md.host, md.num_prefill_seqs, B_);
+    CUDA_CHECK(fi::decode_plan(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size, nullptr));
+    CUDA_CHECK(cudaStreamSynchronize(nullptr));
+  }
+  void run(int, const void* q, const PagedKv& cache, void* out, const AttnMetadata&, void* stream) override {
+    if (B_ == 0) return;
+    fi::PagedArgs kv = pages_;
+    kv.k = static_cast<half*>(cache.k);
+    kv.v = static_cast<half*>(cache.v);
+    CUDA_CHECK(fi::decode_run(ws_, info_, heads_, static_cast<const half*>(q), kv, static_cast<half*>(out),
+                              static_cast<cudaStream_t>(stream)));
+  }
+
+ private:
+  int B_ = 0;
+  flashinfer::DecodePlanInfo info_;
+};
+
+std::unique_ptr<PrefillAttn> make_fi_prefill(const AttnDims& d) { return std::make_unique<FlashInferPrefill>(d); }
+std::unique_ptr<DecodeAttn> make_fi_decode(const AttnDims& d) { return std::make_unique<FlashInferDecode>(d); }
+
+}  // namespace
+
+ATTNBENCH_REGISTER_PREFILL(flashinfer, CUDA, make_fi_prefill, flashinfer_status);
+ATTNBENCH_REGISTER_DECODE(flashinfer, CUDA, make_fi_decode, flashinfer_status);
+
+}  // namespace attnbench

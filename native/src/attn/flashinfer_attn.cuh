@@ -1,0 +1,52 @@
+// Glue to FlashInfer's header-only FA2 templates (v0.5.3 / v0.6.9, via -DFLASHINFER_INCLUDE_DIR):
+// the workspaces, and one function per FlashInfer entry point we call. fp16, head dims 64 and 128,
+// NHD page layout ([pages, page_size, H_kv, D], ours). Instantiations are split over two files so
+// they compile in parallel: flashinfer_attn.cu (plans, decode, ragged prefill) and
+// flashinfer_paged_prefill.cu (paged prefill, for chunks with earlier context).
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <flashinfer/attention/scheduler.cuh>
+
+namespace attnbench::fi {
+
+// Sizes as in FlashInfer's Python defaults.
+constexpr size_t kFloatWorkspaceBytes = 128u << 20;
+constexpr size_t kIntWorkspaceBytes = 8u << 20;
+
+struct Workspace {
+  void* float_ws = nullptr;
+  void* int_ws = nullptr;
+  void* int_host = nullptr;  // pinned mirror of int_ws
+};
+
+struct PagedArgs {  // device arrays in FlashInfer's CSR page-table form
+  half* k = nullptr;
+  half* v = nullptr;
+  int32_t* indices = nullptr;    // page ids, sequence after sequence
+  int32_t* indptr = nullptr;     // [batch + 1] into indices
+  int32_t* last_len = nullptr;   // [batch] tokens in each sequence's last page
+  int page_size = 16;
+  int batch = 0;
+};
+
+struct Heads {
+  int qo = 0, kv = 0, dim = 0;
+  float scale = 0.f;
+};
+
+cudaError_t prefill_plan(Workspace& ws, flashinfer::PrefillPlanInfo& info, int32_t* qo_indptr_h, int32_t* kv_indptr_h,
+                         uint32_t total_rows, uint32_t batch, const Heads& h, uint32_t page_size, cudaStream_t s);
+cudaError_t ragged_prefill_run(const Workspace& ws, const flashinfer::PrefillPlanInfo& info, const Heads& h,
+                               const half* q, const half* k, const half* v, half* o, int32_t* qo_indptr,
+                               int32_t* kv_indptr, cudaStream_t s);
+cudaError_t paged_prefill_run(const Workspace& ws, const flashinfer::PrefillPlanInfo& info, const Heads& h,
+                              const half* q, const PagedArgs& kv, half* o, int32_t* qo_indptr, cudaStream_t s);
+cudaError_t decode_plan(Workspace& ws, flashinfer::DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch,
+                        const Heads& h, uint32_t page_size, cudaStream_t s);
+cudaError_t decode_run(const Workspace& ws, const flashinfer::DecodePlanInfo& info, const Heads& h, const half* q,
+                       const PagedArgs& kv, half* o, cudaStream_t s);
+
+}  // namespace attnbench::fi

@@ -1,0 +1,76 @@
+// FlashInfer paged prefill (BatchPrefillWithPagedKVCacheDispatched, causal, fp16), for prefill
+// chunks that attend to earlier context; see flashinfer_attn.cuh.
+#include <flashinfer/attention/default_prefill_params.cuh>
+#include <flashinfer/attention/prefill.cuh>
+#include <flashinfer/attention/variants.cuh>
+
+#include "attn/flashinfer_attn.cuh"
+
+namespace attnbench::fi {
+
+using namespace flashinfer;
+using Variant = DefaultAttention<false, false, false, false>;
+using PagedParams = BatchPrefillPagedParams<half, half, half, int32_t>;
+
+template <uint32_t D>
+static cudaError_t paged_run_d(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const half* q,
+                               const PagedArgs& kv, half* o, int32_t* qo_indptr, cudaStream_t s) {
+  paged_kv_t<half, int32_t> paged(h.kv, kv.page_size, D, kv.batch, QKVLayout::kNHD, kv.k, kv.v, kv.indices,
+                                  kv.indptr, kv.last_len);
+  PagedParams p;
+  p.q = const_cast<half*>(q);
+  p.paged_kv = paged;
+  p.maybe_custom_mask = nullptr;
+  p.q_indptr = qo_indptr;
+  p.maybe_mask_indptr = nullptr;
+  p.maybe_q_rope_offset = nullptr;
+  p.o = o;
+  p.lse = nullptr;
+  p.maybe_alibi_slopes = nullptr;
+  p.group_size = uint_fastdiv(h.qo / h.kv);
+  p.num_qo_heads = h.qo;
+  p.q_stride_n = h.qo * D;
+  p.q_stride_h = D;
+  p.window_left = -1;
+  p.logits_soft_cap = 0.f;
+  p.sm_scale = h.scale;
+  p.rope_rcp_scale = 1.f;
+  p.rope_rcp_theta = 1.f / 1e4f;
+  p.maybe_prefix_len_ptr = nullptr;
+  p.maybe_token_pos_in_items_ptr = nullptr;
+  p.token_pos_in_items_len = 0;
+  p.maybe_max_item_len_ptr = nullptr;
+  p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
+  p.qo_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.qo_tile_indices_offset);
+  p.kv_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_tile_indices_offset);
+  p.o_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.o_indptr_offset);
+  p.kv_chunk_size_ptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_chunk_size_ptr_offset);
+  p.merge_indptr = nullptr;
+  p.block_valid_mask = nullptr;
+  p.total_num_rows = nullptr;
+  p.partition_kv = false;
+  half* tmp_v = nullptr;
+  float* tmp_s = nullptr;
+  if (info.split_kv) {
+    p.merge_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.merge_indptr_offset);
+    tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
+    tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
+  }
+  p.padded_batch_size = info.padded_batch_size;
+  p.max_total_num_rows = info.total_num_rows;
+  cudaError_t st = cudaSuccess;
+  DISPATCH_CTA_TILE_Q(info.cta_tile_q, CTA_TILE_Q, {
+    st = BatchPrefillWithPagedKVCacheDispatched<CTA_TILE_Q, D, D, PosEncodingMode::kNone, false, MaskMode::kCausal,
+                                                Variant, PagedParams>(p, tmp_v, tmp_s, false, s);
+  });
+  return st;
+}
+
+cudaError_t paged_prefill_run(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const half* q,
+                              const PagedArgs& kv, half* o, int32_t* qo_indptr, cudaStream_t s) {
+  if (h.dim == 64) return paged_run_d<64>(ws, info, h, q, kv, o, qo_indptr, s);
+  if (h.dim == 128) return paged_run_d<128>(ws, info, h, q, kv, o, qo_indptr, s);
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace attnbench::fi
