@@ -87,7 +87,7 @@ void Engine::emit_ready() {
       {"t_ns", monotonic_ns()},
       {"model",
        {{"name", c.name}, {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_embd", c.n_embd}, {"n_ctx", c.n_ctx},
-        {"vocab_size", c.vocab_size}, {"eos_token_id", c.eos_token_id}}},
+        {"vocab_size", c.vocab_size}, {"eos_token_id", c.eos_token_id >= 0 ? json(c.eos_token_id) : json(nullptr)}}},
       {"device",
        {{"kind", opt_.device == Device::CPU ? "cpu" : "cuda"}, {"name", runner_->device_name()}, {"dtype", dtype_name(opt_.dtype)}}},
       {"backends", backends},
