@@ -140,3 +140,27 @@ test("a broken spec is caught: a panel without data renders no backend colour", 
   const svg = await specToSvg(broken);
   for (const colour of PALETTE.slice(0, 3)) assert.ok(!svg.includes(`stroke="${colour}" stroke-width="2.2"`), "no lines without data");
 });
+
+test("edge cases render without warnings: one scale, one backend, a run with every request failed, zeros on a log axis, all offline backends missing", async () => {
+  const { synthOnline, synthOffline, DEFAULT_BACKENDS } = await import("./fixtures/results/synth.js");
+  const on = synthOnline({ seed: 5, scales: [1], backends: DEFAULT_BACKENDS.slice(0, 1) });
+  const failedAll = synthOnline({ seed: 6, scales: [0.5, 1], backends: DEFAULT_BACKENDS.slice(1, 2) });
+  for (const rec of failedAll.runs[0].records) Object.assign(rec, { ok: false, chunks: [], error: "engine: timeout" });
+  failedAll.runs[0].summary = null;
+  failedAll.runs[1].summary!.itl_ms = { ...failedAll.runs[1].summary!.itl_ms, p50: 0 };
+  const off = synthOffline({ seed: 7, backends: DEFAULT_BACKENDS.slice(3) });
+  const files = [on, failedAll, off].map((r, i) => {
+    const path = join(out, `edge${i}`, `r${i}.json`);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify(r));
+    return path;
+  });
+  const r = await withoutWarnings(() => plotResults({ inputs: files, outDir: join(out, "edge"), logScale: true }));
+  assert.deepEqual(r.warnings, []);
+  // Two online files: each in a subfolder named for its run folder.
+  assert.ok(r.value.includes(join(out, "edge", "edge0", "online_latency.png")));
+  assert.ok(r.value.includes(join(out, "edge", "edge1", "online_latency.png")));
+  const png = readPng(readFileSync(join(out, "edge", "offline_throughput.png")));
+  assert.ok(png.width > 500);
+  assert.ok(readFileSync(join(out, "edge", "offline_throughput.svg"), "utf8").includes("flashinfer (unavailable)"));
+});

@@ -15,7 +15,7 @@ const PlotOptionsSchema = z
     candidate: z.string().min(1).optional(),
   })
   .refine((o) => !!o.baseline === !!o.candidate, { message: "--baseline and --candidate go together", path: ["candidate"] })
-  .refine((o) => o.inputs.length > 0 || !!o.baseline, { message: "give at least one results file (or --baseline and --candidate)", path: ["inputs"] });
+  .refine((o) => o.inputs.length > 0 || !!o.baseline, { message: "give at least one results file (or --baseline and --candidate)" });
 
 export const plotCommand = new Command("plot")
   .description("draw figures (PNG + SVG) and markdown summaries from online/offline results files")

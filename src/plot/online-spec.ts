@@ -101,7 +101,7 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
   };
   // Log: no "nice" rounding to whole decades, which would squeeze the data into a third of the panel.
   const yScale = input.logScale ? { type: "log" as const, nice: false, padding: 8 } : { zero: true };
-  const values = input.rows.filter((r) => r.metric === metric).flatMap((r) => [r.p50, r.p90, r.p99]);
+  const values = input.rows.filter((r) => r.metric === metric).flatMap((r) => [r.p50, r.p90, r.p99]).filter((v) => v > 0);
   const yAxis = input.logScale ? { values: logTicks(Math.min(...values), Math.max(...values)), format: "~g" } : {};
   const yTitle = `${METRIC_TITLES[metric].short} (ms)`;
   const dash = input.comparison
@@ -118,11 +118,20 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
   // In a comparison only the candidate gets band and p99 markers; the baseline is its dashed p90 line.
   // Two sets of bands and markers on one panel hide each other.
   const candidateOnly = input.comparison ? [{ filter: "datum.run === 'candidate'" }] : [];
+  // A log axis cannot show 0 (e.g. per-token ITL of a multi-token chunk): such rows are left out.
+  const rows = input.rows.filter((r) => r.metric === metric && (!input.logScale || r.p50 > 0));
   return {
     ...size,
     title: { text: `${METRIC_TITLES[metric].long} (${METRIC_TITLES[metric].short})`, fontSize: 13, anchor: "start" as const },
-    data: { values: input.rows.filter((r) => r.metric === metric) },
+    data: { values: rows },
     layer: [
+      ...(rows.length === 0
+        ? [{ data: { values: [{}] }, mark: { type: "text" as const, text: "no data", fontSize: 13, color: "#777" }, encoding: { x: { datum: scales[0] ?? 1, type: "quantitative" as const, scale: x.scale, title: x.title, axis: x.axis }, y: { value: size.height / 2 } } }]
+        : []),
+      // One measured scale gives an area nothing to span: draw the p50-p90 band as a thick bar instead.
+      ...(scales.length === 1
+        ? [{ transform: candidateOnly, mark: { type: "rule" as const, strokeWidth: 10, opacity: 0.2 }, encoding: { x, y: { field: "p50", type: "quantitative" as const, title: yTitle }, y2: { field: "p90" }, color } }]
+        : []),
       {
         mark: { type: "area" as const, opacity: 0.2 },
         transform: candidateOnly,
