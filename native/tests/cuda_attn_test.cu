@@ -115,6 +115,8 @@ int main() {
     run_case({{1, 1}, {16, 1}, {17, 1}, {511, 1}}, 0, 16, 4, 4, 64, DType::F16, "decode only");
     run_case({{7, 40}, {100, 1}, {64, 1}}, 1, 16, 8, 2, 128, DType::F16, "GQA 8/2 hd128 mixed");
     run_case({{0, 129}, {12, 1}}, 1, 16, 4, 4, 64, DType::BF16, "mixed");
+    run_case({{3, 30}, {40, 1}}, 1, 16, 4, 4, 16, DType::F16, "hd16 (synthetic:tiny) mixed");
+    run_case({{0, 20}, {9, 1}}, 1, 16, 2, 1, 8, DType::F16, "hd8 GQA 2/1 mixed");
   } catch (const std::exception& e) {
     std::printf("NOT OK exception: %s\n", e.what());
     return 1;

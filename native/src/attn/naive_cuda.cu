@@ -174,8 +174,8 @@ std::string naive_cuda_status(const AttnDims* dims) {
   }
   if (dims) {
     const int D = dims->head_dim;
-    if (D % 32 != 0 || D > kMaxHeadDim || (D < kThreads && kThreads % D != 0))
-      return "unavailable: head_dim " + std::to_string(D) + " (naive CUDA takes 32, 64, 128..256 in steps of 32)";
+    if (D % 8 != 0 || D > kMaxHeadDim || (D < kThreads && kThreads % D != 0))
+      return "unavailable: head_dim " + std::to_string(D) + " (naive CUDA takes 8, 16, 32, 64, 128..256 in steps of 8)";
     if (dims->dtype == DType::F32) return "unavailable: fp32 (naive CUDA takes fp16/bf16)";
   }
   return "ok";
