@@ -164,3 +164,11 @@ test("edge cases render without warnings: one scale, one backend, a run with eve
   assert.ok(png.width > 500);
   assert.ok(readFileSync(join(out, "edge", "offline_throughput.svg"), "utf8").includes("flashinfer (unavailable)"));
 });
+
+test("a run flagged invalid is named in the figure title", async () => {
+  const { synthOnline } = await import("./fixtures/results/synth.js");
+  const r = synthOnline({ seed: 8, scales: [0.5, 1] });
+  r.runs[0].summary!.invalid.push("dispatch lateness p99 12.5 ms > 5 ms");
+  const svg = await specToSvg(onlineGridSpec({ rows: latencyRows(r), missing: missingBackends(r), backends: backendOrder([r]), results: r }));
+  assert.ok(svg.includes("INVALID RUN naive @ scale 0.5: dispatch lateness p99 12.5 ms &gt; 5 ms"));
+});

@@ -137,6 +137,7 @@ export function offlineThroughputSpec(input: OfflineFigureInput): TopLevelSpec {
     "bar: median over repeats · black rule: min–max over repeats" + (input.comparison ? " · faded: baseline, solid: candidate" : ""),
   ];
   if (input.comparison) subtitle.push(`baseline ${input.comparison.baseline} vs candidate ${input.comparison.candidate}`);
+  for (const run of r.runs) for (const why of run.invalid) subtitle.push(`INVALID RUN ${run.backend.label}: ${why}`);
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: input.comparison ? "Offline throughput: candidate vs baseline" : "Offline throughput", subtitle },

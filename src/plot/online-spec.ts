@@ -47,6 +47,10 @@ function titleBlock(input: OnlineFigureInput, what: string) {
   ];
   if (input.comparison) lines.push(`baseline ${input.comparison.baseline} vs candidate ${input.comparison.candidate}`);
   lines.push(...missingLines(input.missing));
+  // Numbers from a run the load generator flagged are drawn, but the title says not to trust them.
+  for (const run of r.runs) {
+    for (const why of run.summary?.invalid ?? []) lines.push(`INVALID RUN ${run.backend.label} @ scale ${run.scale}: ${why}`);
+  }
   return { text: what, subtitle: lines };
 }
 
