@@ -86,7 +86,11 @@ static void sampling_tests() {
 
 int main() {
   attnbench_test::init();
+  CHECK(true, std::string("matmul path: ") + (matmul_uses_avx2() ? "AVX2+FMA" : "SSE"));
   matmul_tests();
+  set_matmul_allow_avx2(false);  // the portable path too, whatever this CPU has
+  matmul_tests();
+  set_matmul_allow_avx2(true);
   sampling_tests();
   return attnbench_test::finish("test_kernels");
 }

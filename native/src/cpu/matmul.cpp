@@ -6,6 +6,11 @@
 #include "cpu/thread_pool.h"
 #include "cpu/vec4.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ATTNBENCH_HAVE_AVX2_KERNEL 1
+#endif
+
 namespace attnbench {
 
 namespace {
@@ -35,7 +40,61 @@ inline void micro_kernel(const float* x, int ldx, const float* panel, int k0, in
     store4(c + (size_t)r * ldc + 4, acc[r][1]);
   }
 }
+#ifdef ATTNBENCH_HAVE_AVX2_KERNEL
+// The same contract with 8-lane FMA, compiled for AVX2+FMA only in this function and chosen at run
+// time, so the binary stays x86-64-v2. R rows x 8 columns; every row of a product goes through this
+// kernel (tails use smaller R), so a row's arithmetic is the same whatever M is.
+template <int R>
+__attribute__((target("avx2,fma"))) void micro_kernel_avx2(const float* x, int ldx, const float* panel, int k0, int k1,
+                                                            float* c, int ldc) {
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(c + (size_t)r * ldc);
+  for (int k = k0; k < k1; ++k) {
+    const __m256 b = _mm256_loadu_ps(panel + (size_t)k * P);
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + (size_t)r * ldx + k), b, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) _mm256_storeu_ps(c + (size_t)r * ldc, acc[r]);
+}
+
+void rows_avx2(int rows, const float* x, int ldx, const float* panel, int k0, int k1, float* c, int ldc) {
+  for (; rows >= 8; rows -= 8, x += (size_t)8 * ldx, c += (size_t)8 * ldc)
+    micro_kernel_avx2<8>(x, ldx, panel, k0, k1, c, ldc);
+  switch (rows) {
+    case 7: micro_kernel_avx2<7>(x, ldx, panel, k0, k1, c, ldc); break;
+    case 6: micro_kernel_avx2<6>(x, ldx, panel, k0, k1, c, ldc); break;
+    case 5: micro_kernel_avx2<5>(x, ldx, panel, k0, k1, c, ldc); break;
+    case 4: micro_kernel_avx2<4>(x, ldx, panel, k0, k1, c, ldc); break;
+    case 3: micro_kernel_avx2<3>(x, ldx, panel, k0, k1, c, ldc); break;
+    case 2: micro_kernel_avx2<2>(x, ldx, panel, k0, k1, c, ldc); break;
+    case 1: micro_kernel_avx2<1>(x, ldx, panel, k0, k1, c, ldc); break;
+    default: break;
+  }
+}
+
+bool cpu_has_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#endif
+
+void rows_sse(int rows, const float* x, int ldx, const float* panel, int k0, int k1, float* c, int ldc) {
+  for (; rows >= 4; rows -= 4, x += (size_t)4 * ldx, c += (size_t)4 * ldc) micro_kernel<4>(x, ldx, panel, k0, k1, c, ldc);
+  for (; rows > 0; --rows, x += ldx, c += ldc) micro_kernel<1>(x, ldx, panel, k0, k1, c, ldc);
+}
+
+bool g_allow_avx2 = true;
+
 }  // namespace
+
+void set_matmul_allow_avx2(bool allow) { g_allow_avx2 = allow; }
+
+bool matmul_uses_avx2() {
+#ifdef ATTNBENCH_HAVE_AVX2_KERNEL
+  return g_allow_avx2 && cpu_has_avx2_fma();
+#else
+  return false;
+#endif
+}
 
 PackedMatrix pack_matrix(const float* w, int K, int N) {
   PackedMatrix m;
@@ -54,6 +113,10 @@ void matmul_bias(const float* x, int M, const PackedMatrix& w, const float* bias
   const int K = w.K, N = w.N;
   const int row_tiles = (M + kRowsPerTile - 1) / kRowsPerTile;
   const int col_tiles = (w.num_panels + kPanelsPerTile - 1) / kPanelsPerTile;
+  auto rows_kernel = rows_sse;
+#ifdef ATTNBENCH_HAVE_AVX2_KERNEL
+  if (matmul_uses_avx2()) rows_kernel = rows_avx2;
+#endif
   cpu_pool().parallel_for(row_tiles * col_tiles, [&](int task) {
     const int m0 = (task / col_tiles) * kRowsPerTile, m1 = std::min(M, m0 + kRowsPerTile);
     const int p0 = (task % col_tiles) * kPanelsPerTile, p1 = std::min(w.num_panels, p0 + kPanelsPerTile);
@@ -65,13 +128,7 @@ void matmul_bias(const float* x, int M, const PackedMatrix& w, const float* bias
       for (int p = p0; p < p1; ++p) {
         const float* panel = w.data.data() + (size_t)p * K * P;
         float* c = &tile[0][(p - p0) * P];
-        int m = m0;
-        for (; m + 4 <= m1; m += 4)
-          micro_kernel<4>(x + (size_t)m * K, K, panel, k0, k1, c + (size_t)(m - m0) * kPanelsPerTile * P,
-                          kPanelsPerTile * P);
-        for (; m < m1; ++m)
-          micro_kernel<1>(x + (size_t)m * K, K, panel, k0, k1, c + (size_t)(m - m0) * kPanelsPerTile * P,
-                          kPanelsPerTile * P);
+        rows_kernel(m1 - m0, x + (size_t)m0 * K, K, panel, k0, k1, c, kPanelsPerTile * P);
       }
     }
     const int n0 = p0 * P, n1 = std::min(N, p1 * P);

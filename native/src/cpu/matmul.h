@@ -20,6 +20,11 @@ void matmul_bias(const float* x, int M, const PackedMatrix& w, const float* bias
 // y[M, N] = x[M, K] . W[N, K]^T: the LM head against the (tied) embedding table.
 void matmul_nt(const float* x, int M, int K, const float* w, int N, float* y);
 
+// The blocked kernel uses AVX2+FMA when the CPU has them (checked at run time); tests can turn that
+// off to exercise the SSE path. Within one process every row takes the same path.
+void set_matmul_allow_avx2(bool allow);
+bool matmul_uses_avx2();
+
 // Unpacked, unblocked reference for tests: y = x . W + bias with W [K, N].
 void matmul_reference(const float* x, int M, int K, const float* w, int N, const float* bias, float* y);
 

@@ -22,18 +22,22 @@ const Preset kPresets[] = {
     {"gpt2-xl", 50257, 1024, 1600, 48, 25, 50256},
 };
 
-// Fills `n` values with mean + std * N(0,1), each from a counter-based Box-Muller pair.
+// Fills `n` values with mean + std * N(0,1): Box-Muller on one counter-based 64-bit draw per pair of
+// elements (both the cosine and the sine output are used).
 std::vector<float> random_tensor(size_t n, uint64_t seed, uint64_t tensor_id, float mean, float std) {
   std::vector<float> out(n);
   const uint64_t base = splitmix64(seed ^ splitmix64(tensor_id * 0x9E3779B97F4A7C15ull + 1));
-  constexpr size_t kChunk = 1 << 16;
+  constexpr size_t kChunk = 1 << 16;  // even, so pairs never straddle two tasks
   cpu_pool().parallel_for((int)((n + kChunk - 1) / kChunk), [&](int task) {
     const size_t end = std::min(n, (task + 1) * kChunk);
-    for (size_t i = task * kChunk; i < end; ++i) {
-      const uint64_t r = splitmix64(base + i);
-      const double u1 = ((r >> 40) + 1.0) / 16777217.0;  // (0, 1]
-      const double u2 = ((r & 0xFFFFFF) + 0.5) / 16777216.0;
-      out[i] = mean + std * (float)(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+    for (size_t i = task * kChunk; i < end; i += 2) {
+      const uint64_t r = splitmix64(base + i / 2);
+      const float u1 = (float)(((r >> 40) + 1) * (1.0 / 16777216.0));  // (0, 1]
+      const float u2 = (float)((r & 0xFFFFFF) * (1.0 / 16777216.0));   // [0, 1)
+      const float radius = std::sqrt(-2.0f * std::log(u1));
+      const float angle = 6.28318530717958647692f * u2;
+      out[i] = mean + std * radius * std::cos(angle);
+      if (i + 1 < end) out[i + 1] = mean + std * radius * std::sin(angle);
     }
   });
   return out;
