@@ -22,7 +22,7 @@ optional_re='(cublas[A-Za-z_]*\.h|cudnn[A-Za-z_]*\.h|torch/|ATen/|c10/|flashinfe
 compile_one() {
   local f=$1 tmp=$2
   local key=${f//\//_}
-  if "$NVCC" -c -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I native/src ${EXTRA_FLAGS:-} \
+  if "$NVCC" -c -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I native/src -I native ${EXTRA_FLAGS:-} \
        "$f" -o "$tmp/$key.o" >"$tmp/$key.log" 2>&1; then
     echo "ok $f" >"$tmp/$key.res"
   else
@@ -51,7 +51,7 @@ for f in "${files[@]}"; do
     fi
   fi
 done
-echo "compiled ${compiled}, skipped ${#skipped[@]}$( [ ${#skipped[@]} -gt 0 ] && printf ': %s' "$(IFS=';'; echo "${skipped[*]}")")"
+echo "compiled ${compiled}, skipped ${#skipped[@]}$( [ ${#skipped[@]} -gt 0 ] && printf ': %s' "$(printf "%s; " "${skipped[@]}")")"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED ${#failed[@]}: ${failed[*]}"
   exit 1
