@@ -15,7 +15,7 @@ import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
 import { plotAfterBench } from "../results/plot-hook.js";
 import { agreement } from "../metrics/offline.js";
-import { runOffline } from "../load/offline-run.js";
+import { runOffline, summarizeRepeats, type OfflineOutcome } from "../load/offline-run.js";
 import { syntheticPrompt } from "../load/prompts.js";
 import { Progress } from "../progress/progress.js";
 
@@ -56,7 +56,7 @@ async function benchOffline(o: Opts): Promise<void> {
   const runs: OfflineRun[] = [];
   const outputsByLabel = new Map<string, number[][]>();
   let ready: ReadyEvent | null = null;
-  let current: { backend: Backend; engine: EngineClient | null } | null = null;
+  let current: { backend: Backend; engine: EngineClient | null; partial?: OfflineOutcome["run"] } | null = null;
 
   const results = (): OfflineResults => {
     const meta = buildMeta({ startedAt, ready, engineFlags: sharedEngineFlags(o), workload: { workload: `offline in=${o.inputLen} out=${o.outputLen} n=${o.numPrompts} seed=${o.seed}` } });
@@ -69,7 +69,12 @@ async function benchOffline(o: Opts): Promise<void> {
   onTerminate(async () => {
     if (current) {
       current.engine?.kill();
-      runs.push(emptyRun(current.backend, "failed", "interrupted (signal)"));
+      const partial = current.partial;
+      if (partial) {
+        summarizeRepeats(partial, null);
+        partial.invalid.push("interrupted: only the repeats finished before the signal are here");
+        runs.push({ backend: current.backend, status: "failed", reason: "interrupted (signal)", ...partial });
+      } else runs.push(emptyRun(current.backend, "failed", "interrupted (signal)"));
     }
     flush();
     progress.log(`partial results: ${resultsPath}`);
@@ -107,6 +112,9 @@ async function benchOffline(o: Opts): Promise<void> {
       engine,
       { prompts, outputLen: o.outputLen, repeats: o.repeats, warmupPrompts: o.warmupPrompts ?? Math.min(o.numPrompts, 16) },
       (phase, done, total) => progress.update({ phase: `offline ${backend.label} ${phase}`, done, total }),
+      (partial) => {
+        if (current) current.partial = partial;
+      },
     );
     progress.endLine();
     const status = outcome.died ? "failed" : "ok";

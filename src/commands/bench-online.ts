@@ -121,7 +121,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       const s = r.summary;
       progress.log(
         s
-          ? `${backend.label} x${scale}: ${s.completed}/${s.n} ok, TTFT p50 ${s.ttft_ms.p50.toFixed(1)} ms, TPOT p50 ${s.tpot_ms.p50.toFixed(2)} ms, E2E p50 ${s.e2e_ms.p50.toFixed(1)} ms, ${s.output_throughput.toFixed(0)} tok/s${s.invalid.length ? ` INVALID: ${s.invalid.join("; ")}` : ""}${r.status !== "ok" ? ` (${r.status}: ${r.reason})` : ""}`
+          ? `${backend.label} x${scale}: ${s.completed}/${s.n} ok, TTFT p50 ${s.ttft_ms.p50.toFixed(1)} ms, TPOT p50 ${s.tpot_ms.p50.toFixed(2)} ms, E2E p50 ${s.e2e_ms.p50.toFixed(1)} ms, ${s.output_throughput.toFixed(0)} output tok/s; load: ${s.achieved_rate.toFixed(2)}/${s.offered_rate.toFixed(2)} req/s achieved/offered, lateness p99 ${s.lateness_ms.p99.toFixed(1)} ms${s.invalid.length ? ` INVALID: ${s.invalid.join("; ")}` : ""}${r.status !== "ok" ? ` (${r.status}: ${r.reason})` : ""}`
           : `${backend.label} x${scale}: ${r.status}: ${r.reason}`,
       );
     }

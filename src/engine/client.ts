@@ -32,7 +32,7 @@ const STDERR_TAIL_LINES = 40;
 
 export class EngineClient {
   private readonly pending = new Map<string, RequestHandlers>();
-  private readonly statsWaiters: ((ev: StatsEvent) => void)[] = [];
+  private readonly statsWaiters: { resolve: (ev: StatsEvent) => void; reject: (e: Error) => void }[] = [];
   private readonly deathListeners: ((reason: string) => void)[] = [];
   private readonly stderrTail: string[] = [];
   private dead: string | null = null;
@@ -150,9 +150,15 @@ export class EngineClient {
     if (this.dead !== null) return Promise.reject(new Error(`engine is dead: ${this.dead}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("engine did not answer stats")), timeoutMs);
-      this.statsWaiters.push((ev) => {
-        clearTimeout(timer);
-        resolve(ev);
+      this.statsWaiters.push({
+        resolve: (ev) => {
+          clearTimeout(timer);
+          resolve(ev);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       this.send({ op: "stats" });
     });
@@ -213,7 +219,7 @@ export class EngineClient {
         return;
       }
       case "stats":
-        this.statsWaiters.shift()?.(e.ev);
+        this.statsWaiters.shift()?.resolve(e.ev);
         return;
       case "error":
         // Errors tied to a new request come as done{finish:error}; these are protocol complaints
@@ -235,6 +241,7 @@ export class EngineClient {
     this.startWaiter?.reject(new EngineStartError(reason, false));
     for (const [id, h] of this.pending) h.onDone({ ev: "done", id, finish: "error", error: this.dead });
     this.pending.clear();
+    for (const w of this.statsWaiters.splice(0)) w.reject(new Error(this.dead));
     for (const cb of this.deathListeners.splice(0)) cb(this.dead);
   }
 }

@@ -85,11 +85,29 @@ export function outputsSha256(outputs: number[][]): string {
   return createHash("sha256").update(JSON.stringify(outputs)).digest("hex");
 }
 
-export async function runOffline(engine: EngineClient, w: OfflineWorkload, progress?: (phase: string, done: number, total: number) => void): Promise<OfflineOutcome> {
+/** Medians over the repeats done so far (also used for a run cut short by a signal). */
+export function summarizeRepeats(run: OfflineOutcome["run"], outputs: number[][] | null): void {
+  const med = (f: (x: (typeof run.repeats)[number]) => number) => median(run.repeats.map(f));
+  run.wall_s = med((x) => x.wall_s);
+  run.total_latency_s = run.wall_s;
+  run.req_s = med((x) => x.req_s);
+  run.output_tok_s = med((x) => x.output_tok_s);
+  run.total_tok_s = med((x) => x.total_tok_s);
+  run.outputs_sha256 = outputs ? outputsSha256(outputs) : null;
+}
+
+/** `onStart` receives the run object as it fills up, so an interrupted bench can save it. */
+export async function runOffline(
+  engine: EngineClient,
+  w: OfflineWorkload,
+  progress?: (phase: string, done: number, total: number) => void,
+  onStart?: (run: OfflineOutcome["run"]) => void,
+): Promise<OfflineOutcome> {
   const run: OfflineOutcome["run"] = {
     wall_s: null, req_s: null, output_tok_s: null, total_tok_s: null, total_latency_s: null,
     repeats: [], outputs_sha256: null, records: [], invalid: [],
   };
+  onStart?.(run);
   let outputs: number[][] | null = null;
   const warm = { ...w, prompts: w.prompts.slice(0, Math.max(1, w.warmupPrompts)) };
   await oneRepeat(engine, warm, "warmup");
@@ -98,18 +116,15 @@ export async function runOffline(engine: EngineClient, w: OfflineWorkload, progr
     let done = 0;
     const rep = await oneRepeat(engine, w, `rep${r}`, () => progress?.(`repeat ${r + 1}/${w.repeats}`, ++done, w.prompts.length));
     run.records.push(...rep.records);
-    if (!engine.alive) return { run, outputs, died: engine.deathReason };
+    if (!engine.alive) {
+      summarizeRepeats(run, null);
+      return { run, outputs, died: engine.deathReason };
+    }
     const invalid = offlineInvalidReason(rep.records, w.outputLen);
     run.repeats.push({ ...repeatThroughput(rep.records, rep.wall_s), valid: invalid === null, invalid_reason: invalid });
     if (invalid) run.invalid.push(`repeat ${r + 1}: ${invalid}`);
     if (r === 0) outputs = rep.outputs;
   }
-  const med = (f: (x: (typeof run.repeats)[number]) => number) => median(run.repeats.map(f));
-  run.wall_s = med((x) => x.wall_s);
-  run.total_latency_s = run.wall_s;
-  run.req_s = med((x) => x.req_s);
-  run.output_tok_s = med((x) => x.output_tok_s);
-  run.total_tok_s = med((x) => x.total_tok_s);
-  run.outputs_sha256 = outputs ? outputsSha256(outputs) : null;
+  summarizeRepeats(run, outputs);
   return { run, outputs, died: null };
 }
