@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { quantile } from "../src/gate/quantile.js";
 import { percentile } from "../src/metrics/percentiles.js";
 import { bootstrapRatio, weightedQuantileForTests } from "../src/gate/bootstrap.js";
-import { decide } from "../src/gate/compare.js";
+import { decide, splitRepeats } from "../src/gate/compare.js";
 import { parseMaxRegression, tolerancesFor } from "../src/gate/tolerances.js";
 import { diffFingerprints } from "../src/gate/fingerprint.js";
 import { mulberry32, normal } from "../src/gate/rng.js";
@@ -94,4 +94,11 @@ test("diffFingerprints names differing and one-sided keys only", () => {
   const d = diffFingerprints({ device: "H100", dtype: "fp16", model: "gpt2" }, { device: "H100", dtype: "bf16", trace_sha256: "ab" });
   assert.deepEqual(d.map((x) => x.key), ["dtype", "model", "trace_sha256"]);
   assert.deepEqual(d[2], { key: "trace_sha256", baseline: null, candidate: "ab" });
+});
+
+test("splitRepeats: records of back-to-back repeats split where the request index restarts", () => {
+  const rec = (i: number) => ({ i, id: `r${i}`, prompt_tokens: 1, max_tokens: 1, scheduled_ms: 0, sent_ms: 0, chunks: [], end_ms: 0, output_tokens: 0, ok: true, finish: null, error: null, engine: null });
+  const reps = splitRepeats([0, 1, 2, 0, 1, 2, 0, 1].map(rec));
+  assert.deepEqual(reps.map((r) => r.length), [3, 3, 2]);
+  assert.deepEqual(splitRepeats([]), []);
 });

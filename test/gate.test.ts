@@ -58,6 +58,13 @@ test("offline: noise passes, a 30% throughput drop fails on req_s and output_tok
   assert.ok(regressed.every((k) => k.startsWith("naive:")));
 });
 
+test("offline latency: one sample per repeat (a batch's requests share one fate), not one per request", async () => {
+  const r = await runGate({ baseline: offline({ seed: 1 }), candidate: offline({ seed: 2 }) });
+  const e2e = r.outcome!.comparisons.filter((c) => c.metric === "e2e_p90");
+  assert.equal(e2e.length, 3);
+  for (const c of e2e) assert.deepEqual([c.interval?.n_baseline, c.interval?.n_candidate], [5, 5]);
+});
+
 test("--max-regression overrides defaults: a 30% slowdown passes at a 50% tolerance", async () => {
   const off = Object.fromEntries(["ttft_p50", "ttft_p90", "tpot_p50", "tpot_p90", "itl_p90", "e2e_p90"].map((k) => [k, 0.5]));
   const r = await runGate({ baseline: online({ seed: 7 }), candidate: online({ seed: 8, slowdown: { fused: 1.3 } }), tolerances: off });

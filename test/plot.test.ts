@@ -92,7 +92,7 @@ test("online figure text: title with model, device, trace, n; axis titles with u
 
 test("offline figure: bars with value labels; the unavailable backend is greyed with its reason", () => {
   const svg = readFileSync(join(out, "offline_throughput.svg"), "utf8");
-  for (const text of ["requests / s", "output tokens / s", "total tokens / s", "40,001", "flashinfer (unavailable)", "unavailable: not built: configure with"]) {
+  for (const text of ["requests / s", "output tokens / s", "total tokens / s", "19,309", "flashinfer (unavailable)", "unavailable: not built: configure with"]) {
     assert.ok(svg.includes(text.replace(/</g, "&lt;")), `missing text: ${text}`);
   }
   assert.ok(svg.includes(`fill="${UNAVAILABLE_GREY}"`), "grey text for the unavailable backend");

@@ -4,6 +4,7 @@
 import type { AnyResults, OfflineRun, OnlineRun, RequestRecord } from "../results/schema.js";
 import { bootstrapRatio, type RatioInterval } from "./bootstrap.js";
 import { metricSamplesByRequest } from "./request-metrics.js";
+import { quantile } from "./quantile.js";
 import { seedFromString } from "./rng.js";
 import { tolerancesFor, type GateKind, type GateMetric } from "./tolerances.js";
 
@@ -56,10 +57,32 @@ export function decide(interval: RatioInterval | null, tolerance: number, better
   return ratio < 1 - tolerance ? "inconclusive" : "pass";
 }
 
-function samplesOf(metric: GateMetric, records: readonly RequestRecord[], run: OfflineRun | null): number[][] {
-  if (metric.source === "latency") return metricSamplesByRequest(records, metric.latency);
-  // Each valid repeat of the offline workload is one throughput sample.
-  return (run?.repeats ?? []).filter((r) => r.valid).map((r) => [r[metric.key]]);
+/**
+ * Offline records hold every repeat back to back (each repeat's request index starts again at 0).
+ * Requests of one repeat finish together, so they are one measurement, not many.
+ */
+export function splitRepeats(records: readonly RequestRecord[]): RequestRecord[][] {
+  const repeats: RequestRecord[][] = [];
+  for (const r of records) {
+    if (repeats.length === 0 || (r.i === 0 && repeats[repeats.length - 1].length > 0)) repeats.push([]);
+    repeats[repeats.length - 1].push(r);
+  }
+  return repeats;
+}
+
+/** The groups the bootstrap resamples, and the statistic it takes over them. */
+function samplesOf(metric: GateMetric, kind: GateKind, records: readonly RequestRecord[], run: OfflineRun | null): { groups: number[][]; q: number } {
+  if (metric.source === "repeats") {
+    // Each valid repeat of the offline workload is one throughput sample; the statistic is their median.
+    return { groups: (run?.repeats ?? []).filter((r) => r.valid).map((r) => [r[metric.key]]), q: 0.5 };
+  }
+  if (kind === "online") return { groups: metricSamplesByRequest(records, metric.latency), q: metric.q };
+  // Offline latency: the percentile within each repeat is one sample; compare medians over repeats
+  // (resampling requests would treat one batch's shared fate as n independent observations).
+  const perRepeat = splitRepeats(records)
+    .map((rep) => quantile(metricSamplesByRequest(rep, metric.latency).flat(), metric.q))
+    .filter((v) => Number.isFinite(v));
+  return { groups: perRepeat.map((v) => [v]), q: 0.5 };
 }
 
 function compareRun(
@@ -73,8 +96,11 @@ function compareRun(
   const out: MetricComparison[] = [];
   for (const [metric, tolerance] of tolerances) {
     const key = `${label}|${scale ?? "offline"}|${metric.key}`;
-    const interval = bootstrapRatio(samplesOf(metric, base.records, base.offline), samplesOf(metric, cand.records, cand.offline), {
-      q: metric.q,
+    const kind: GateKind = base.offline ? "offline" : "online";
+    const b = samplesOf(metric, kind, base.records, base.offline);
+    const c = samplesOf(metric, kind, cand.records, cand.offline);
+    const interval = bootstrapRatio(b.groups, c.groups, {
+      q: b.q,
       resamples: opts.resamples,
       confidence: opts.confidence,
       seed: seedFromString(key, opts.seed),
