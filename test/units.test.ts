@@ -27,6 +27,9 @@ test("engine events: typed when valid, 'invalid' with a reason otherwise", () =>
   assert.equal(bad.kind, "invalid");
   assert.equal(parseEventLine("not json").kind, "invalid");
   assert.equal(parseEventLine('{"ev":"party"}').kind, "invalid");
+  assert.equal(parseEventLine('{"ev":"tok","id":"r1","tokens":[1.5],"t_ns":1}').kind, "invalid");
+  assert.equal(parseEventLine('{"ev":"tok","id":"r1","tokens":[1],"t_ns":"x"}').kind, "invalid");
+  assert.equal(parseEventLine('{"ev":"tok","id":"r1","tokens":[1],"t_ns":1,"logprobs":["a"]}').kind, "invalid");
 });
 
 test("SSE parser: events split across reads, CRLF, multi-line data", () => {

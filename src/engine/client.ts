@@ -222,6 +222,8 @@ export class EngineClient {
         this.statsWaiters.shift()?.resolve(e.ev);
         return;
       case "error":
+        // An abort can cross the request's own done on the wire: harmless.
+        if (e.ev.code === "unknown_id") return;
         // Errors tied to a new request come as done{finish:error}; these are protocol complaints
         // about our own lines (a bug on our side), so make them visible.
         process.stderr.write(`attnbench: engine protocol error${e.ev.code ? ` (${e.ev.code})` : ""}: ${e.ev.message}\n`);

