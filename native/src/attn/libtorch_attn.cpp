@@ -198,7 +198,7 @@ class CudnnPrefill final : public PrefillAttn {
     const StepBatch& h = *md.host;
     B_ = md.num_prefill_seqs;
     S_ = 0;
-    for (int s = 0; s < B_; ++s) S_ = std::max(S_, h.seq_lens_k[s]);
+    for (int s = 0; s < B_; ++s) S_ = std::max<int64_t>(S_, h.seq_lens_k[s]);
     if (B_ == 0) return;
     c10::InferenceMode im;
     std::vector<int64_t> q_rows, kv_slots;
