@@ -1,5 +1,5 @@
 // The gate's markdown report: verdict first, then one row per metric with its evidence.
-import { basename, fmt, fmtRatio } from "../report/describe.js";
+import { fmt, fmtRatio } from "../report/describe.js";
 import { mdTable } from "../report/markdown.js";
 import type { GateOutcome, MetricComparison } from "./compare.js";
 import { describeDiffs, type FingerprintDiff } from "./fingerprint.js";
@@ -89,6 +89,6 @@ export function gateMarkdown(r: GateReportInput): string {
   const notes = groupChecks(o.checks.filter((c) => !c.regression));
   if (notes.length > 0) lines.push(`### Notes`, ``, ...notes.map((n) => `- ${n}`), ``);
   lines.push(`### All comparisons`, ``, mdTable(headers, o.comparisons.map(row)), ``);
-  lines.push(`Units: latencies in ms, throughputs per second. ${basename(r.candidateFile)} vs ${basename(r.baselineFile)}.`, ``);
+  lines.push(`Units: latencies in ms, throughputs per second; ratio = candidate / baseline.`, ``);
   return lines.join("\n");
 }

@@ -8,6 +8,7 @@ import { isOnline, loadResults, ResultsFileError, type LoadedResults } from "../
 import { onlineSummaryMarkdown } from "../report/online-summary.js";
 import { offlineSummaryMarkdown } from "../report/offline-summary.js";
 import { comparisonMarkdown } from "../report/comparison.js";
+import { distinctNames } from "../report/describe.js";
 import { backendOrder, latencyRows, missingBackends } from "./online-data.js";
 import { onlineGridSpec, onlineMetricSpec, type OnlineFigureInput } from "./online-spec.js";
 import { offlineThroughputSpec, throughputRows } from "./offline-spec.js";
@@ -53,7 +54,8 @@ export async function plotComparison(base: LoadedResults, cand: LoadedResults, d
   if (base.results.schema !== cand.results.schema) {
     throw new ResultsFileError(cand.file, `is ${cand.results.schema} but the baseline ${base.file} is ${base.results.schema}`);
   }
-  const comparison = { baseline: basename(base.file), candidate: basename(cand.file) };
+  const [baseline, candidate] = distinctNames(base.file, cand.file);
+  const comparison = { baseline, candidate };
   const written: string[] = [];
   if (isOnline(base.results) && isOnline(cand.results)) {
     const input: OnlineFigureInput = {

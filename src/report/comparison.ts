@@ -4,7 +4,7 @@ import type { AnyResults, OfflineResults, OnlineResults } from "../results/schem
 import { LATENCY_METRICS } from "../gate/request-metrics.js";
 import { latencyRows, METRIC_TITLES } from "../plot/online-data.js";
 import { isOnline } from "./load-results.js";
-import { basename, fmtRatio } from "./describe.js";
+import { distinctNames, fmtRatio } from "./describe.js";
 import { mdTable } from "./markdown.js";
 
 const ratio = (cand: number | null | undefined, base: number | null | undefined) =>
@@ -78,11 +78,12 @@ function offlineRatios(base: OfflineResults, cand: OfflineResults): string {
 }
 
 export function comparisonMarkdown(base: { file: string; results: AnyResults }, cand: { file: string; results: AnyResults }): string {
+  const [baseName, candName] = distinctNames(base.file, cand.file);
   const head = [
     `# Comparison: candidate / baseline`,
     ``,
-    `- baseline: \`${basename(base.file)}\` (git ${base.results.meta.git_sha ?? "unknown"}, ${base.results.meta.started_at})`,
-    `- candidate: \`${basename(cand.file)}\` (git ${cand.results.meta.git_sha ?? "unknown"}, ${cand.results.meta.started_at})`,
+    `- baseline: \`${baseName}\` (git ${base.results.meta.git_sha ?? "unknown"}, ${base.results.meta.started_at})`,
+    `- candidate: \`${candName}\` (git ${cand.results.meta.git_sha ?? "unknown"}, ${cand.results.meta.started_at})`,
     ``,
     `Point estimates only; run \`attnbench gate\` for confidence intervals and a pass/fail verdict.`,
     ``,

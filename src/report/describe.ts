@@ -43,3 +43,17 @@ export function metaLines(meta: Meta): string[] {
     `- command: \`${meta.command}\``,
   ];
 }
+
+/**
+ * Short names for two files that stay distinct: "a.json" / "b.json", or with as many parent folders
+ * as it takes when both are called online_results.json.
+ */
+export function distinctNames(a: string, b: string): [string, string] {
+  const pa = a.split(/[\\/]/).filter(Boolean);
+  const pb = b.split(/[\\/]/).filter(Boolean);
+  for (let k = 1; k <= Math.max(pa.length, pb.length); k++) {
+    const [na, nb] = [pa.slice(-k).join("/"), pb.slice(-k).join("/")];
+    if (na !== nb) return [na, nb];
+  }
+  return [a, b];
+}

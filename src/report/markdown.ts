@@ -4,7 +4,7 @@ export function mdEscape(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
-const NUMERIC_CELL = /^[-+–]?[\d.,]+(x|%)?( \(ref\))?$|^–$/;
+const NUMERIC_CELL = /^[-+–]?[\d.,/]+(x|%)?( \(ref\))?$|^–$/;
 
 export function mdTable(headers: string[], rows: string[][]): string {
   const align = headers.map((_, i) => (rows.length > 0 && rows.every((r) => NUMERIC_CELL.test(r[i] ?? "")) ? "---:" : "---"));
