@@ -17,12 +17,18 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+namespace {
+thread_local bool t_inside_task = false;  // a task that calls parallel_for runs the inner loop inline
+}
+
 void ThreadPool::run_tasks() {
+  t_inside_task = true;
   for (;;) {
     int i = next_task_.fetch_add(1);
-    if (i >= num_tasks_) return;
+    if (i >= num_tasks_) break;
     (*fn_.load())(i);
   }
+  t_inside_task = false;
 }
 
 void ThreadPool::worker_loop() {
@@ -45,10 +51,12 @@ void ThreadPool::worker_loop() {
 
 void ThreadPool::parallel_for(int num_tasks, const std::function<void(int)>& fn) {
   if (num_tasks <= 0) return;
-  if (workers_.empty() || num_tasks == 1) {
+  if (workers_.empty() || num_tasks == 1 || t_inside_task) {
     for (int i = 0; i < num_tasks; ++i) fn(i);
     return;
   }
+  // Callers on different threads (two engines in one process) take turns.
+  std::lock_guard<std::mutex> caller_lock(caller_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A worker that wakes late may still be inside run_tasks of the last round: with the counter

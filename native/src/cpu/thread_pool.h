@@ -18,7 +18,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int num_threads() const { return (int)workers_.size() + 1; }
-  // Runs fn(i) for i in [0, num_tasks); the calling thread takes part. Not reentrant.
+  // Runs fn(i) for i in [0, num_tasks); the calling thread takes part. Calls from inside a task run
+  // inline; calls from several threads are serialised.
   void parallel_for(int num_tasks, const std::function<void(int)>& fn);
 
  private:
@@ -26,7 +27,7 @@ class ThreadPool {
   void run_tasks();
 
   std::vector<std::thread> workers_;
-  std::mutex mu_;
+  std::mutex mu_, caller_mu_;
   std::condition_variable wake_cv_, done_cv_;
   std::atomic<const std::function<void(int)>*> fn_{nullptr};
   std::atomic<int> num_tasks_{0};

@@ -41,7 +41,7 @@ inline size_t kv_bytes_per_block(const ModelConfig& c, int block_size, DType dty
   return (size_t)2 * c.n_layer * block_size * c.n_kv_head * c.head_dim() * dtype_bytes(dtype);
 }
 
-// runner/cpu_runner.cpp (fp32 only)
+// runner/cpu_runner.cpp (fp32 only). Reads `w` in place: the weights must outlive the runner.
 std::unique_ptr<ModelRunner> make_cpu_runner(const Gpt2Weights& w, const RunnerOptions& opt);
 // cuda/cuda_runner.cu when built with CUDA; otherwise runner/cuda_unavailable.cpp throws with the reason.
 std::unique_ptr<ModelRunner> make_cuda_runner(const Gpt2Weights& w, const RunnerOptions& opt);
