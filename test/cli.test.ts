@@ -59,3 +59,23 @@ test("generate with the fake engine prints one JSON object", async () => {
   assert.equal(big.exitCode, 2);
   assert.match(big.stderr, /token id 5000 is outside the model's vocabulary \[0, 1000\)/);
 });
+
+test("serve: prints its URL, answers /health, exits 143 on SIGTERM; exit 3 when the engine refuses", async () => {
+  const { execa } = await import("execa");
+  const { BIN, REPO_ROOT } = await import("./helpers/paths.js");
+  const child = execa(process.execPath, [BIN, "serve", "--port", "0", "--engine", FAKE_ENGINE], { cwd: REPO_ROOT, reject: false });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      const m = /listening on (http:\/\/\S+)/.exec(d.toString());
+      if (m) resolve(m[1]);
+    });
+    setTimeout(() => reject(new Error("serve did not print its URL")), 30_000);
+  });
+  const h = await fetch(`${url}/health`);
+  assert.equal(h.status, 200);
+  child.kill("SIGTERM");
+  assert.equal((await child).exitCode, 143);
+  const refused = await cli(["serve", "--port", "0", "--engine", FAKE_ENGINE, "--decode-attn-backend", "flashinfer"]);
+  assert.equal(refused.exitCode, 3);
+  assert.match(refused.stderr, /engine failed to start: decode backend flashinfer is unavailable/);
+});
