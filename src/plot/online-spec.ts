@@ -106,7 +106,9 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
   // Log: no "nice" rounding to whole decades, which would squeeze the data into a third of the panel.
   const yScale = input.logScale ? { type: "log" as const, nice: false, padding: 8 } : { zero: true };
   const values = input.rows.filter((r) => r.metric === metric).flatMap((r) => [r.p50, r.p90, r.p99]).filter((v) => v > 0);
-  const yAxis = input.logScale ? { values: logTicks(Math.min(...values), Math.max(...values)), format: "~g" } : {};
+  const yAxis = values.length === 0
+    ? { labels: false, ticks: false, grid: false }
+    : input.logScale ? { values: logTicks(Math.min(...values), Math.max(...values)), format: "~g" } : {};
   const yTitle = `${METRIC_TITLES[metric].short} (ms)`;
   const dash = input.comparison
     ? {
