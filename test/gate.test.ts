@@ -143,3 +143,15 @@ test("gate command: exit codes through commander in a child process, --report wr
   assert.equal(mismatch.code, 2);
   assert.match(mismatch.out, /model: baseline "synthetic:gpt2" vs candidate "synthetic:gpt2-medium"/);
 });
+
+test("a single repeat is compared as a threshold and noted in the report", async () => {
+  const one = (seed: number, slowdown?: Record<string, number>) => {
+    const r = synthOffline({ seed, slowdown });
+    for (const run of r.runs) run.repeats = run.repeats.slice(0, 1);
+    return file(r);
+  };
+  const r = await runGate({ baseline: one(1), candidate: one(2) });
+  assert.match(r.text, /only 1 sample\(s\) for req_s: no spread measured/);
+  const slow = await runGate({ baseline: one(1), candidate: one(2, { fused: 1.3 }) });
+  assert.equal(slow.exitCode, 1);
+});

@@ -148,7 +148,11 @@ export function compareResults(baseline: AnyResults, candidate: AnyResults, opts
     checks.push(...found);
     if (!b || !c || b.status !== "ok" || c.status !== "ok") continue;
     const offline = (r: AnyRun) => (kind === "offline" ? (r as OfflineRun) : null);
-    comparisons.push(...compareRun(label, scale, { records: b.records, offline: offline(b) }, { records: c.records, offline: offline(c) }, tolerances, opts));
+    const found2 = compareRun(label, scale, { records: b.records, offline: offline(b) }, { records: c.records, offline: offline(c) }, tolerances, opts);
+    comparisons.push(...found2);
+    // With fewer than 3 samples a side, the interval cannot show spread: the verdict is a threshold test.
+    const few = found2.find((x) => x.interval && Math.min(x.interval.n_baseline, x.interval.n_candidate) < 3);
+    if (few) checks.push({ backend: label, scale, message: `only ${Math.min(few.interval!.n_baseline, few.interval!.n_candidate)} sample(s) for ${few.metric}: no spread measured, use >= 3 repeats`, regression: false });
   }
   const regressions = comparisons.filter((c) => c.verdict === "regression").length + checks.filter((c) => c.regression).length;
   return { kind, comparisons, checks, regressions };
