@@ -9,6 +9,8 @@
 //   2  FA2-style tensor-core kernel (mma.sync m16n8k16 + ldmatrix + cp.async 2-stage), 4 warps, BM 64
 //   3  same kernel, 8 warps, BM 128 (K/V tiles shared by twice the rows)
 //   4  8 warps with BN 128 (D 64) or BN 32 (D 128)
+//   5  4 warps, each 2 m-tiles (32 rows; BM 128): K/V fragments feed two MMAs; D 128 re-reads Q from smem
+//   6  8 warps, each 2 m-tiles (BM 256)
 // (git history keeps the first tensor-core kernel; the header now holds the tuned one, see docs/perf-notes.md)
 // Production (attn/fused_prefill_cuda.cu) takes the winner per head dim.
 #include "dev_common.cuh"
@@ -58,8 +60,12 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     CK((launch_fused_prefill<T, D, 4>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
   } else if (ver == 3) {
     CK((launch_fused_prefill<T, D, 8>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
-  } else {  // 4: longer key tiles for D 64, shorter for D 128
+  } else if (ver == 4) {  // longer key tiles for D 64, shorter for D 128
     CK((launch_fused_prefill<T, D, 8, D == 64 ? 128 : 32>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else if (ver == 5) {  // 4 warps x 2 m-tiles (BM 128)
+    CK((launch_fused_prefill<T, D, 4, 64, 2>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else {  // 6: 8 warps x 2 m-tiles (BM 256)
+    CK((launch_fused_prefill<T, D, 8, 64, 2>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
   }
 }
 
@@ -104,7 +110,7 @@ static bool check_all() {
   };
   bool ok_all = true;
   uint64_t seed = 1234;
-  printf("%-24s %4s %10s %10s %10s %10s\n", "case", "dt", "v1", "v2", "v3", "v4");
+  printf("%-24s %4s %10s %10s %10s %10s %10s %10s\n", "case", "dt", "v1", "v2", "v3", "v4", "v5", "v6");
   for (const Case& c : cases) {
     lab::Problem pb;
     pb.H = c.H, pb.Hkv = c.Hkv, pb.D = c.D, pb.block_size = c.bs, pb.bf16 = c.bf16;
@@ -114,7 +120,7 @@ static bool check_all() {
     std::vector<float> ref;
     pb.reference(ref);
     printf("%-24s %4s", c.name, c.bf16 ? "bf16" : "fp16");
-    for (int ver = 1; ver <= 4; ++ver) {
+    for (int ver = 1; ver <= 6; ++ver) {
       pb.poison_out();
       dispatch(ver, pb);
       CK(cudaDeviceSynchronize());
@@ -141,7 +147,7 @@ static void sweep() {
   };
   std::mt19937 rng(7);
   for (int i = 0; i < 16; ++i) rows.back().lens.push_back(256 + (int)(rng() % 1793));
-  printf("\n%-26s %8s %9s %9s %9s %9s %9s\n", "shape (fp16, causal, page 16)", "GFLOP", "v1 ms", "v2 TFLOPS", "v3 TFLOPS", "v4 TFLOPS", "v3 vs v2");
+  printf("\n%-26s %8s %9s %9s %9s %9s %9s %9s %9s\n", "shape (fp16, causal, page 16)", "GFLOP", "v1 ms", "v2 TFLOPS", "v3 TFLOPS", "v4 TFLOPS", "v5 TFLOPS", "v6 TFLOPS", "v3 vs v2");
   for (const Row& r : rows) {
     lab::Problem pb;
     pb.H = pb.Hkv = r.H, pb.D = r.D, pb.block_size = 16;
@@ -151,8 +157,8 @@ static void sweep() {
     pb.upload();
     double flops = 0;
     for (int L : pb.q_lens) flops += 4.0 * L * L * r.D * r.H / 2;
-    float t[5] = {NAN, NAN, NAN, NAN, NAN};
-    for (int ver = (flops < 2e11 ? 1 : 2); ver <= 4; ++ver) t[ver] = lab::median_ms([&] { dispatch(ver, pb); }, 2, ver == 1 ? 3 : 20);
+    float t[7] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    for (int ver = (flops < 2e11 ? 1 : 2); ver <= 6; ++ver) t[ver] = lab::median_ms([&] { dispatch(ver, pb); }, 2, ver == 1 ? 3 : 20);
     // v2 and v3 tile the work differently: their outputs must agree to rounding.
     std::vector<uint16_t> o2(pb.q_elems()), o3(pb.q_elems());
     for (int ver : {2, 3}) {
@@ -164,8 +170,8 @@ static void sweep() {
     std::vector<float> ref2(o2.size());
     for (size_t i = 0; i < o2.size(); ++i) ref2[i] = lab::bits_to_float(o2[i], false);
     const double err = lab::rel_error(o3, ref2, false);
-    printf("%-26s %8.1f %9.3f %9.1f %9.1f %9.1f %9.2e\n", r.name, flops / 1e9, t[1], flops / t[2] / 1e9, flops / t[3] / 1e9,
-           flops / t[4] / 1e9, err);
+    printf("%-26s %8.1f %9.3f %9.1f %9.1f %9.1f %9.1f %9.1f %9.2e\n", r.name, flops / 1e9, t[1], flops / t[2] / 1e9,
+           flops / t[3] / 1e9, flops / t[4] / 1e9, flops / t[5] / 1e9, flops / t[6] / 1e9, err);
     pb.free_device();
   }
 }

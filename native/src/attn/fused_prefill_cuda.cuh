@@ -1,7 +1,8 @@
 // Fused causal varlen prefill, FlashAttention-2 style, reading K/V from the paged cache.
 //
 //   grid  = (num_heads, num_seqs, max_q_tiles)   tile index reversed: heaviest causal tiles first
-//   block = WARPS warps; warp w owns query rows [16w, 16w+16) of a BM = 16*WARPS row tile
+//   block = WARPS warps; warp w owns MT m-tiles of 16 query rows, rows [16*MT*w, 16*MT*(w+1)) of a
+//           BM = 16*MT*WARPS row tile (MT = 2 halves the K/V ldmatrix traffic per MMA)
 //
 // Per CTA: Q tile -> smem -> registers (ldmatrix); for each BN-key tile of its sequence, K and V
 // are copied with cp.async into 2-stage rings with FA2's schedule: K_{j+1} is issued once S_j
@@ -50,10 +51,10 @@ __device__ __forceinline__ int swz(int row, int chunk) {
 
 }  // namespace prefill_detail
 
-template <typename T, int D, int WARPS, int BN>
+template <typename T, int D, int WARPS, int BN, int MT = 1>
 struct FusedPrefillConfig {
   static constexpr int kThreads = WARPS * 32;
-  static constexpr int kBM = WARPS * 16;
+  static constexpr int kBM = WARPS * 16 * MT;
   static constexpr int kBN = BN;
   static constexpr size_t kSmemBytes = (size_t)(kBM + 4 * BN) * D * sizeof(T);  // Q + 2 x (K, V)
 };
@@ -64,13 +65,14 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-template <typename T, int D, int WARPS, int BN>
+template <typename T, int D, int WARPS, int BN, int MT = 1>
 __global__ void __launch_bounds__(WARPS * 32)
 fused_prefill_kernel(const FusedPrefillParams p) {
   using namespace prefill_detail;
-  constexpr int NT = WARPS * 32, BM = WARPS * 16, CHUNKS = D / 8, RPP = NT / CHUNKS;
+  constexpr int NT = WARPS * 32, BM = WARPS * 16 * MT, CHUNKS = D / 8, RPP = NT / CHUNKS;
   constexpr int KV_ROWS = BN / RPP;  // K/V rows this thread copies per tile
-  static_assert(BN % RPP == 0, "tile shape");
+  constexpr bool Q_IN_REGS = MT * D <= 128;  // else Q fragments are re-read from smem per tile
+  static_assert(BN % RPP == 0 && BM % RPP == 0, "tile shape");
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* sQ = reinterpret_cast<T*>(smem_raw);
   T* sK = sQ + BM * D;       // 2 stages of [BN][D]
@@ -103,18 +105,19 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     const bool ok = i < q_len;
     mma::cp_async_16(sQ + swz<D>(row, chunk), ok ? q + (size_t)(q_begin + i) * q_stride + (size_t)head * D + chunk * 8 : q, ok);
   }
-  // Element offsets of this thread's K/V rows of a tile (-1: past the end, zero filled); computed
-  // once per tile and used for both K and V.
-  int64_t kv_off[KV_ROWS];
+  // Offsets of this thread's K/V 16-byte chunks of a tile, in units of 8 elements (-1: past the
+  // end, zero filled); computed once per tile and used for both K and V. 32-bit: caches up to 16G
+  // elements per layer.
+  int32_t kv_off[KV_ROWS];
   auto tile_offsets = [&](int j) {
 #pragma unroll
     for (int r = 0; r < KV_ROWS; ++r) {
       const int t = j * BN + r * RPP + row0;
-      int64_t off = -1;
+      int32_t off = -1;
       if (t < kv_len) {
         const int blk = p.block_shift >= 0 ? (t >> p.block_shift) : t / p.block_size;
         const int in_blk = t - blk * p.block_size;
-        off = ((int64_t)bt[blk] * p.block_size + in_blk) * (int64_t)kv_stride + (int64_t)kv_head * D + chunk * 8;
+        off = (int32_t)((((int64_t)bt[blk] * p.block_size + in_blk) * (int64_t)kv_stride + (int64_t)kv_head * D) >> 3) + chunk;
       }
       kv_off[r] = off;
     }
@@ -122,7 +125,7 @@ fused_prefill_kernel(const FusedPrefillParams p) {
   auto copy_rows = [&](T* dst, const T* cache) {
 #pragma unroll
     for (int r = 0; r < KV_ROWS; ++r)
-      mma::cp_async_16(dst + swz<D>(r * RPP + row0, chunk), cache + (kv_off[r] < 0 ? 0 : kv_off[r]), kv_off[r] >= 0);
+      mma::cp_async_16(dst + swz<D>(r * RPP + row0, chunk), cache + (kv_off[r] < 0 ? 0 : (int64_t)kv_off[r] * 8), kv_off[r] >= 0);
   };
 
   // Commit groups, in order: {Q, K0}, {V0}, {K1}, {V1}, ... (empty groups past the end keep the count).
@@ -133,13 +136,20 @@ fused_prefill_kernel(const FusedPrefillParams p) {
   mma::cp_async_commit();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row_base = warp * 16;
-  uint32_t qf[D / 16][4];
-  float o[D / 8][4];
+  // Warp w owns m-tiles w*MT .. w*MT+MT-1 (16 rows each).
+  uint32_t qf[Q_IN_REGS ? MT : 1][Q_IN_REGS ? D / 16 : 1][4];
+  float o[MT][D / 8][4];
+  float m_run[MT][2], l_run[MT][2];  // m in scaled log2 units
+  int qpos[MT][2];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};  // m in scaled log2 units
-  const int qpos0 = ctx + q0 + row_base + lane / 4, qpos1 = qpos0 + 8;
+  for (int m = 0; m < MT; ++m) {
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[m][i][0] = o[m][i][1] = o[m][i][2] = o[m][i][3] = 0.f;
+    m_run[m][0] = m_run[m][1] = -INFINITY;
+    l_run[m][0] = l_run[m][1] = 0.f;
+    qpos[m][0] = ctx + q0 + (warp * MT + m) * 16 + lane / 4;
+    qpos[m][1] = qpos[m][0] + 8;
+  }
   const float sl2 = p.scale_log2;
 
   for (int j = 0; j < n_tiles; ++j) {
@@ -148,10 +158,14 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     const T* v_s = sV + stage * BN * D;
     mma::cp_async_wait<1>();  // K_j (and Q) landed; V_j may still be in flight
     __syncthreads();
-    if (j == 0) {
+    if constexpr (Q_IN_REGS) {
+      if (j == 0) {
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk)
-        mma::ldmatrix_x4(qf[kk], sQ + swz<D>(row_base + lane % 16, kk * 2 + lane / 16));
+        for (int m = 0; m < MT; ++m)
+#pragma unroll
+          for (int kk = 0; kk < D / 16; ++kk)
+            mma::ldmatrix_x4(qf[m][kk], sQ + swz<D>((warp * MT + m) * 16 + lane % 16, kk * 2 + lane / 16));
+      }
     }
     // K_{j+1} into the other stage: its last readers (S of tile j-1) passed the barrier above.
     if (j + 1 < n_tiles) {
@@ -160,59 +174,78 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     }
     mma::cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows x BN keys (raw scores).
-    float s[BN / 8][4];
+    // S = Q K^T for this warp's MT x 16 rows x BN keys (raw scores).
+    float s[MT][BN / 8][4];
 #pragma unroll
-    for (int n = 0; n < BN / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+    for (int m = 0; m < MT; ++m)
+#pragma unroll
+      for (int n = 0; n < BN / 8; ++n) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t qa[MT][4];
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        if constexpr (Q_IN_REGS) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) qa[m][i] = qf[m][kk][i];
+        } else {
+          mma::ldmatrix_x4(qa[m], sQ + swz<D>((warp * MT + m) * 16 + lane % 16, kk * 2 + lane / 16));
+        }
+      }
 #pragma unroll
       for (int n = 0; n < BN / 8; n += 2) {
         uint32_t b[4];
         const int key = (n + lane / 16) * 8 + lane % 8;
         mma::ldmatrix_x4(b, k_s + swz<D>(key, kk * 2 + (lane / 8) % 2));
-        mma::mma_16816<T>(s[n], qf[kk], b[0], b[1]);
-        mma::mma_16816<T>(s[n + 1], qf[kk], b[2], b[3]);
+#pragma unroll
+        for (int m = 0; m < MT; ++m) {
+          mma::mma_16816<T>(s[m][n], qa[m], b[0], b[1]);
+          mma::mma_16816<T>(s[m][n + 1], qa[m], b[2], b[3]);
+        }
       }
     }
 
     const int k0 = j * BN;
     if (k0 + BN > first_masked_key) {
 #pragma unroll
-      for (int n = 0; n < BN / 8; ++n)
+      for (int m = 0; m < MT; ++m)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int kpos = k0 + n * 8 + (lane % 4) * 2 + (e & 1);
-          if (kpos > (e < 2 ? qpos0 : qpos1)) s[n][e] = -INFINITY;
-        }
+        for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int kpos = k0 + n * 8 + (lane % 4) * 2 + (e & 1);
+            if (kpos > qpos[m][e >> 1]) s[m][n][e] = -INFINITY;
+          }
     }
 
-    // Online softmax: rows r=0 (elements 0,1) and r=1 (elements 2,3); 4 lanes share a row.
+    // Online softmax: per m-tile, rows r=0 (elements 0,1) and r=1 (elements 2,3); 4 lanes share a row.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = -INFINITY;
+    for (int m = 0; m < MT; ++m)
 #pragma unroll
-      for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m_run[r], mx * sl2);
-      const float m_use = m_new == -INFINITY ? 0.f : m_new;
-      const float alpha = fast_exp2(m_run[r] - m_use);
-      m_run[r] = m_new;
-      float sum = 0.f;
+      for (int r = 0; r < 2; ++r) {
+        float mx = -INFINITY;
 #pragma unroll
-      for (int n = 0; n < BN / 8; ++n) {
-        s[n][2 * r] = fast_exp2(fmaf(s[n][2 * r], sl2, -m_use));
-        s[n][2 * r + 1] = fast_exp2(fmaf(s[n][2 * r + 1], sl2, -m_use));
-        sum += s[n][2 * r] + s[n][2 * r + 1];
+        for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[m][n][2 * r], s[m][n][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(m_run[m][r], mx * sl2);
+        const float m_use = m_new == -INFINITY ? 0.f : m_new;
+        const float alpha = fast_exp2(m_run[m][r] - m_use);
+        m_run[m][r] = m_new;
+        float sum = 0.f;
+#pragma unroll
+        for (int n = 0; n < BN / 8; ++n) {
+          s[m][n][2 * r] = fast_exp2(fmaf(s[m][n][2 * r], sl2, -m_use));
+          s[m][n][2 * r + 1] = fast_exp2(fmaf(s[m][n][2 * r + 1], sl2, -m_use));
+          sum += s[m][n][2 * r] + s[m][n][2 * r + 1];
+        }
+        l_run[m][r] = l_run[m][r] * alpha + sum;  // per-lane partial; reduced across the quad at the end
+#pragma unroll
+        for (int d = 0; d < D / 8; ++d) {
+          o[m][d][2 * r] *= alpha;
+          o[m][d][2 * r + 1] *= alpha;
+        }
       }
-      l_run[r] = l_run[r] * alpha + sum;  // per-lane partial; reduced across the quad at the end
-#pragma unroll
-      for (int d = 0; d < D / 8; ++d) {
-        o[d][2 * r] *= alpha;
-        o[d][2 * r + 1] *= alpha;
-      }
-    }
 
     mma::cp_async_wait<1>();  // V_j landed (K_{j+1} may still be in flight)
     __syncthreads();
@@ -223,18 +256,24 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     // O += P V: P from the S accumulators (two n-tiles = one k16 step), V via ldmatrix.trans.
 #pragma unroll
     for (int t = 0; t < BN / 16; ++t) {
-      uint32_t a[4];
-      a[0] = mma::pack2<T>(s[2 * t][0], s[2 * t][1]);
-      a[1] = mma::pack2<T>(s[2 * t][2], s[2 * t][3]);
-      a[2] = mma::pack2<T>(s[2 * t + 1][0], s[2 * t + 1][1]);
-      a[3] = mma::pack2<T>(s[2 * t + 1][2], s[2 * t + 1][3]);
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        a[m][0] = mma::pack2<T>(s[m][2 * t][0], s[m][2 * t][1]);
+        a[m][1] = mma::pack2<T>(s[m][2 * t][2], s[m][2 * t][3]);
+        a[m][2] = mma::pack2<T>(s[m][2 * t + 1][0], s[m][2 * t + 1][1]);
+        a[m][3] = mma::pack2<T>(s[m][2 * t + 1][2], s[m][2 * t + 1][3]);
+      }
 #pragma unroll
       for (int d = 0; d < D / 8; d += 2) {
         uint32_t b[4];
         const int key = t * 16 + lane % 8 + ((lane / 8) % 2) * 8;
         mma::ldmatrix_x4_trans(b, v_s + swz<D>(key, d + lane / 16));
-        mma::mma_16816<T>(o[d], a, b[0], b[1]);
-        mma::mma_16816<T>(o[d + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int m = 0; m < MT; ++m) {
+          mma::mma_16816<T>(o[m][d], a[m], b[0], b[1]);
+          mma::mma_16816<T>(o[m][d + 1], a[m], b[2], b[3]);
+        }
       }
     }
   }
@@ -242,36 +281,38 @@ fused_prefill_kernel(const FusedPrefillParams p) {
 
   T* out = static_cast<T*>(p.out);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float l = l_run[r];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    const int i = q0 + row_base + lane / 4 + r * 8;
-    if (i >= q_len) continue;
-    T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
+  for (int m = 0; m < MT; ++m)
 #pragma unroll
-    for (int d = 0; d < D / 8; ++d)
-      *reinterpret_cast<uint32_t*>(orow + d * 8) = mma::pack2<T>(o[d][2 * r] * inv, o[d][2 * r + 1] * inv);
-  }
+    for (int r = 0; r < 2; ++r) {
+      float l = l_run[m][r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      const int i = q0 + (warp * MT + m) * 16 + lane / 4 + r * 8;
+      if (i >= q_len) continue;
+      T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
+#pragma unroll
+      for (int d = 0; d < D / 8; ++d)
+        *reinterpret_cast<uint32_t*>(orow + d * 8) = mma::pack2<T>(o[m][d][2 * r] * inv, o[m][d][2 * r + 1] * inv);
+    }
 }
 
 // Launch helper: grid from the step's shape (num_seqs and max_q_len are known in plan()).
-template <typename T, int D, int WARPS, int BN = 64>
+template <typename T, int D, int WARPS, int BN = 64, int MT = 1>
 inline cudaError_t launch_fused_prefill(FusedPrefillParams p, int num_seqs, int max_q_len,
                                         cudaStream_t stream) {
-  using Cfg = FusedPrefillConfig<T, D, WARPS, BN>;
+  using Cfg = FusedPrefillConfig<T, D, WARPS, BN, MT>;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation; set before the first launch
   if (!attr_set) {
-    cudaError_t e = cudaFuncSetAttribute(fused_prefill_kernel<T, D, WARPS, BN>,
+    cudaError_t e = cudaFuncSetAttribute(fused_prefill_kernel<T, D, WARPS, BN, MT>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
   dim3 grid(p.num_heads, num_seqs, (max_q_len + Cfg::kBM - 1) / Cfg::kBM);
-  fused_prefill_kernel<T, D, WARPS, BN><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  fused_prefill_kernel<T, D, WARPS, BN, MT><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
 }
 
