@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     else if (f == "--model") model = v;
   }
   const int P = 128, in_len = 256, out_len = 64, bs = 16;
+  int errors = 0;
   try {
     Gpt2Weights w = load_gpt2(model, 0);
     std::stringstream ss(backends);
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
           r = make_cuda_runner(w, o);
         } catch (const std::exception& e) {
           std::printf("{\"backend\":\"%s\",\"error\":\"%s\"}\n", name.c_str(), e.what());
+          ++errors;
           break;
         }
         run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);  // warm-up
@@ -129,5 +131,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cuda_offline_bench: %s\n", e.what());
     return 1;
   }
-  return 0;
+  return errors ? 1 : 0;
 }

@@ -146,11 +146,21 @@ static void test_model(const std::string& spec) {
   auto graphed = make_cuda_runner(w, g);
   auto graph_out = drive(*graphed, greedy, max_new);
 
-  int same_cpu = 0, same_graph = 0;
+  // A random-weight model has near-ties (top-2 logits within fp16 rounding) now and then; a
+  // divergence there is not a bug. It is told apart by the two chosen tokens' logprobs, which are
+  // then nearly equal; a real bug diverges with a large logprob gap.
+  int same_cpu = 0, near_tie = 0, same_graph = 0;
   double max_lp = 0;
   for (size_t i = 0; i < greedy.size(); ++i) {
     if (eager_out[i].out == cpu_out[i].out) ++same_cpu;
-    else std::printf("  %s req %zu: cpu  %s\n  %*s cuda %s\n", spec.c_str(), i, tokens_str(cpu_out[i].out).c_str(),
+    else {
+      size_t k = 0;
+      while (k < cpu_out[i].out.size() && cpu_out[i].out[k] == eager_out[i].out[k]) ++k;
+      const double gap = std::fabs(cpu_out[i].logprobs[k] - eager_out[i].logprobs[k]);
+      near_tie += gap < 5e-3;
+      std::printf("  diverges at token %zu, chosen-token logprob gap %.2e (%s)\n", k, gap, gap < 5e-3 ? "near tie" : "real");
+    }
+    if (eager_out[i].out != cpu_out[i].out) std::printf("  %s req %zu: cpu  %s\n  %*s cuda %s\n", spec.c_str(), i, tokens_str(cpu_out[i].out).c_str(),
                      (int)spec.size() + (i > 9 ? 8 : 7), "", tokens_str(eager_out[i].out).c_str());
     if (eager_out[i].out == graph_out[i].out && eager_out[i].logprobs == graph_out[i].logprobs) ++same_graph;
     for (size_t k = 0; k < std::min(cpu_out[i].logprobs.size(), eager_out[i].logprobs.size()); ++k) {
@@ -159,7 +169,8 @@ static void test_model(const std::string& spec) {
     }
   }
   const std::string n = std::to_string(greedy.size());
-  check(same_cpu == (int)greedy.size(), spec + ": CUDA fp16 greedy tokens == CPU fp32 (" + std::to_string(same_cpu) + "/" + n + " requests)");
+  check(same_cpu + near_tie == (int)greedy.size(), spec + ": CUDA fp16 greedy tokens == CPU fp32 (" + std::to_string(same_cpu) + "/" + n +
+                                                 " requests identical, " + std::to_string(near_tie) + " diverge at a near tie)");
   check(max_lp < 5e-2, spec + ": greedy logprobs within 5e-2 of CPU (max " + std::to_string(max_lp) + ")");
   check(same_graph == (int)greedy.size(), spec + ": greedy, graphs on == off, tokens and logprobs (" + std::to_string(same_graph) + "/" + n + ")");
 
