@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { z } from "zod";
 import { join } from "node:path";
-import { action, parseOptions } from "../cli/errors.js";
+import { action, parseOptions, UsageError } from "../cli/errors.js";
 import { addEngineOptions, EngineOptionsSchema, sharedEngineFlags } from "../cli/engine-options.js";
 import { addBenchOptions, backendsConflict, BenchCommonSchema, resolveBackends } from "../cli/bench-options.js";
 import { int } from "../cli/schemas.js";
@@ -105,7 +105,7 @@ async function benchOffline(o: Opts): Promise<void> {
     const { vocab_size, n_ctx, eos_token_id } = engine.ready.model;
     if (o.inputLen + o.outputLen > n_ctx) {
       await engine.shutdown(3000);
-      throw new Error(`--input-len ${o.inputLen} + --output-len ${o.outputLen} exceed the model's context of ${n_ctx}`);
+      throw new UsageError([`--input-len: ${o.inputLen} + --output-len ${o.outputLen} exceed the model's context of ${n_ctx}`]);
     }
     const prompts = Array.from({ length: o.numPrompts }, (_, i) => syntheticPrompt(o.seed, i, o.inputLen, vocab_size, eos_token_id));
     const outcome = await runOffline(
