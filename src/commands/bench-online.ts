@@ -60,7 +60,11 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       ready: ready as ReadyEvent | null,
       fallbackDevice: o.endpoint ? { kind: "remote", name: o.endpoint, dtype: "unknown", driver: null, cuda: null } : undefined,
       engineFlags: o.endpoint ? [] : sharedEngineFlags(o),
-      workload: { trace_sha256: trace.sha256, scales: o.scales, num_prompts: o.numPrompts },
+      workload: {
+        trace_sha256: trace.sha256,
+        num_prompts: o.numPrompts,
+        workload: `online max_input_len=${o.maxInputLen ?? "-"} max_output_len=${o.maxOutputLen ?? "-"} ignore_eos=${o.ignoreEos} seed=${o.seed} prompts=${o.promptFormat}`,
+      },
     });
     return {
       schema: ONLINE_SCHEMA,

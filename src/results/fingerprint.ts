@@ -2,8 +2,9 @@
 // comparisons (a different GPU, dtype, model, engine flags or workload).
 import type { Meta } from "./schema.js";
 
-/** What the workload was: a trace (by content hash) or the offline parameters. */
-export type WorkloadKey = { trace_sha256: string; scales?: number[]; num_prompts: number } | { workload: string };
+/** What the workload was: a trace (by content hash) plus how it was cut and clamped, or the offline
+ *  parameters. Scales are left out on purpose: the gate pairs runs scale by scale. */
+export type WorkloadKey = { trace_sha256: string; num_prompts: number; workload: string } | { workload: string };
 
 export function fingerprint(f: { device: Meta["device"]; model: Record<string, unknown>; engineFlags: string[]; workload: WorkloadKey }): Record<string, string> {
   const out: Record<string, string> = {
@@ -18,7 +19,7 @@ export function fingerprint(f: { device: Meta["device"]; model: Record<string, u
   if ("trace_sha256" in f.workload) {
     out.trace_sha256 = f.workload.trace_sha256;
     out.num_prompts = String(f.workload.num_prompts);
-    if (f.workload.scales) out.scales = f.workload.scales.join(",");
-  } else out.workload = f.workload.workload;
+  }
+  out.workload = f.workload.workload;
   return out;
 }
