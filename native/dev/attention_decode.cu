@@ -42,16 +42,16 @@ __global__ void decode_v1(FusedDecodeParams p) {
 struct Workspace {
   float* o = nullptr;
   float* lse = nullptr;
-  size_t rows = 0;
+  size_t floats = 0;  // capacity of o, in floats (rows x D): a D 128 problem after a D 64 one needs more
   void ensure(size_t need_rows, int D) {
-    if (need_rows <= rows) return;
+    if (need_rows * D <= floats) return;
     if (o) {
       CK(cudaFree(o));
       CK(cudaFree(lse));
     }
     CK(cudaMalloc(&o, need_rows * D * 4));
     CK(cudaMalloc(&lse, need_rows * 4));
-    rows = need_rows;
+    floats = need_rows * D;
   }
 };
 static Workspace g_ws;

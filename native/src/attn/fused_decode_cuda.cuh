@@ -211,7 +211,9 @@ inline int decode_group_tile(int num_heads, int num_kv_heads) {
 // than kDecodeMinChunk keys.
 inline int choose_decode_splits(int num_seqs, int num_heads, int group_tile, int max_len, int num_sms) {
   const int ctas = num_seqs * (num_heads / group_tile);
-  const int target = 8 * num_sms;  // 4 x SMs left bs 1 x 32k at 2.43 TB/s (perf-notes)
+  // Few (seq, head-group) CTAs: split deep (bs 1 x 32k: 8 x SMs gave 2.73 TB/s, 4 x SMs 2.43).
+  // Otherwise 4 x SMs: 8 x SMs cost 8-9% at 64 x 2048 x 12 and 16 x 8192 x 32 (docs/perf-notes.md).
+  const int target = (ctas < num_sms ? 8 : 4) * num_sms;
   int s = (target + ctas - 1) / ctas;
   const int by_len = (max_len + kDecodeMinChunk - 1) / kDecodeMinChunk;
   s = s < by_len ? s : by_len;

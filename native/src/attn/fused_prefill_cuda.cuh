@@ -320,7 +320,7 @@ inline cudaError_t launch_fused_prefill(FusedPrefillParams p, int num_seqs, int 
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
                                              cudaStream_t stream) {
-  return launch_fused_prefill<T, D, 8, 64>(p, num_seqs, max_q_len, stream);
+  return launch_fused_prefill<T, D, 4, 64, 2>(p, num_seqs, max_q_len, stream);  // lab v5
 }
 
 }  // namespace attnbench
