@@ -72,3 +72,24 @@ test("Ctrl-C: partial results flushed, children stopped, exit 130", { timeout: 9
   }
   assert.ok(!ps.includes(marker), `no orphans: ${ps.split("\n").filter((l) => l.includes(marker)).join("\n")}`);
 });
+
+test("bench online reads the project's JSONL and Mooncake traces (fake engine)", { timeout: 60_000 }, async () => {
+  const { writeFileSync } = await import("node:fs");
+  const dir = tmpOut();
+  const jsonl = join(dir, "t.jsonl");
+  writeFileSync(jsonl, Array.from({ length: 6 }, (_, i) => JSON.stringify({ t_s: 10 + i * 0.05, input_tokens: 20 + i, output_tokens: 3 })).join("\n"));
+  const moon = join(dir, "m.jsonl");
+  writeFileSync(moon, Array.from({ length: 6 }, (_, i) => JSON.stringify({ timestamp: i * 40, input_length: 300, output_length: 4, hash_ids: [i] })).join("\n") + "\n");
+  for (const [trace, format, n] of [[jsonl, "jsonl", 0], [moon, "mooncake", 6]] as const) {
+    const out = join(dir, format);
+    const r = await cli(["bench", "online", "--engine", FAKE_ENGINE, "--trace", trace, "--scales", "1", "--ignore-eos", "--out", out, "--no-plot"]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const res = OnlineResultsSchema.parse(readResults(out, "online"));
+    assert.equal(res.trace.format, format);
+    assert.equal(res.trace.clamped, n, "mooncake prompts of 300 exceed the fake model's 128");
+    assert.equal(res.runs[0].summary!.completed, 6);
+    // Mooncake timestamps are integers -> ms: 40 ms apart.
+    if (format === "mooncake") assert.ok(Math.abs(res.runs[0].records[5].scheduled_ms - 200) < 1e-9);
+    else assert.ok(Math.abs(res.runs[0].records[5].scheduled_ms - 250) < 1e-6);
+  }
+});
