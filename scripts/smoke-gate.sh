@@ -6,15 +6,15 @@
 #      when it was measured on the same kind of machine; otherwise the gate's refusal is shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${SMOKE_OUT:-$(mktemp -d)}
+out=${SMOKE_OUT:-$(mktemp -d)}; mkdir -p "$out"
 ab() { node bin/attnbench.js "$@"; }
-common=(--model synthetic:tiny --device cpu --backends naive,fused --num-prompts 16 --input-len 48
-        --output-len 16 --repeats 5 --seed 0 --no-plot)
+common=(--model synthetic:tiny --device cpu --backends naive,fused --num-prompts 64 --input-len 128
+        --output-len 32 --repeats 5 --seed 0 --no-plot)
 
 echo "[smoke] run A"; ab bench offline "${common[@]}" --out "$out/a" >"$out/a.log" 2>&1 || { cat "$out/a.log"; exit 1; }
 echo "[smoke] run B"; ab bench offline "${common[@]}" --out "$out/b" >"$out/b.log" 2>&1 || { cat "$out/b.log"; exit 1; }
-echo "[smoke] run C (planted slowdown: --step-delay-us 3000)"
-ab bench offline "${common[@]}" --step-delay-us 3000 --out "$out/c" >"$out/c.log" 2>&1 || { cat "$out/c.log"; exit 1; }
+echo "[smoke] run C (planted slowdown: --step-delay-us 10000)"
+ab bench offline "${common[@]}" --step-delay-us 10000 --out "$out/c" >"$out/c.log" 2>&1 || { cat "$out/c.log"; exit 1; }
 A=$(ls "$out"/a/offline_*/offline_results.json); B=$(ls "$out"/b/offline_*/offline_results.json)
 C=$(ls "$out"/c/offline_*/offline_results.json)
 
