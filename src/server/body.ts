@@ -25,8 +25,15 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = DEFAULT_MAX_
     }
     chunks.push(chunk as Buffer);
   }
+  let text: string;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    // fatal: a body that is not UTF-8 is refused, not silently turned into U+FFFD characters.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError(400, "request body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     throw new HttpError(400, "request body is not valid JSON");
   }
