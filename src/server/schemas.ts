@@ -7,7 +7,14 @@ const tokenIds = z.array(z.number().int().nonnegative()).nonempty();
 export const CompletionRequestSchema = z
   .object({
     model: z.string().optional(),
-    prompt: z.union([z.string().min(1), z.array(z.string().min(1)).nonempty(), tokenIds, z.array(tokenIds).nonempty()]),
+    prompt: z.union([z.string().min(1), z.array(z.string().min(1)).nonempty(), tokenIds, z.array(tokenIds).nonempty()], {
+      errorMap: (issue, ctx) =>
+        ctx.data === undefined
+          ? { message: "Required" }
+          : issue.code === "invalid_union"
+            ? { message: "must be a non-empty string, list of strings, list of token ids or list of token-id lists" }
+            : { message: ctx.defaultError },
+    }),
     max_tokens: z.number().int().positive().nullish(),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().gt(0).max(1).nullish(),
