@@ -1,0 +1,69 @@
+// The process table (Linux /proc): descendants of a pid, liveness, resident memory.
+import { readdirSync, readFileSync } from "node:fs";
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  comm: string;
+  zombie: boolean;
+}
+
+function table(): Proc[] {
+  const out: Proc[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const [state, ppid] = stat.slice(close + 2).split(" ");
+      out.push({ pid: Number(d), ppid: Number(ppid), comm, zombie: state === "Z" });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Live descendants of `root` (any depth), optionally only those whose comm starts with `comm`. */
+export function descendants(root: number, comm?: string, _all = false): number[] {
+  const procs = table();
+  const found: Proc[] = [];
+  const frontier = [root];
+  while (frontier.length) {
+    const p = frontier.pop()!;
+    for (const c of procs) if (c.ppid === p && !c.zombie) {
+      found.push(c);
+      frontier.push(c.pid);
+    }
+  }
+  return found.filter((p) => !comm || p.comm.startsWith(comm)).map((p) => p.pid);
+}
+
+/** Is the pid a live (non-zombie) process? */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Resident set size in KiB, or null when the process is gone. */
+export function rssKiB(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
