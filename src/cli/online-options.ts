@@ -49,7 +49,7 @@ export const OnlineSchema = z
     if (o.trace === "synthetic:poisson" && o.burstiness !== undefined && o.burstiness !== 1) issue("burstiness", "synthetic:poisson has burstiness 1; use synthetic:gamma");
     if (synthetic && o.traceFormat !== "auto") issue("traceFormat", "does not apply to synthetic traces");
     if (o.timestampUnit && !(o.traceFormat === "mooncake" || o.traceFormat === "auto")) issue("timestampUnit", "only applies to mooncake traces");
-    if (new Set(o.scales).size !== o.scales.length) issue("scales", "each scale once");
+    if (Array.isArray(o.scales) && new Set(o.scales).size !== o.scales.length) issue("scales", "each scale once"); // (not a list when its own parse failed)
     if (backendsConflict(o)) issue("backends", "give --backends or --prefill/--decode-attn-backend, not both");
     if (o.endpoint && o.backends && o.backends.length > 1) issue("backends", "--endpoint benchmarks one server: give at most one backend label");
     if (!o.endpoint && o.promptFormat === "text") issue("promptFormat", "text prompts are for --endpoint; our own server takes token ids");
