@@ -104,7 +104,7 @@ test("request timeout: a client that stalls mid-body is answered 408 and disconn
     s.server.close();
     s.server.requestTimeout = 800;
     s.server.headersTimeout = 500;
-    s.server.connectionsCheckingInterval = 100;
+    (s.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 100;
     await new Promise<void>((r) => s.server.listen(0, "127.0.0.1", () => r()));
     const url = `http://127.0.0.1:${(s.server.address() as any).port}`;
     const sock = await stalledClient(url, "POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"prompt\":");
@@ -133,12 +133,12 @@ test("client disconnects mid-stream: its engine request is aborted and its KV bl
   const reader = res.body!.getReader();
   await reader.read();
   const mid = await srv.engine.stats();
-  assert.ok(mid.kv_blocks_free < mid.kv_blocks_total, `the request holds blocks mid-stream: ${JSON.stringify(mid)}`);
+  assert.ok(mid.kv_blocks_free! < mid.kv_blocks_total!, `the request holds blocks mid-stream: ${JSON.stringify(mid)}`);
   ctrl.abort();
   await waitUntil(() => srv.engine.inFlight === 0, 5000, "engine request aborted");
   await kvWhole();
   const afterStats = await srv.engine.stats();
-  assert.equal(afterStats.finished - before.finished, 1, "the request ended (with finish abort) exactly once");
+  assert.equal(afterStats.finished! - before.finished!, 1, "the request ended (with finish abort) exactly once");
   await good();
 });
 
@@ -190,7 +190,7 @@ test("engine killed mid-run: in-flight stream and non-stream requests end with a
     const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "x", maxRetries: 0, timeout: 15_000 });
     const nonStream = post(`${s.url}/v1/completions`, { prompt: [5], max_tokens: 250, ignore_eos: true });
     const streamed = (async () => {
-      const st = await client.completions.create({ model: "synthetic:tiny", prompt: [1, 2], max_tokens: 250, stream: true, ignore_eos: true } as any);
+      const st = await client.completions.create({ model: "synthetic:tiny", prompt: [1, 2], max_tokens: 250, stream: true, ignore_eos: true } as any) as unknown as AsyncIterable<any>;
       let n = 0;
       for await (const c of st) n += (c.choices[0] as any)?.token_ids?.length ?? 0;
       return n;
