@@ -13,7 +13,9 @@ export interface RawResponse {
 export function rawPost(url: string, body: string | Buffer, headers: Record<string, string | number> = { "content-type": "application/json" }, path = "/v1/completions"): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method: "POST", path, headers: { "content-length": Buffer.byteLength(body), ...headers } }, (res) => {
+    // Chunked when asked for (the size is then not declared), else a content-length.
+    const sized = "transfer-encoding" in headers ? headers : { "content-length": Buffer.byteLength(body), ...headers };
+    const req = http.request({ host: u.hostname, port: u.port, method: "POST", path, headers: sized }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c) => chunks.push(c));
       res.on("end", () => {
