@@ -148,7 +148,7 @@ test("non-stream client that goes away: aborted in the engine too", { skip }, as
   const p = fetch(`${srv.url}/v1/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt: [[1, 2], [3, 4], [5]], max_tokens: 200, ignore_eos: true }),
+    body: JSON.stringify({ prompt: [[1, 2], [3, 4], [5]], max_tokens: 250, ignore_eos: true }),
     signal: ctrl.signal,
   }).catch((e) => e);
   await waitUntil(() => srv.engine.inFlight === 3, 5000, "three engine requests");
