@@ -15,7 +15,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=${OUT:-/tmp/attnbench-gpu-out}; mkdir -p "$OUT"
+# Everything is written under $WORK; $OUT (what comes back from a device-tool call: at most 8 files)
+# gets the results JSONs, the summary and one archive of all logs.
+FINAL_OUT=${OUT:-/tmp/attnbench-gpu-out}; mkdir -p "$FINAL_OUT"
+OUT=${GPU_CHECK_WORK:-/tmp/attnbench-gpu-work}; rm -rf "$OUT"; mkdir -p "$OUT"
 PHASES=",${GPU_CHECK_PHASES:-build,engine,offline,gate},"
 has() { [[ $PHASES == *",$1,"* ]]; }
 export PATH="/usr/local/cuda/bin:$PATH"
@@ -105,6 +108,7 @@ if has kernels; then
 fi
 
 # --- summary, last -------------------------------------------------------------------------------
+{
 echo
 [ -f "$OUT/backends.txt" ] && cat "$OUT/backends.txt"
 [ -f "$OUT/ctest_gpu.log" ] && grep -hE "tests passed|tests failed" "$OUT/ctest_gpu.log" | tail -1
@@ -115,4 +119,7 @@ echo
 echo "== gpu-check summary ($(head -1 "$OUT/gpu.txt")), $((SECONDS - t_start)) s"
 printf '%-22s %-6s %6s  %s\n' stage result time log
 for r in "${rows[@]}"; do echo "$r"; done
+} 2>&1 | tee "$OUT/summary.txt"
+for f in offline_results.json online_results.json gate_a_results.json summary.txt; do [ -f "$OUT/$f" ] && cp "$OUT/$f" "$FINAL_OUT/"; done
+tar -C "$OUT" -cJf "$FINAL_OUT/gpu-check-logs.tar.xz" . 2>/dev/null
 ! printf '%s\n' "${rows[@]}" | grep -q " FAIL "
