@@ -2,7 +2,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+
+#include "core/fatal_hook.h"
 
 #include "engine/engine.h"
 #include "engine/engine_options.h"
@@ -31,26 +34,44 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Events are buffered and leave once per engine step (Engine::flush), not once per line: a decode
+  // step of 128 sequences is one write instead of 128 flushed ones.
+  static char out_buf[1 << 20];
+  std::setvbuf(stdout, out_buf, _IOFBF, sizeof(out_buf));
   auto emit = [](const std::string& line) {
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
-    std::fflush(stdout);
   };
+  // After a fatal error the device may be wedged (a kernel that never ends): destructors would block
+  // in cudaFree, so leave with _Exit once the event is out.
+  auto die = [&](const std::string& message) {
+    emit(fatal_event(message));
+    std::fflush(stdout);
+    std::fprintf(stderr, "attnbench-engine: %s\n", message.c_str());
+    std::fflush(stderr);
+    std::_Exit(1);
+  };
+  fatal_hook() = die;
   std::unique_ptr<Engine> engine;
   try {
     engine = std::make_unique<Engine>(opt, emit);
   } catch (const std::exception& e) {
-    emit(fatal_event(e.what()));
-    std::fprintf(stderr, "attnbench-engine: %s\n", e.what());
-    return 1;
+    die(e.what());
   }
+  engine->set_flush([] { std::fflush(stdout); });
   engine->emit_ready();
+  engine->flush();
+  int rc = 0;
   try {
-    return run_server(*engine, STDIN_FILENO);
+    rc = run_server(*engine, STDIN_FILENO);
   } catch (const std::exception& e) {
     // A bug, not bad input: say so on both channels rather than vanish.
-    emit(fatal_event(std::string("internal error: ") + e.what()));
-    std::fprintf(stderr, "attnbench-engine: internal error: %s\n", e.what());
-    return 1;
+    die(std::string("internal error: ") + e.what());
   }
+  std::fflush(stdout);
+  if (rc != 0) {  // the engine emitted `fatal` (a failed step): skip destructors, as in die()
+    std::fflush(stderr);
+    std::_Exit(rc);
+  }
+  return rc;
 }

@@ -6,8 +6,12 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
+
+#include "core/fatal_hook.h"
 
 namespace attnbench {
 
@@ -15,7 +19,42 @@ namespace attnbench {
   throw std::runtime_error(what + " at " + file + ":" + std::to_string(line) + ": " + expr);
 }
 
+// Seconds a stream may take to drain before sync_stream gives up (ATTNBENCH_GPU_TIMEOUT_S, default
+// 60): a kernel that never ends (e.g. a backend reading a stale plan) must become an error the engine
+// reports, not a process that hangs forever in cudaStreamSynchronize.
+inline double gpu_timeout_s() {
+  static const double t = [] {
+    const char* e = std::getenv("ATTNBENCH_GPU_TIMEOUT_S");
+    const double v = e ? std::atof(e) : 0.0;
+    return v > 0 ? v : 60.0;
+  }();
+  return t;
+}
+
+// cudaStreamSynchronize with a deadline: spins on cudaStreamQuery (as the default spin-wait sync
+// does), throws on an error or when the stream is still busy after gpu_timeout_s().
+inline void sync_stream(cudaStream_t s, const char* what, const char* file, int line) {
+  cudaError_t e = cudaStreamQuery(s);
+  if (e == cudaErrorNotReady) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto limit = std::chrono::duration<double>(gpu_timeout_s());
+    for (unsigned i = 1;; ++i) {
+      e = cudaStreamQuery(s);
+      if (e != cudaErrorNotReady) break;
+      if ((i & 255) == 0 && std::chrono::steady_clock::now() - t0 > limit) {
+        const std::string msg = "GPU work did not finish within " + std::to_string((int)gpu_timeout_s()) +
+                                " s (ATTNBENCH_GPU_TIMEOUT_S) at " + file + ":" + std::to_string(line) + ": " + what;
+        if (fatal_hook()) fatal_hook()(msg);  // main: fatal event + _Exit (no cudaFree behind a hung kernel)
+        throw std::runtime_error(msg);
+      }
+    }
+  }
+  if (e != cudaSuccess) cuda_fail(std::string("CUDA error ") + cudaGetErrorString(e), what, file, line);
+}
+
 }  // namespace attnbench
+
+#define SYNC_STREAM(s) ::attnbench::sync_stream((s), "cudaStreamSynchronize(" #s ")", __FILE__, __LINE__)
 
 #define CUDA_CHECK(expr)                                                                       \
   do {                                                                                         \

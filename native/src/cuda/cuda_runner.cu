@@ -9,7 +9,9 @@
 // Pure-decode steps replay a captured graph of the whole step (cuda/decode_graphs.h).
 // defines: make_cuda_runner, cuda_runner_status
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -40,6 +42,8 @@ class CudaRunner final : public ModelRunner {
   void step(const StepBatch& batch, std::vector<SampleResult>& out) override;
   std::vector<float> score(const std::vector<int32_t>& tokens) override;
   std::string device_name() const override { return device_name_; }
+  void set_timing(bool on) override;
+  RunnerStepTiming last_timing() const override { return timing_; }
 
  private:
   // Enqueues the model on stream_ for the batch described by md; final LN + LM head on
@@ -73,7 +77,40 @@ class CudaRunner final : public ModelRunner {
   PinnedBuffer sampled_host_;
   std::vector<int> buckets_;        // decode batch sizes a pure-decode step is padded to
   DecodeGraphs graphs_;
+  bool timing_on_ = false;
+  cudaEvent_t ev0_ = nullptr, ev1_ = nullptr;
+  RunnerStepTiming timing_;
+  // Profiling only (ATTNBENCH_SKIP=attn,gemm,lmhead,sample,norm,append,embed): leave those parts out
+  // of the forward to split a step's time by subtraction. Outputs are garbage then; never set it
+  // outside cuda_offline_bench --breakdown.
+  unsigned skip_ = 0;
+  enum : unsigned { kSkipAttn = 1, kSkipGemm = 2, kSkipLmHead = 4, kSkipSample = 8, kSkipNorm = 16,
+                    kSkipAppend = 32, kSkipEmbed = 64 };
 };
+
+unsigned parse_skip_env() {
+  const char* e = std::getenv("ATTNBENCH_SKIP");
+  if (!e) return 0;
+  std::string v = e;
+  unsigned m = 0;
+  auto has = [&](const char* w) { return v.find(w) != std::string::npos; };
+  if (has("attn")) m |= 1;
+  if (has("gemm")) m |= 2;
+  if (has("lmhead")) m |= 4;
+  if (has("sample")) m |= 8;
+  if (has("norm")) m |= 16;
+  if (has("append")) m |= 32;
+  if (has("embed")) m |= 64;
+  return m;
+}
+
+void CudaRunner::set_timing(bool on) {
+  timing_on_ = on;
+  if (on && !ev0_) {
+    CUDA_CHECK(cudaEventCreate(&ev0_));
+    CUDA_CHECK(cudaEventCreate(&ev1_));
+  }
+}
 
 CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
     : cfg_(w.config), opt_(opt), dtype_(opt.dtype == DType::F32 ? DType::F16 : opt.dtype) {
@@ -138,42 +175,58 @@ CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
   sampled_.resize((size_t)max_seqs_ * 8);
   sampled_host_ = PinnedBuffer((size_t)max_seqs_ * 8);
   buckets_ = decode_buckets(max_seqs_);
+  skip_ = parse_skip_env();
   if (opt.cuda_graph) capture_graphs();
 }
 
 CudaRunner::~CudaRunner() {
   if (stream_) {
-    cudaStreamSynchronize(stream_);
+    // Bounded: a hung kernel must not hang the process at exit.
+    try { SYNC_STREAM(stream_); } catch (...) {}
     cudaStreamDestroy(stream_);
   }
+  if (ev0_) cudaEventDestroy(ev0_);
+  if (ev1_) cudaEventDestroy(ev1_);
 }
 
 void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows, float* logits) {
   const int T = md.num_tokens;
   const float eps = cfg_.layer_norm_epsilon;
   cudaStream_t s = stream_;
-  embedding_forward(x_.get<float>(), in_->tokens, in_->positions, w_.wte, w_.wpe, T, C_, dtype_, s);
-  residual_layernorm_forward(h_.get(), x_.get<float>(), nullptr, nullptr, T, C_, w_.layers[0].ln_1_w,
-                             w_.layers[0].ln_1_b, eps, dtype_, s);
+  const bool sk_attn = skip_ & kSkipAttn, sk_gemm = skip_ & kSkipGemm, sk_norm = skip_ & kSkipNorm,
+             sk_app = skip_ & kSkipAppend;
+  if (!(skip_ & kSkipEmbed))
+    embedding_forward(x_.get<float>(), in_->tokens, in_->positions, w_.wte, w_.wpe, T, C_, dtype_, s);
+  if (!sk_norm)
+    residual_layernorm_forward(h_.get(), x_.get<float>(), nullptr, nullptr, T, C_, w_.layers[0].ln_1_w,
+                               w_.layers[0].ln_1_b, eps, dtype_, s);
   const size_t dec_off = (size_t)md.num_prefill_tokens * H_ * D_;  // decode rows follow prefill rows
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const CudaLayerWeights& L = w_.layers[l];
-    gemm_->linear(s, qkv_.get(), h_.get(), L.qkv_w, L.qkv_b, T, qkv_N_, C_, dtype_, dtype_, GemmEpilogue::Bias);
-    qkv_split_kv_append(q_.get(), k_.get(), v_.get(), layer_kv_[l].k, layer_kv_[l].v, qkv_.get(), in_->slot_mapping,
-                        T, H_, Hkv_, D_, dtype_, s);
-    if (md.num_prefill_seqs > 0)
+    if (!sk_gemm)
+      gemm_->linear(s, qkv_.get(), h_.get(), L.qkv_w, L.qkv_b, T, qkv_N_, C_, dtype_, dtype_, GemmEpilogue::Bias);
+    if (!sk_app)
+      qkv_split_kv_append(q_.get(), k_.get(), v_.get(), layer_kv_[l].k, layer_kv_[l].v, qkv_.get(),
+                          in_->slot_mapping, T, H_, Hkv_, D_, dtype_, s);
+    if (md.num_prefill_seqs > 0 && !sk_attn)
       prefill_->run(l, q_.get(), k_.get(), v_.get(), layer_kv_[l], att_.get(), md, s);
-    if (md.num_decode_seqs > 0)
+    if (md.num_decode_seqs > 0 && !sk_attn)
       decode_->run(l, act(q_, dec_off), layer_kv_[l], act(att_, dec_off), md, s);
-    gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, T, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
-    residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps,
-                               dtype_, s);
-    gemm_->linear(s, fc_.get(), h_.get(), L.fc_w, L.fc_b, T, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
-    gemm_->linear(s, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, T, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
-    if (l + 1 < cfg_.n_layer)
+    if (!sk_gemm)
+      gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, T, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
+    if (!sk_norm)
+      residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps,
+                                 dtype_, s);
+    if (!sk_gemm) {
+      gemm_->linear(s, fc_.get(), h_.get(), L.fc_w, L.fc_b, T, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
+      gemm_->linear(s, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, T, C_, I_, dtype_, dtype_,
+                    GemmEpilogue::Bias);
+    }
+    if (l + 1 < cfg_.n_layer && !sk_norm)
       residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, w_.layers[l + 1].ln_1_w,
                                  w_.layers[l + 1].ln_1_b, eps, dtype_, s);
   }
+  if (skip_ & kSkipLmHead) return;
   // Only the rows that are sampled (or scored) need the last residual, ln_f and the LM head.
   residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), rows, n_rows, C_, w_.ln_f_w, w_.ln_f_b, eps,
                              dtype_, s);
@@ -184,6 +237,7 @@ void CudaRunner::enqueue_step(const AttnMetadata& md, int n_rows) {
   forward(md, in_->sample_rows, n_rows, logits_.get<float>());
   int32_t* tok = sampled_.get<int32_t>();
   float* lp = reinterpret_cast<float*>(tok + max_seqs_);
+  if (skip_ & kSkipSample) return;
   sample_forward(tok, lp, logits_.get<float>(), n_rows, V_, in_->sampling, stream_);
 }
 
@@ -204,16 +258,30 @@ void CudaRunner::capture_graphs() {
     in_->upload(padded, stream_);
     decode_->plan(md);
     enqueue_step(md, bucket);  // eager warm-up: loads modules, fills the GEMM plan cache
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    SYNC_STREAM(stream_);
     graphs_.capture(bucket, stream_, [&] { enqueue_step(md, bucket); });
   }
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  // Replay every graph once before `ready`: the first launch of an instantiated graph uploads it,
+  // which should not land in the first timed decode step.
+  for (int bucket : buckets_) {
+    StepBatch empty;
+    StepBatch padded = pad_decode_batch(empty, bucket, scratch_block_, opt_.block_size);
+    in_->upload(padded, stream_);
+    decode_->plan(graph_metadata(padded));
+    graphs_.launch(bucket, stream_);
+    SYNC_STREAM(stream_);
+  }
 }
 
 void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
+  using clk = std::chrono::steady_clock;
+  auto ms = [](clk::time_point a, clk::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   const int n_samp = (int)b.sample_seq.size();
   out.resize(n_samp);
   if (b.num_tokens() == 0) return;
+  const clk::time_point t0 = clk::now();
+  clk::time_point t1 = t0;
+  if (timing_on_) CUDA_CHECK(cudaEventRecord(ev0_, stream_));
   // Pure-decode steps run padded to a bucket with or without graphs: the same GEMM shapes (so the
   // same cuBLASLt algorithms) either way, hence identical outputs with --no-cuda-graph.
   const bool pure_decode = b.num_prefill_seqs == 0 && b.num_decode_seqs > 0;
@@ -228,6 +296,7 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
     AttnMetadata md = graph_metadata(padded);
     in_->upload(padded, stream_);
     decode_->plan(md);
+    t1 = clk::now();
     if (opt_.cuda_graph)
       graphs_.launch(bucket, stream_);
     else
@@ -238,6 +307,7 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
     in_->upload(b, stream_);
     if (b.num_prefill_seqs > 0) prefill_->plan(md);
     if (b.num_decode_seqs > 0) decode_->plan(md);
+    t1 = clk::now();
     if (n_samp == 0) {  // a step of mid-prompt chunks only: still run the model to fill the cache
       forward(md, in_->sample_rows, 0, logits_.get<float>());
     } else {
@@ -250,7 +320,20 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
     CUDA_CHECK(cudaMemcpyAsync(host + max_seqs_, sampled_.get<int32_t>() + max_seqs_, (size_t)n_rows * 4,
                                cudaMemcpyDeviceToHost, stream_));
   }
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (timing_on_) CUDA_CHECK(cudaEventRecord(ev1_, stream_));
+  const clk::time_point t2 = clk::now();
+  SYNC_STREAM(stream_);
+  if (timing_on_) {
+    const clk::time_point t3 = clk::now();
+    float g = 0.f;
+    CUDA_CHECK(cudaEventElapsedTime(&g, ev0_, ev1_));
+    timing_.prep_ms = ms(t0, t1);
+    timing_.launch_ms = ms(t1, t2);
+    timing_.wait_ms = ms(t2, t3);
+    timing_.gpu_ms = g;
+    timing_.graph = bucket > 0 && opt_.cuda_graph;
+    timing_.padded_rows = bucket;
+  }
   const float* lp = reinterpret_cast<const float*>(host + max_seqs_);
   for (int j = 0; j < n_samp; ++j) {
     const int r = bucket > 0 ? b.sample_seq[j] : j;  // graph rows are slices; eager rows are samples
@@ -285,7 +368,7 @@ std::vector<float> CudaRunner::score(const std::vector<int32_t>& tokens) {
   target_logprob_forward(lp.get<float>(), logits.get<float>(), targets.get<int32_t>(), n - 1, V_, stream_);
   std::vector<float> out(n - 1);
   CUDA_CHECK(cudaMemcpyAsync(out.data(), lp.get(), (n - 1) * 4, cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  SYNC_STREAM(stream_);
   return out;
 }
 

@@ -1,7 +1,11 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -27,9 +31,87 @@ int resolve_num_kv_blocks(const EngineOptions& opt, const ModelConfig& c, DType 
   return (int)std::min(blocks, (double)(1 << 30));
 }
 
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
 }  // namespace
 
-Engine::Engine(const EngineOptions& opt, EmitFn emit) : opt_(opt), emit_(std::move(emit)) {
+// --profile-steps / ATTNBENCH_PROFILE=1: one line per step and a summary per busy period (from the
+// first step after idle to the step that leaves no work) and at shutdown, on stderr or in
+// $ATTNBENCH_PROFILE_FILE (appended).
+//   step kind tokens seqs(prefill+decode) rows | sched build | prep launch wait gpu | emit | gap
+// sched: scheduler.schedule(); build: StepBatch; prep/launch/wait/gpu: the runner (host before the
+// first launch, enqueueing, waiting at the sync, device time by events); emit: commit + event
+// formatting + the write; gap: host time since the previous step ended (input handling, idle).
+struct StepProfiler {
+  struct Acc {
+    int steps = 0;
+    long tokens = 0;
+    double wall = 0, sched = 0, build = 0, prep = 0, launch = 0, wait = 0, gpu = 0, emit = 0, gap = 0;
+  };
+  FILE* f = stderr;
+  bool own = false;
+  std::map<std::string, Acc> period, total;
+  std::chrono::steady_clock::time_point last_end{}, period_start{};
+  bool in_period = false;
+  uint64_t n = 0;
+
+  StepProfiler() {
+    if (const char* p = std::getenv("ATTNBENCH_PROFILE_FILE"); p && *p) {
+      if (FILE* g = std::fopen(p, "a")) { f = g; own = true; }
+    }
+    std::fprintf(f, "# profile: step kind tokens seqs(p+d) rows | sched build | prep launch wait gpu | emit | gap | wall (ms)\n");
+  }
+  ~StepProfiler() {
+    summary("shutdown", total);
+    if (own) std::fclose(f);
+  }
+  void summary(const char* what, const std::map<std::string, Acc>& m) {
+    Acc all;
+    for (const auto& [k, a] : m) {
+      std::fprintf(f, "# %s %-7s steps %4d tokens %6ld | wall %8.2f sched %6.2f build %6.2f prep %6.2f launch %6.2f "
+                      "wait %8.2f gpu %8.2f emit %6.2f gap %7.2f | per step wall %.3f gpu %.3f\n",
+                   what, k.c_str(), a.steps, a.tokens, a.wall, a.sched, a.build, a.prep, a.launch, a.wait, a.gpu, a.emit,
+                   a.gap, a.wall / std::max(1, a.steps), a.gpu / std::max(1, a.steps));
+      all.steps += a.steps; all.tokens += a.tokens; all.wall += a.wall; all.gpu += a.gpu; all.gap += a.gap;
+      all.emit += a.emit; all.sched += a.sched; all.build += a.build; all.prep += a.prep; all.launch += a.launch;
+      all.wait += a.wait;
+    }
+    std::fprintf(f, "# %s all     steps %4d tokens %6ld | wall %8.2f (steps) + gap %.2f; gpu %.2f host-only %.2f\n", what,
+                 all.steps, all.tokens, all.wall, all.gap, all.gpu, all.wall - all.gpu);
+    std::fflush(f);
+  }
+  void record(const std::string& kind, int tokens, int np, int nd, int rows, double sched, double build,
+              const RunnerStepTiming& t, double emit, std::chrono::steady_clock::time_point start,
+              std::chrono::steady_clock::time_point end) {
+    const double gap = in_period ? ms_between(last_end, start) : 0.0;
+    if (!in_period) { in_period = true; period_start = start; }
+    const double wall = ms_between(start, end);
+    std::fprintf(f, "step %6llu %-7s %6d %3d+%-3d %3d | %6.3f %6.3f | %6.3f %6.3f %7.3f %7.3f%s | %6.3f | %6.3f | %7.3f\n",
+                 (unsigned long long)n++, kind.c_str(), tokens, np, nd, rows, sched, build, t.prep_ms, t.launch_ms,
+                 t.wait_ms, t.gpu_ms, t.graph ? "g" : " ", emit, gap, wall);
+    for (auto* m : {&period, &total}) {
+      Acc& a = (*m)[kind];
+      a.steps++; a.tokens += tokens; a.wall += wall; a.sched += sched; a.build += build; a.prep += t.prep_ms;
+      a.launch += t.launch_ms; a.wait += t.wait_ms; a.gpu += t.gpu_ms; a.emit += emit; a.gap += gap;
+    }
+    last_end = end;
+  }
+  void idle() {  // the engine ran out of work: close the busy period
+    if (!in_period) return;
+    std::fprintf(f, "# busy period %.2f ms (first step start to last step end)\n", ms_between(period_start, last_end));
+    summary("period", period);
+    period.clear();
+    in_period = false;
+  }
+};
+
+Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(std::move(emit)) {
+  if (opt_.max_num_batched_tokens <= 0)
+    opt_.max_num_batched_tokens =
+        opt_.device == Device::CUDA ? kDefaultMaxBatchedTokensCuda : kDefaultMaxBatchedTokensCpu;
+  const EngineOptions& opt = opt_;
   if (opt.cpu_threads > 0) set_cpu_threads(opt.cpu_threads);
   weights_ = load_gpt2(opt.model, opt.seed);
   const ModelConfig& c = weights_.config;
@@ -70,6 +152,10 @@ Engine::Engine(const EngineOptions& opt, EmitFn emit) : opt_(opt), emit_(std::mo
   warm.sample_step = {0};
   std::vector<SampleResult> ignored;
   runner_->step(warm, ignored);
+  if (opt.profile_steps) {
+    runner_->set_timing(true);
+    prof_ = std::make_unique<StepProfiler>();
+  }
 }
 
 Engine::~Engine() = default;
@@ -173,17 +259,42 @@ void Engine::finish(Sequence* seq, const std::string& error) {
 }
 
 void Engine::step() {
+  using clk = std::chrono::steady_clock;
+  const clk::time_point t0 = clk::now();
   SchedulerOutput out = scheduler_->schedule();
   if (out.empty()) return;
+  const clk::time_point t1 = clk::now();
   const StepBatch batch = build_step_batch(out, opt_.block_size);
+  const clk::time_point t2 = clk::now();
   std::vector<SampleResult> results;
-  runner_->step(batch, results);
+  try {
+    runner_->step(batch, results);
+  } catch (const std::exception& e) {
+    // The device state is unknown: end every live request with an error, report, and stop serving.
+    const std::string msg = std::string("engine step failed: ") + e.what();
+    std::vector<Sequence*> seqs;
+    for (auto& kv : live_) seqs.push_back(kv.second.get());
+    std::sort(seqs.begin(), seqs.end(), [](const Sequence* a, const Sequence* b) { return a->seq_id < b->seq_id; });
+    for (Sequence* sq : seqs) {
+      scheduler_->remove(sq);
+      sq->finish = FinishReason::Error;
+      finish(sq, msg);
+    }
+    emit_(fatal_event(msg));
+    flush();
+    fatal_ = true;
+    shut_down_ = true;
+    return;
+  }
+  const clk::time_point t3 = clk::now();
   ++steps_;
   if (opt_.step_delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(opt_.step_delay_us));
   std::vector<int32_t> tokens;
+  tokens.reserve(results.size());
   for (const auto& r : results) tokens.push_back(r.token);
   // Sequences that finish are destroyed by finish(): collect the tok events first.
   std::vector<std::string> tok_lines;
+  tok_lines.reserve(results.size());
   size_t row = 0;
   const uint64_t t_ns = monotonic_ns();
   for (const auto* list : {&out.prefills, &out.decodes})
@@ -195,6 +306,15 @@ void Engine::step() {
   std::vector<Sequence*> done = scheduler_->commit(out, tokens);
   for (const auto& line : tok_lines) emit_(line);
   for (Sequence* seq : done) finish(seq);
+  flush();  // the step's events leave in one write
+  if (prof_) {
+    const clk::time_point t4 = clk::now();
+    const int np = (int)out.prefills.size(), nd = (int)out.decodes.size();
+    const char* kind = np && nd ? "mixed" : np ? "prefill" : "decode";
+    prof_->record(kind, batch.num_tokens(), np, nd, (int)batch.sample_seq.size(), ms_between(t0, t1),
+                  ms_between(t1, t2), runner_->last_timing(), ms_between(t3, t4), t0, t4);
+    if (!scheduler_->has_work()) prof_->idle();
+  }
 }
 
 void Engine::emit_stats() {
@@ -222,7 +342,9 @@ void Engine::shutdown() {
     finish(s);
   }
   emit_(bye_event(monotonic_ns()));
+  flush();
   shut_down_ = true;
+  prof_.reset();  // prints the profile summary
 }
 
 }  // namespace attnbench

@@ -14,6 +14,8 @@
 namespace attnbench {
 
 using EmitFn = std::function<void(const std::string& line)>;
+using FlushFn = std::function<void()>;
+struct StepProfiler;
 
 class Engine {
  public:
@@ -28,8 +30,15 @@ class Engine {
   // A protocol problem found before a line reached the engine (e.g. an oversize line).
   void report_error(const std::string& code, const std::string& message);
   bool has_work() const { return scheduler_->has_work(); }
-  // Runs one scheduler step and emits its tok/done events.
+  // Runs one scheduler step and emits its tok/done events, then flushes once (one write per step).
+  // A runner failure ends every live request with done/error, emits `fatal` and shuts the engine
+  // down (is_fatal()).
   void step();
+  // Where emitted lines are pushed out (stdout: fflush); called once per step and by the server loop
+  // after each batch of input lines. Without one, emit_ is assumed to write through.
+  void set_flush(FlushFn f) { flush_ = std::move(f); }
+  void flush() { if (flush_) flush_(); }
+  bool is_fatal() const { return fatal_; }
   // Ends every live request with done/abort, then emits bye.
   void shutdown();
   bool is_shut_down() const { return shut_down_; }
@@ -54,6 +63,9 @@ class Engine {
   uint64_t next_seq_id_ = 0;
   uint64_t steps_ = 0, finished_ = 0;
   bool shut_down_ = false;
+  bool fatal_ = false;
+  FlushFn flush_;
+  std::unique_ptr<StepProfiler> prof_;
 };
 
 }  // namespace attnbench

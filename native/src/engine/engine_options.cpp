@@ -32,7 +32,7 @@ std::string engine_usage() {
   return "usage: attnbench-engine [--model DIR|synthetic:NAME] [--device cpu|cuda] [--dtype fp32|fp16|bf16]\n"
          "  [--prefill-attn-backend NAME] [--decode-attn-backend NAME] [--block-size N] [--num-kv-blocks N]\n"
          "  [--kv-cache-gb X] [--max-num-seqs N] [--max-num-batched-tokens N] [--seed N] [--cuda-graph|--no-cuda-graph]\n"
-         "  [--step-delay-us N] [--cpu-threads N]\n"
+         "  [--step-delay-us N] [--cpu-threads N] [--profile-steps]\n"
          "  one-shot: --generate --prompt-ids 1,2,3 [--max-tokens N] [--temperature X] [--top-p X] [--top-k N] [--ignore-eos]\n"
          "Without --generate: JSON lines on stdin/stdout (docs/protocol.md).\n";
 }
@@ -106,7 +106,7 @@ EngineOptions parse_engine_flags(int argc, char** argv, std::vector<std::string>
   };
   std::map<std::string, std::function<void()>> switches = {
       {"--cuda-graph", [&] { o.cuda_graph = 1; }},   {"--no-cuda-graph", [&] { o.cuda_graph = 0; }},
-      {"--generate", [&] { o.generate = true; }},    {"--ignore-eos", [&] { o.ignore_eos = true; }},
+      {"--generate", [&] { o.generate = true; }},    {"--profile-steps", [&] { o.profile_steps = true; }},    {"--ignore-eos", [&] { o.ignore_eos = true; }},
       {"--help", [&] { o.help = true; }},            {"-h", [&] { o.help = true; }},
   };
   for (int i = 1; i < argc; ++i) {
@@ -139,6 +139,9 @@ EngineOptions parse_engine_flags(int argc, char** argv, std::vector<std::string>
   if (o.device == Device::CPU && o.dtype != DType::F32)
     errors.push_back(std::string("--dtype ") + dtype_name(o.dtype) + ": the cpu device supports fp32 only");
   if (!o.dtype_given && o.device == Device::CUDA) o.dtype = DType::F16;
+  if (o.max_num_batched_tokens == 0)
+    o.max_num_batched_tokens = o.device == Device::CUDA ? kDefaultMaxBatchedTokensCuda : kDefaultMaxBatchedTokensCpu;
+  if (const char* e = std::getenv("ATTNBENCH_PROFILE"); e && e[0] == '1') o.profile_steps = true;
   return o;
 }
 

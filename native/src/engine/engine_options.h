@@ -19,11 +19,12 @@ struct EngineOptions {
   int num_kv_blocks = 0;        // 0: derived from kv_cache_gb
   double kv_cache_gb = -1.0;    // < 0: the device default (cpu 0.25, cuda 4)
   int max_num_seqs = 256;
-  int max_num_batched_tokens = 2048;
+  int max_num_batched_tokens = 0;  // 0: the device default (kDefaultMaxBatchedTokens{Cpu,Cuda})
   uint64_t seed = 0;
   int cuda_graph = -1;          // -1: the device default (on for cuda)
   int64_t step_delay_us = 0;
   int cpu_threads = 0;          // 0: hardware concurrency
+  bool profile_steps = false;   // --profile-steps or ATTNBENCH_PROFILE=1: per-step timing on stderr
   // One-shot mode.
   bool generate = false;
   std::vector<int32_t> prompt_ids;
@@ -34,6 +35,9 @@ struct EngineOptions {
   bool ignore_eos = false;
   bool help = false;
 };
+
+constexpr int kDefaultMaxBatchedTokensCpu = 2048;
+constexpr int kDefaultMaxBatchedTokensCuda = 8192;
 
 // Parses argv; every problem found is appended to `errors` (one line each).
 EngineOptions parse_engine_flags(int argc, char** argv, std::vector<std::string>& errors);

@@ -89,10 +89,15 @@ int run_server(Engine& engine, int in_fd) {
       } else {
         engine.handle_line(item.line);
       }
-      if (engine.is_shut_down()) return 0;
+      if (engine.is_shut_down()) {
+        engine.flush();
+        return engine.is_fatal() ? 1 : 0;
+      }
     }
     batch.clear();
+    engine.flush();  // events of this batch of ops (errors, rejected adds) in one write
     if (engine.has_work()) engine.step();
+    if (engine.is_shut_down()) return engine.is_fatal() ? 1 : 0;
   }
 }
 

@@ -24,6 +24,17 @@ struct RunnerOptions {
   bool cuda_graph = false;
 };
 
+// Where one step's time went inside the runner (filled when timing is on; -1 = not measured).
+struct RunnerStepTiming {
+  double prep_ms = -1;    // host: pad/pack/upload/plan before the first launch
+  double launch_ms = -1;  // host: enqueueing the forward (graph launch or eager kernels)
+  double wait_ms = -1;    // host: waiting for the device (the final sync)
+  double gpu_ms = -1;     // device: cudaEvent from the first copy to the sampled tokens
+  bool graph = false;     // replayed a captured decode graph
+  int padded_rows = 0;    // decode bucket (0 = not padded)
+};
+
+
 class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
@@ -34,6 +45,9 @@ class ModelRunner {
   // Teacher-forced scoring for checks: log p(tokens[i+1] | tokens[..i]) for i in [0, n-1).
   virtual std::vector<float> score(const std::vector<int32_t>& tokens) = 0;
   virtual std::string device_name() const = 0;
+  // Step timing (engine --profile-steps): off by default, since the device events cost a little.
+  virtual void set_timing(bool /*on*/) {}
+  virtual RunnerStepTiming last_timing() const { return {}; }
 };
 
 // Bytes of KV cache per block (both K and V, every layer), to size the pool from --kv-cache-gb.
