@@ -11,6 +11,10 @@
 //   4  8 warps with BN 128 (D 64) or BN 32 (D 128)
 //   5  4 warps, each 2 m-tiles (32 rows; BM 128): K/V fragments feed two MMAs; D 128 re-reads Q from smem
 //   6  8 warps, each 2 m-tiles (BM 256)
+//   7  v5 + grid (q tiles, heads, seqs): one head's tiles run together, its K/V is reused from L2
+//   8  v7 + O through smem (16-byte stores) + lazy O rescale (skipped when no row max moved)
+//   9  v8 + consecutive K/V rows per thread: one block-table load per tile, prefetched a tile ahead
+//  10  v9 with BN 32 (half the S registers; twice the softmax passes per key)
 // (git history keeps the first tensor-core kernel; the header now holds the tuned one, see docs/perf-notes.md)
 // Production (attn/fused_prefill_cuda.cu) takes the winner per head dim.
 #include "dev_common.cuh"
@@ -64,8 +68,16 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     CK((launch_fused_prefill<T, D, 8, D == 64 ? 128 : 32>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
   } else if (ver == 5) {  // 4 warps x 2 m-tiles (BM 128)
     CK((launch_fused_prefill<T, D, 4, 64, 2>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
-  } else {  // 6: 8 warps x 2 m-tiles (BM 256)
+  } else if (ver == 6) {  // 8 warps x 2 m-tiles (BM 256)
     CK((launch_fused_prefill<T, D, 8, 64, 2>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else if (ver == 7) {
+    CK((launch_fused_prefill<T, D, 4, 64, 2, kOptL2Order>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else if (ver == 8) {
+    CK((launch_fused_prefill<T, D, 4, 64, 2, kOptL2Order | kOptSmemEpilogue | kOptLazyRescale>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else if (ver == 9) {
+    CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptAll>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else {  // 10
+    CK((launch_fused_prefill<T, D, 4, 32, 2, kFusedPrefillOptAll>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
   }
 }
 
@@ -99,6 +111,8 @@ struct Case {
   bool bf16;
 };
 
+constexpr int kVersions = 10;
+
 static bool check_all() {
   const Case cases[] = {
       {"varlen d64 bs16", {1, 17, 64, 129, 255}, {0, 0, 0, 0, 0}, 4, 4, 64, 16, false},
@@ -110,7 +124,9 @@ static bool check_all() {
   };
   bool ok_all = true;
   uint64_t seed = 1234;
-  printf("%-24s %4s %10s %10s %10s %10s %10s %10s\n", "case", "dt", "v1", "v2", "v3", "v4", "v5", "v6");
+  printf("%-24s %4s", "case", "dt");
+  for (int ver = 1; ver <= kVersions; ++ver) printf("       v%-3d", ver);
+  printf("\n");
   for (const Case& c : cases) {
     lab::Problem pb;
     pb.H = c.H, pb.Hkv = c.Hkv, pb.D = c.D, pb.block_size = c.bs, pb.bf16 = c.bf16;
@@ -120,7 +136,7 @@ static bool check_all() {
     std::vector<float> ref;
     pb.reference(ref);
     printf("%-24s %4s", c.name, c.bf16 ? "bf16" : "fp16");
-    for (int ver = 1; ver <= 6; ++ver) {
+    for (int ver = 1; ver <= kVersions; ++ver) {
       pb.poison_out();
       dispatch(ver, pb);
       CK(cudaDeviceSynchronize());
@@ -130,6 +146,7 @@ static bool check_all() {
       const bool ok = err <= (pb.bf16 ? 1e-2 : 2e-3);
       ok_all &= ok;
       printf(" %9.2e%s", err, ok ? " " : "!");
+      fflush(stdout);
     }
     printf("\n");
     pb.free_device();
@@ -147,7 +164,9 @@ static void sweep() {
   };
   std::mt19937 rng(7);
   for (int i = 0; i < 16; ++i) rows.back().lens.push_back(256 + (int)(rng() % 1793));
-  printf("\n%-26s %8s %9s %9s %9s %9s %9s %9s %9s\n", "shape (fp16, causal, page 16)", "GFLOP", "v1 ms", "v2 TFLOPS", "v3 TFLOPS", "v4 TFLOPS", "v5 TFLOPS", "v6 TFLOPS", "v3 vs v2");
+  printf("\n%-26s %7s %8s", "shape (fp16, causal, page16)", "GFLOP", "v1 ms");
+  for (int ver = 2; ver <= kVersions; ++ver) printf("  v%-2d TF", ver);
+  printf(" %9s\n", "v9 vs v2");
   for (const Row& r : rows) {
     lab::Problem pb;
     pb.H = pb.Hkv = r.H, pb.D = r.D, pb.block_size = 16;
@@ -157,11 +176,11 @@ static void sweep() {
     pb.upload();
     double flops = 0;
     for (int L : pb.q_lens) flops += 4.0 * L * L * r.D * r.H / 2;
-    float t[7] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
-    for (int ver = (flops < 2e11 ? 1 : 2); ver <= 6; ++ver) t[ver] = lab::median_ms([&] { dispatch(ver, pb); }, 2, ver == 1 ? 3 : 20);
-    // v2 and v3 tile the work differently: their outputs must agree to rounding.
+    std::vector<float> t(kVersions + 1, NAN);
+    for (int ver = (flops < 2e11 ? 1 : 2); ver <= kVersions; ++ver) t[ver] = lab::median_ms([&] { dispatch(ver, pb); }, 2, ver == 1 ? 3 : 20);
+    // v2 and v9 tile and order the work differently: their outputs must agree to rounding.
     std::vector<uint16_t> o2(pb.q_elems()), o3(pb.q_elems());
-    for (int ver : {2, 3}) {
+    for (int ver : {2, 9}) {
       pb.poison_out();
       dispatch(ver, pb);
       CK(cudaDeviceSynchronize());
@@ -170,8 +189,10 @@ static void sweep() {
     std::vector<float> ref2(o2.size());
     for (size_t i = 0; i < o2.size(); ++i) ref2[i] = lab::bits_to_float(o2[i], false);
     const double err = lab::rel_error(o3, ref2, false);
-    printf("%-26s %8.1f %9.3f %9.1f %9.1f %9.1f %9.1f %9.1f %9.2e\n", r.name, flops / 1e9, t[1], flops / t[2] / 1e9,
-           flops / t[3] / 1e9, flops / t[4] / 1e9, flops / t[5] / 1e9, flops / t[6] / 1e9, err);
+    printf("%-26s %7.1f %8.3f", r.name, flops / 1e9, t[1]);
+    for (int ver = 2; ver <= kVersions; ++ver) printf(" %7.1f", flops / t[ver] / 1e9);
+    printf(" %9.2e\n", err);
+    fflush(stdout);
     pb.free_device();
   }
 }

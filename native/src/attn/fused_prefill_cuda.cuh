@@ -51,6 +51,15 @@ __device__ __forceinline__ int swz(int row, int chunk) {
 
 }  // namespace prefill_detail
 
+// Kernel options (bitmask template argument; 0 = lab v5). docs/perf-notes.md has each one's gain.
+enum FusedPrefillOpt : int {
+  kOptL2Order = 1,        // grid (q tiles, heads, seqs): a head's tiles run together, its K/V stays in L2
+  kOptSmemEpilogue = 2,   // O through this warp's Q rows of smem, written with 16-byte coalesced stores
+  kOptLazyRescale = 4,    // skip the O *= alpha pass when no row max in the warp moved (exact)
+  kOptRowBlocks = 8,      // each thread copies KV_ROWS consecutive keys: one block-table load per tile
+                          // (power-of-two block size >= KV_ROWS), prefetched one tile ahead
+};
+
 template <typename T, int D, int WARPS, int BN, int MT = 1>
 struct FusedPrefillConfig {
   static constexpr int kThreads = WARPS * 32;
@@ -65,7 +74,7 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-template <typename T, int D, int WARPS, int BN, int MT = 1>
+template <typename T, int D, int WARPS, int BN, int MT = 1, int OPT = 0>
 __global__ void __launch_bounds__(WARPS * 32)
 fused_prefill_kernel(const FusedPrefillParams p) {
   using namespace prefill_detail;
@@ -78,10 +87,17 @@ fused_prefill_kernel(const FusedPrefillParams p) {
   T* sK = sQ + BM * D;       // 2 stages of [BN][D]
   T* sV = sK + 2 * BN * D;   // 2 stages of [BN][D]
 
-  const int head = blockIdx.x, seq = blockIdx.y;
+  constexpr bool ROW_BLOCKS = (OPT & kOptRowBlocks) != 0;
+  constexpr int KV_ROWS_LOG2 = KV_ROWS >= 16 ? 4 : KV_ROWS >= 8 ? 3 : KV_ROWS >= 4 ? 2 : KV_ROWS >= 2 ? 1 : 0;
+  static_assert(!ROW_BLOCKS || (1 << KV_ROWS_LOG2) == KV_ROWS, "KV_ROWS power of two");
+  int head, seq, tile;
+  if constexpr ((OPT & kOptL2Order) != 0) {
+    tile = gridDim.x - 1 - blockIdx.x, head = blockIdx.y, seq = blockIdx.z;
+  } else {
+    head = blockIdx.x, seq = blockIdx.y, tile = gridDim.z - 1 - blockIdx.z;
+  }
   const int q_begin = p.cu_seqlens_q[seq];
   const int q_len = p.cu_seqlens_q[seq + 1] - q_begin;
-  const int tile = gridDim.z - 1 - blockIdx.z;
   const int q0 = tile * BM;
   if (q0 >= q_len) return;
   const int q_end = min(q0 + BM, q_len);
@@ -107,33 +123,77 @@ fused_prefill_kernel(const FusedPrefillParams p) {
   }
   // Offsets of this thread's K/V 16-byte chunks of a tile, in units of 8 elements (-1: past the
   // end, zero filled); computed once per tile and used for both K and V. 32-bit: caches up to 16G
-  // elements per layer.
-  int32_t kv_off[KV_ROWS];
+  // elements per layer. Thread rows of a tile: r * RPP + row0 (default) or row0 * KV_ROWS + r
+  // (ROW_BLOCKS: consecutive keys, so with a power-of-two block size >= KV_ROWS they share one
+  // block-table entry: `fast`).
+  auto kv_row = [&](int r) { return ROW_BLOCKS ? row0 * KV_ROWS + r : r * RPP + row0; };
+  const bool fast = ROW_BLOCKS && p.block_shift >= KV_ROWS_LOG2;
+  const int32_t kv_stride8 = (int32_t)(kv_stride >> 3), head_off8 = kv_head * (D / 8) + chunk;
+  int32_t kv_off[ROW_BLOCKS ? 1 : KV_ROWS];  // fast: kv_off[0] = row 0's offset, kv_valid rows
+  int kv_valid = 0;
+  int32_t bt_next = 0;  // fast: block-table entry of the next tile's rows, loaded one tile ahead
+  auto load_bt = [&](int j) -> int32_t {
+    const int t = j * BN + row0 * KV_ROWS;
+    return t < kv_len ? __ldg(bt + (t >> p.block_shift)) : 0;
+  };
   auto tile_offsets = [&](int j) {
+    if (ROW_BLOCKS && fast) {
+      const int t = j * BN + row0 * KV_ROWS;
+      kv_valid = kv_len - t;
+      kv_off[0] = (int32_t)((((int64_t)bt_next << p.block_shift) + (t & (p.block_size - 1))) * (int64_t)kv_stride8) + head_off8;
+      return;
+    }
+    if constexpr (!ROW_BLOCKS) {
 #pragma unroll
-    for (int r = 0; r < KV_ROWS; ++r) {
-      const int t = j * BN + r * RPP + row0;
-      int32_t off = -1;
-      if (t < kv_len) {
-        const int blk = p.block_shift >= 0 ? (t >> p.block_shift) : t / p.block_size;
-        const int in_blk = t - blk * p.block_size;
-        off = (int32_t)((((int64_t)bt[blk] * p.block_size + in_blk) * (int64_t)kv_stride + (int64_t)kv_head * D) >> 3) + chunk;
+      for (int r = 0; r < KV_ROWS; ++r) {
+        const int t = j * BN + kv_row(r);
+        int32_t off = -1;
+        if (t < kv_len) {
+          const int blk = p.block_shift >= 0 ? (t >> p.block_shift) : t / p.block_size;
+          const int in_blk = t - blk * p.block_size;
+          off = (int32_t)((((int64_t)bt[blk] * p.block_size + in_blk) * (int64_t)kv_stride + (int64_t)kv_head * D) >> 3) + chunk;
+        }
+        kv_off[r] = off;
       }
-      kv_off[r] = off;
     }
   };
-  auto copy_rows = [&](T* dst, const T* cache) {
+  auto copy_rows = [&](T* dst, const T* cache, int j) {
+    if constexpr (ROW_BLOCKS) {
+      if (fast) {
 #pragma unroll
-    for (int r = 0; r < KV_ROWS; ++r)
-      mma::cp_async_16(dst + swz<D>(r * RPP + row0, chunk), cache + (kv_off[r] < 0 ? 0 : (int64_t)kv_off[r] * 8), kv_off[r] >= 0);
+        for (int r = 0; r < KV_ROWS; ++r) {
+          const bool ok = r < kv_valid;
+          mma::cp_async_16(dst + swz<D>(kv_row(r), chunk), cache + (ok ? ((int64_t)kv_off[0] + (int64_t)r * kv_stride8) * 8 : 0), ok);
+        }
+      } else {  // any block size: one lookup per row
+#pragma unroll
+        for (int r = 0; r < KV_ROWS; ++r) {
+          const int t = j * BN + kv_row(r);
+          const bool ok = t < kv_len;
+          int64_t off = 0;
+          if (ok) {
+            const int blk = p.block_shift >= 0 ? (t >> p.block_shift) : t / p.block_size;
+            const int in_blk = t - blk * p.block_size;
+            off = ((int64_t)bt[blk] * p.block_size + in_blk) * (int64_t)kv_stride + (int64_t)kv_head * D + chunk * 8;
+          }
+          mma::cp_async_16(dst + swz<D>(kv_row(r), chunk), cache + off, ok);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int r = 0; r < KV_ROWS; ++r)
+        mma::cp_async_16(dst + swz<D>(kv_row(r), chunk), cache + (kv_off[r] < 0 ? 0 : (int64_t)kv_off[r] * 8), kv_off[r] >= 0);
+    }
   };
 
   // Commit groups, in order: {Q, K0}, {V0}, {K1}, {V1}, ... (empty groups past the end keep the count).
+  if (ROW_BLOCKS && fast) bt_next = load_bt(0);
   tile_offsets(0);
-  copy_rows(sK, kc);
+  copy_rows(sK, kc, 0);
   mma::cp_async_commit();
-  copy_rows(sV, vc);
+  copy_rows(sV, vc, 0);
   mma::cp_async_commit();
+  if (ROW_BLOCKS && fast && n_tiles > 1) bt_next = load_bt(1);
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   // Warp w owns m-tiles w*MT .. w*MT+MT-1 (16 rows each).
@@ -170,7 +230,8 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     // K_{j+1} into the other stage: its last readers (S of tile j-1) passed the barrier above.
     if (j + 1 < n_tiles) {
       tile_offsets(j + 1);
-      copy_rows(sK + (stage ^ 1) * BN * D, kc);
+      copy_rows(sK + (stage ^ 1) * BN * D, kc, j + 1);
+      if (ROW_BLOCKS && fast && j + 2 < n_tiles) bt_next = load_bt(j + 2);  // used next iteration
     }
     mma::cp_async_commit();
 
@@ -219,6 +280,8 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     }
 
     // Online softmax: per m-tile, rows r=0 (elements 0,1) and r=1 (elements 2,3); 4 lanes share a row.
+    float alpha[MT][2];
+    bool moved = false;
 #pragma unroll
     for (int m = 0; m < MT; ++m)
 #pragma unroll
@@ -230,7 +293,8 @@ fused_prefill_kernel(const FusedPrefillParams p) {
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         const float m_new = fmaxf(m_run[m][r], mx * sl2);
         const float m_use = m_new == -INFINITY ? 0.f : m_new;
-        const float alpha = fast_exp2(m_run[m][r] - m_use);
+        moved |= m_new != m_run[m][r];
+        alpha[m][r] = fast_exp2(m_run[m][r] - m_use);
         m_run[m][r] = m_new;
         float sum = 0.f;
 #pragma unroll
@@ -239,18 +303,25 @@ fused_prefill_kernel(const FusedPrefillParams p) {
           s[m][n][2 * r + 1] = fast_exp2(fmaf(s[m][n][2 * r + 1], sl2, -m_use));
           sum += s[m][n][2 * r] + s[m][n][2 * r + 1];
         }
-        l_run[m][r] = l_run[m][r] * alpha + sum;  // per-lane partial; reduced across the quad at the end
+        l_run[m][r] = l_run[m][r] * alpha[m][r] + sum;  // per-lane partial; reduced across the quad at the end
+      }
+    // O *= alpha. Lazy: when no row max of the warp moved every alpha is exactly 1 (m unchanged).
+    if ((OPT & kOptLazyRescale) == 0 || __any_sync(0xffffffffu, moved)) {
+#pragma unroll
+      for (int m = 0; m < MT; ++m)
 #pragma unroll
         for (int d = 0; d < D / 8; ++d) {
-          o[m][d][2 * r] *= alpha;
-          o[m][d][2 * r + 1] *= alpha;
+          o[m][d][0] *= alpha[m][0];
+          o[m][d][1] *= alpha[m][0];
+          o[m][d][2] *= alpha[m][1];
+          o[m][d][3] *= alpha[m][1];
         }
-      }
+    }
 
     mma::cp_async_wait<1>();  // V_j landed (K_{j+1} may still be in flight)
     __syncthreads();
     // V_{j+1} into the other stage: its last readers (PV of tile j-1) passed the barrier above.
-    if (j + 1 < n_tiles) copy_rows(sV + (stage ^ 1) * BN * D, vc);
+    if (j + 1 < n_tiles) copy_rows(sV + (stage ^ 1) * BN * D, vc, j + 1);
     mma::cp_async_commit();
 
     // O += P V: P from the S accumulators (two n-tiles = one k16 step), V via ldmatrix.trans.
@@ -280,6 +351,35 @@ fused_prefill_kernel(const FusedPrefillParams p) {
   mma::cp_async_wait<0>();
 
   T* out = static_cast<T*>(p.out);
+  if constexpr ((OPT & kOptSmemEpilogue) != 0) {
+    // This warp's rows of sQ were read by this warp only (its Q fragments): reuse them for O.
+    __syncwarp();
+    T* sO = sQ + warp * MT * 16 * D;
+#pragma unroll
+    for (int m = 0; m < MT; ++m)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float l = l_run[m][r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const int lr = m * 16 + lane / 4 + r * 8;
+#pragma unroll
+        for (int d = 0; d < D / 8; ++d)
+          *reinterpret_cast<uint32_t*>(sO + swz<D>(lr, d) + (lane % 4) * 2) =
+              mma::pack2<T>(o[m][d][2 * r] * inv, o[m][d][2 * r + 1] * inv);
+      }
+    __syncwarp();
+#pragma unroll
+    for (int idx = lane; idx < MT * 16 * CHUNKS; idx += 32) {
+      const int lr = idx / CHUNKS, c = idx % CHUNKS;
+      const int i = q0 + warp * MT * 16 + lr;
+      if (i < q_len)
+        *reinterpret_cast<uint4*>(out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + c * 8) =
+            *reinterpret_cast<const uint4*>(sO + swz<D>(lr, c));
+    }
+    return;
+  }
 #pragma unroll
   for (int m = 0; m < MT; ++m)
 #pragma unroll
@@ -298,7 +398,7 @@ fused_prefill_kernel(const FusedPrefillParams p) {
 }
 
 // Launch helper: grid from the step's shape (num_seqs and max_q_len are known in plan()).
-template <typename T, int D, int WARPS, int BN = 64, int MT = 1>
+template <typename T, int D, int WARPS, int BN = 64, int MT = 1, int OPT = 0>
 inline cudaError_t launch_fused_prefill(FusedPrefillParams p, int num_seqs, int max_q_len,
                                         cudaStream_t stream) {
   using Cfg = FusedPrefillConfig<T, D, WARPS, BN, MT>;
@@ -306,21 +406,25 @@ inline cudaError_t launch_fused_prefill(FusedPrefillParams p, int num_seqs, int 
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation; set before the first launch
   if (!attr_set) {
-    cudaError_t e = cudaFuncSetAttribute(fused_prefill_kernel<T, D, WARPS, BN, MT>,
+    cudaError_t e = cudaFuncSetAttribute(fused_prefill_kernel<T, D, WARPS, BN, MT, OPT>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
-  dim3 grid(p.num_heads, num_seqs, (max_q_len + Cfg::kBM - 1) / Cfg::kBM);
-  fused_prefill_kernel<T, D, WARPS, BN, MT><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  const unsigned tiles = (unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM);
+  dim3 grid = (OPT & kOptL2Order) != 0 ? dim3(tiles, p.num_heads, num_seqs) : dim3(p.num_heads, num_seqs, tiles);
+  fused_prefill_kernel<T, D, WARPS, BN, MT, OPT><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
 }
+
+// All options of FusedPrefillOpt (lab v9).
+constexpr int kFusedPrefillOptAll = kOptL2Order | kOptSmemEpilogue | kOptLazyRescale | kOptRowBlocks;
 
 // The configuration production uses per head dim (the lab's winner; docs/perf-notes.md).
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
                                              cudaStream_t stream) {
-  return launch_fused_prefill<T, D, 4, 64, 2>(p, num_seqs, max_q_len, stream);  // lab v5
+  return launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptAll>(p, num_seqs, max_q_len, stream);  // lab v9
 }
 
 }  // namespace attnbench
