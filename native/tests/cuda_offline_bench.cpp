@@ -3,9 +3,14 @@
 // Prefill in steps of --budget tokens (each prompt's first token is sampled there), then 63 decode
 // steps of 128 sequences. Times the whole workload (host clock; every step syncs once), warm
 // (second of two runs), per backend pair and with / without CUDA graphs. One JSON line each.
-//   cuda_offline_bench [--backends naive,fused] [--budget 8192] [--model synthetic:gpt2]
+//   cuda_offline_bench [--backends naive,fused] [--budget 8192] [--model synthetic:gpt2] [--breakdown 1]
+// Each line also has the decode steps' device time (cudaEvents inside the runner) and host time.
+// --breakdown 1: graphs only, once per ATTNBENCH_SKIP mask (attention, GEMMs, LM head, sampling,
+// layernorms, qkv split/KV append, embedding, everything): the decode step time with a part left
+// out, so each part's cost is the difference to the full step. Tokens are garbage in those runs.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -21,7 +26,7 @@ static double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-struct Times { double prefill_ms, decode_ms; };
+struct Times { double prefill_ms, decode_ms, decode_gpu_ms, decode_prep_ms; };
 
 static Times run_workload(ModelRunner& r, int P, int in_len, int out_len, int bs, int budget, int vocab) {
   const int nblk = (in_len + out_len + bs - 1) / bs;
@@ -60,6 +65,7 @@ static Times run_workload(ModelRunner& r, int P, int in_len, int out_len, int bs
     for (size_t j = 0; j < res.size(); ++j) out[p0 + j].push_back(res[j].token);
   }
   const double t1 = now_ms();
+  double gpu = 0, prep = 0;
   for (int k = 1; k < out_len; ++k) {
     StepBatch b;
     b.max_blocks_per_seq = nblk;
@@ -79,19 +85,23 @@ static Times run_workload(ModelRunner& r, int P, int in_len, int out_len, int bs
       b.num_decode_seqs++;
     }
     r.step(b, res);
+    gpu += r.last_timing().gpu_ms;
+    prep += r.last_timing().prep_ms;
     for (int p = 0; p < P; ++p) out[p].push_back(res[p].token);
   }
-  return {t1 - t0, now_ms() - t1};
+  return {t1 - t0, now_ms() - t1, gpu, prep};
 }
 
 int main(int argc, char** argv) {
   std::string backends = "naive", model = "synthetic:gpt2";
   int budget = 8192;
+  bool breakdown = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string f = argv[i], v = argv[i + 1];
     if (f == "--backends") backends = v;
     else if (f == "--budget") budget = std::stoi(v);
     else if (f == "--model") model = v;
+    else if (f == "--breakdown") breakdown = v == "1";
   }
   const int P = 128, in_len = 256, out_len = 64, bs = 16;
   int errors = 0;
@@ -99,7 +109,15 @@ int main(int argc, char** argv) {
     Gpt2Weights w = load_gpt2(model, 0);
     std::stringstream ss(backends);
     for (std::string name; std::getline(ss, name, ',');) {
+      std::vector<std::string> masks = {""};
+      if (breakdown)
+        masks = {"", "attn", "gemm", "lmhead,sample", "sample", "norm", "append", "embed",
+                 "attn,gemm,lmhead,sample,norm,append,embed"};
+      for (const std::string& mask : masks)
       for (bool graph : {true, false}) {
+        if (breakdown && !graph) continue;
+        if (mask.empty()) unsetenv("ATTNBENCH_SKIP");
+        else setenv("ATTNBENCH_SKIP", mask.c_str(), 1);
         RunnerOptions o;
         o.device = Device::CUDA;
         o.dtype = DType::F16;
@@ -115,15 +133,17 @@ int main(int argc, char** argv) {
         } catch (const std::exception& e) {
           std::printf("{\"backend\":\"%s\",\"error\":\"%s\"}\n", name.c_str(), e.what());
           ++errors;
-          break;
+          continue;
         }
+        r->set_timing(true);
         run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);  // warm-up
         Times t = run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);
         const double total = t.prefill_ms + t.decode_ms;
-        std::printf("{\"backend\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
-                    "\"decode_step_ms\":%.3f,\"total_ms\":%.2f,\"output_tok_per_s\":%.0f}\n",
-                    name.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
-                    t.decode_ms / (out_len - 1), total, P * out_len / (total / 1000.0));
+        std::printf("{\"backend\":\"%s\",\"skip\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
+                    "\"decode_step_ms\":%.3f,\"decode_step_gpu_ms\":%.3f,\"decode_step_prep_ms\":%.3f,\"total_ms\":%.2f,\"output_tok_per_s\":%.0f}\n",
+                    name.c_str(), mask.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
+                    t.decode_ms / (out_len - 1), t.decode_gpu_ms / (out_len - 1), t.decode_prep_ms / (out_len - 1),
+                    total, P * out_len / (total / 1000.0));
         std::fflush(stdout);
       }
     }

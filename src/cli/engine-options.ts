@@ -46,7 +46,7 @@ export function addEngineOptions(cmd: Command, backendFlags = true): Command {
     .option("--num-kv-blocks <n>", "KV-cache blocks in the pool (default: derived from --kv-cache-gb)")
     .option("--kv-cache-gb <GiB>", "KV-cache pool size in GiB (default: the engine's: 0.25 cpu, 4 cuda)")
     .option("--max-num-seqs <n>", "running sequences per engine step (default: the engine's, 256)")
-    .option("--max-num-batched-tokens <tokens>", "token budget per engine step (default: the engine's, 2048)")
+    .option("--max-num-batched-tokens <tokens>", "token budget per engine step (default: the engine's: 2048 cpu, 8192 cuda)")
     .option("--no-cuda-graph", "disable CUDA graphs for decode (default: on for cuda)")
     .option("--step-delay-us <us>", "planted slowdown: sleep this many microseconds per engine step (default: 0)")
     .option("--engine-seed <n>", "engine --seed: synthetic weights and default sampling seed (default: the engine's, 0)")

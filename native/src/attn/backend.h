@@ -21,6 +21,9 @@ struct AttnDims {
   float scale = 0.0f;    // 1/sqrt(head_dim) for GPT-2
   int block_size = 16;   // tokens per KV block
   DType dtype = DType::F32;
+  // The runner captures decode steps in CUDA graphs (a backend whose plan() sizes its launches, like
+  // FlashInfer's, must then plan in its graph-stable mode: same grid and buffers for a batch size).
+  bool cuda_graph = false;
 };
 
 // One layer's paged cache. K and V are separate, each [num_blocks, block_size, num_kv_heads, head_dim]

@@ -6,9 +6,10 @@
 //            otherwise BatchPrefillWithPagedKVCache over the cache (flashinfer_paged_prefill.cu).
 //   decode:  BatchDecodeWithPagedKVCache over the cache (CSR page table built from block_tables).
 // fp16 only, head dims 64 and 128, GQA group sizes 1, 2, 3, 4, 8. plan() uploads the page table
-// with a synchronous copy and waits for FlashInfer's own upload, so it is a host sync point; run()
-// does not sync or allocate. Decode is planned without FlashInfer's CUDA-graph mode, so a graph
-// captured over it is valid only while the batch shape (and so the plan) stays the same.
+// (fixed device addresses, pinned staging) and waits for it and FlashInfer's own upload, so it is a
+// host sync point; run() does not sync or allocate. When the runner captures decode graphs
+// (AttnDims::cuda_graph), decode is planned in FlashInfer's CUDA-graph mode: grid, split decision
+// and workspace offsets depend on the batch size only, and padded work items are masked.
 #include <flashinfer/attention/decode.cuh>
 #include <flashinfer/attention/default_decode_params.cuh>
 #include <flashinfer/attention/default_prefill_params.cuh>
@@ -106,7 +107,7 @@ cudaError_t ragged_prefill_run(const Workspace& ws, const PrefillPlanInfo& info,
 
 template <uint32_t D>
 static cudaError_t decode_plan_d(Workspace& ws, DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch,
-                                 const Heads& h, uint32_t page_size, cudaStream_t s) {
+                                 const Heads& h, uint32_t page_size, bool graph, cudaStream_t s) {
   cudaError_t st = cudaErrorInvalidValue;
   DISPATCH_GQA_GROUP_SIZE(h.qo / h.kv, GROUP_SIZE, {
     auto est = BatchDecodeWithPagedKVCacheWorkEstimationDispatched<GROUP_SIZE, D, PosEncodingMode::kNone, Variant,
@@ -114,15 +115,15 @@ static cudaError_t decode_plan_d(Workspace& ws, DecodePlanInfo& info, int32_t* k
     st = DecodePlan<D, PosEncodingMode::kNone, Variant, DecodeParams>(ws.float_ws, kFloatWorkspaceBytes, ws.int_ws,
                                                                       ws.int_host, kIntWorkspaceBytes, info,
                                                                       kv_indptr_h, batch, h.qo, page_size,
-                                                                      /*enable_cuda_graph=*/false, s, est);
+                                                                      /*enable_cuda_graph=*/graph, s, est);
   });
   return st;
 }
 
 cudaError_t decode_plan(Workspace& ws, DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch, const Heads& h,
-                        uint32_t page_size, cudaStream_t s) {
-  if (h.dim == 64) return decode_plan_d<64>(ws, info, kv_indptr_h, batch, h, page_size, s);
-  if (h.dim == 128) return decode_plan_d<128>(ws, info, kv_indptr_h, batch, h, page_size, s);
+                        uint32_t page_size, bool graph, cudaStream_t s) {
+  if (h.dim == 64) return decode_plan_d<64>(ws, info, kv_indptr_h, batch, h, page_size, graph, s);
+  if (h.dim == 128) return decode_plan_d<128>(ws, info, kv_indptr_h, batch, h, page_size, graph, s);
   return cudaErrorInvalidValue;
 }
 
@@ -155,6 +156,8 @@ static cudaError_t decode_run_d(const Workspace& ws, const DecodePlanInfo& info,
   if (info.split_kv) {
     tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
     tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
+    // In graph mode the grid is padded past the real work items: the mask turns the rest off.
+    p.block_valid_mask = GetPtrFromBaseOffset<bool>(ws.int_ws, info.block_valid_mask_offset);
   }
   p.padded_batch_size = info.padded_batch_size;
   return BatchDecodeWithPagedKVCacheDispatched<D, PosEncodingMode::kNone, Variant>(p, tmp_v, tmp_s, false, s);
@@ -184,58 +187,71 @@ std::string flashinfer_status(const AttnDims* d) {
   return "ok";
 }
 
-// Workspaces plus a growable device copy of the CSR page table.
+// Workspaces plus the device copy of the CSR page table at FIXED addresses: a captured decode graph
+// bakes the indptr / last_len / indices pointers into its kernels, so they must not move between
+// steps. (They used to: indptr sat right after this step's indices, so its address moved with the
+// page count and a replayed graph read page ids as indptr -- kv lengths of billions: the hang.)
 class FiState {
  public:
+  static constexpr size_t kMaxBatch = 1u << 16;  // sequences per step
+  static constexpr size_t kMaxPages = 1u << 22;  // pages referenced per step (16 M tokens at page 16... x16)
+
   explicit FiState(const AttnDims& d) : dims_(d) {
     const std::string st = flashinfer_status(&d);
     if (st != "ok") throw std::runtime_error("flashinfer: " + st);
     CUDA_CHECK(cudaMalloc(&ws_.float_ws, fi::kFloatWorkspaceBytes));
     CUDA_CHECK(cudaMalloc(&ws_.int_ws, fi::kIntWorkspaceBytes));
     CUDA_CHECK(cudaMallocHost(&ws_.int_host, fi::kIntWorkspaceBytes));
+    CUDA_CHECK(cudaMalloc(&d_table_, kTableWords * 4));
+    CUDA_CHECK(cudaMallocHost(&h_table_, kTableWords * 4));
     heads_ = {d.num_heads, d.num_kv_heads, d.head_dim, d.scale};
+    pages_.indptr = d_table_;
+    pages_.last_len = d_table_ + kMaxBatch + 1;
+    pages_.indices = d_table_ + 2 * kMaxBatch + 1;
+    pages_.page_size = d.block_size;
   }
   ~FiState() {
     cudaFree(ws_.float_ws);
     cudaFree(ws_.int_ws);
     cudaFreeHost(ws_.int_host);
     cudaFree(d_table_);
+    cudaFreeHost(h_table_);
   }
   // CSR page table of slices [first, first + count): indices, indptr (pages), last page lengths.
+  // Enqueued on the legacy stream; plan() synchronises it before returning.
   void upload_pages(const StepBatch& h, int first, int count) {
     const int bs = dims_.block_size;
+    if ((size_t)count > kMaxBatch) throw std::runtime_error("flashinfer: batch of " + std::to_string(count) + " sequences exceeds the page-table capacity");
+    int32_t* indptr = h_table_;
+    int32_t* last = h_table_ + kMaxBatch + 1;
+    int32_t* indices = h_table_ + 2 * kMaxBatch + 1;
     indptr_h_.assign(1, 0);
-    std::vector<int32_t> indices, last;
+    indptr[0] = 0;
+    size_t n = 0;
     for (int s = first; s < first + count; ++s) {
       const int len = h.seq_lens_k[s], pages = (len + bs - 1) / bs;
-      for (int j = 0; j < pages; ++j) indices.push_back(h.block_tables[(size_t)s * h.max_blocks_per_seq + j]);
-      indptr_h_.push_back(indptr_h_.back() + pages);
-      last.push_back(len - (pages - 1) * bs);
+      if (n + pages > kMaxPages) throw std::runtime_error("flashinfer: step references more than " + std::to_string(kMaxPages) + " pages");
+      const int32_t* row = &h.block_tables[(size_t)s * h.max_blocks_per_seq];
+      for (int j = 0; j < pages; ++j) indices[n++] = row[j];
+      indptr_h_.push_back((int32_t)n);
+      indptr[s - first + 1] = (int32_t)n;
+      last[s - first] = len - (pages - 1) * bs;
     }
-    std::vector<int32_t> all(indices);
-    all.insert(all.end(), indptr_h_.begin(), indptr_h_.end());
-    all.insert(all.end(), last.begin(), last.end());
-    if (all.size() > table_cap_) {
-      cudaFree(d_table_);
-      table_cap_ = all.size() * 2;
-      CUDA_CHECK(cudaMalloc(&d_table_, table_cap_ * 4));
-    }
-    CUDA_CHECK(cudaMemcpy(d_table_, all.data(), all.size() * 4, cudaMemcpyHostToDevice));
-    pages_.indices = d_table_;
-    pages_.indptr = d_table_ + indices.size();
-    pages_.last_len = pages_.indptr + indptr_h_.size();
-    pages_.page_size = bs;
+    CUDA_CHECK(cudaMemcpyAsync(pages_.indptr, indptr, (count + 1) * 4, cudaMemcpyHostToDevice, nullptr));
+    CUDA_CHECK(cudaMemcpyAsync(pages_.last_len, last, count * 4, cudaMemcpyHostToDevice, nullptr));
+    if (n) CUDA_CHECK(cudaMemcpyAsync(pages_.indices, indices, n * 4, cudaMemcpyHostToDevice, nullptr));
     pages_.batch = count;
   }
 
  protected:
+  static constexpr size_t kTableWords = 2 * kMaxBatch + 1 + kMaxPages;
   AttnDims dims_;
   fi::Workspace ws_;
   fi::Heads heads_;
   fi::PagedArgs pages_;
   std::vector<int32_t> indptr_h_;
   int32_t* d_table_ = nullptr;
-  size_t table_cap_ = 0;
+  int32_t* h_table_ = nullptr;  // pinned staging, same layout
 };
 
 class FlashInferPrefill final : public PrefillAttn, FiState {
@@ -257,7 +273,7 @@ class FlashInferPrefill final : public PrefillAttn, FiState {
       e = fi::prefill_plan(ws_, info_, qo.data(), indptr_h_.data(), qo.back(), B_, heads_, dims_.block_size, nullptr);
     }
     CUDA_CHECK(e);
-    CUDA_CHECK(cudaStreamSynchronize(nullptr));  // FlashInfer's pinned-buffer upload is done
+    SYNC_STREAM(nullptr);  // our page table and FlashInfer's pinned-buffer upload are done
   }
   void run(int, const void* q, const void* k_new, const void* v_new, const PagedKv& cache, void* out,
            const AttnMetadata& md, void* stream) override {
@@ -290,8 +306,8 @@ class FlashInferDecode final : public DecodeAttn, FiState {
     B_ = md.num_decode_seqs;
     if (B_ == 0) return;
     upload_pages(*md.host, md.num_prefill_seqs, B_);
-    CUDA_CHECK(fi::decode_plan(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size, nullptr));
-    CUDA_CHECK(cudaStreamSynchronize(nullptr));
+    CUDA_CHECK(fi::decode_plan(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size, dims_.cuda_graph, nullptr));
+    SYNC_STREAM(nullptr);
   }
   void run(int, const void* q, const PagedKv& cache, void* out, const AttnMetadata&, void* stream) override {
     if (B_ == 0) return;

@@ -44,8 +44,10 @@ cudaError_t ragged_prefill_run(const Workspace& ws, const flashinfer::PrefillPla
                                int32_t* kv_indptr, cudaStream_t s);
 cudaError_t paged_prefill_run(const Workspace& ws, const flashinfer::PrefillPlanInfo& info, const Heads& h,
                               const half* q, const PagedArgs& kv, half* o, int32_t* qo_indptr, cudaStream_t s);
+// enable_cuda_graph: FlashInfer's graph-stable plan (grid, split and workspace offsets depend only on
+// the batch size), required when the runner replays decode steps from captured graphs.
 cudaError_t decode_plan(Workspace& ws, flashinfer::DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch,
-                        const Heads& h, uint32_t page_size, cudaStream_t s);
+                        const Heads& h, uint32_t page_size, bool enable_cuda_graph, cudaStream_t s);
 cudaError_t decode_run(const Workspace& ws, const flashinfer::DecodePlanInfo& info, const Heads& h, const half* q,
                        const PagedArgs& kv, half* o, cudaStream_t s);
 

@@ -140,6 +140,7 @@ CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
   dims.scale = 1.0f / std::sqrt((float)D_);
   dims.block_size = opt.block_size;
   dims.dtype = dtype_;
+  dims.cuda_graph = opt.cuda_graph;
   prefill_ = make_prefill_attn(opt.prefill_backend, Device::CUDA, dims);
   decode_ = make_decode_attn(opt.decode_backend, Device::CUDA, dims);
 

@@ -9,8 +9,10 @@
 
 #include <cublasLt.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <vector>
 #include <stdexcept>
 #include <tuple>
 
@@ -31,6 +33,8 @@ struct Plan {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
   cublasLtMatmulAlgo_t algo{};
   bool has_bias = false;
+  bool tuned = false;
+  std::vector<cublasLtMatmulAlgo_t> candidates;  // ATTNBENCH_GEMM_TUNE: heuristic top-k to time
 };
 
 }  // namespace
@@ -40,6 +44,7 @@ struct Gemm::Impl {
   DeviceBuffer workspace;
   size_t workspace_bytes = 0;
   bool lt_gelu = true;
+  int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int>, Plan> plans;
 
   ~Impl() {
@@ -70,12 +75,15 @@ struct Gemm::Impl {
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                       &workspace_bytes, sizeof(workspace_bytes)));
-    cublasLtMatmulHeuristicResult_t res{};
+    cublasLtMatmulHeuristicResult_t res[16]{};
     int found = 0;
-    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.d, p.d, pref, 1, &res, &found);
+    const int want = tune > 1 && M <= 512 ? std::min(tune, 16) : 1;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.d, p.d, pref, want, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0) return false;
-    p.algo = res.algo;
+    p.algo = res[0].algo;
+    for (int i = 0; i < found; ++i) p.candidates.push_back(res[i].algo);
+    p.tuned = found <= 1;
     return true;
   }
 
@@ -97,6 +105,7 @@ Gemm::Gemm(size_t workspace_bytes) : impl_(new Impl) {
   impl_->workspace_bytes = workspace_bytes;
   const char* env = std::getenv("ATTNBENCH_NO_LT_GELU");
   impl_->lt_gelu = !(env && env[0] == '1');
+  if (const char* t = std::getenv("ATTNBENCH_GEMM_TUNE")) impl_->tune = std::atoi(t);
 }
 
 Gemm::~Gemm() = default;
@@ -121,6 +130,33 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
   if (p->has_bias)
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   const float alpha = 1.f, beta = 0.f;
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (!p->tuned && cudaStreamIsCapturing(stream, &cap) == cudaSuccess && cap == cudaStreamCaptureStatusNone) {
+    // Experimental (off by default): time each candidate on the real operands, keep the fastest.
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    float best = 1e30f;
+    for (const auto& algo : p->candidates) {
+      bool ok = true;
+      for (int i = 0; i < 3 && ok; ++i)
+        ok = cublasLtMatmul(impl_->handle, p->op, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d, &algo,
+                            impl_->workspace.get(), impl_->workspace_bytes, stream) == CUBLAS_STATUS_SUCCESS;
+      if (!ok) continue;
+      CUDA_CHECK(cudaEventRecord(e0, stream));
+      for (int i = 0; i < 20; ++i)
+        cublasLtMatmul(impl_->handle, p->op, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d, &algo,
+                       impl_->workspace.get(), impl_->workspace_bytes, stream);
+      CUDA_CHECK(cudaEventRecord(e1, stream));
+      CUDA_CHECK(cudaEventSynchronize(e1));
+      float t = 0.f;
+      CUDA_CHECK(cudaEventElapsedTime(&t, e0, e1));
+      if (t < best) { best = t; p->algo = algo; }
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    p->tuned = true;
+  }
   CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p->op, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d, &p->algo,
                               impl_->workspace.get(), impl_->workspace_bytes, stream));
   if (ep == GemmEpilogue::BiasGelu && lt_ep != GemmEpilogue::BiasGelu)

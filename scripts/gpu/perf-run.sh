@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Engine hot-path measurements on a GPU host in one command (docs/perf-notes.md, "Engine"):
+#   build (CUDA + FlashInfer when .carry/flashinfer/include exists; no libtorch, to keep it short),
+#   runner-level decode breakdown (cuda_offline_bench --breakdown 1), cuBLASLt tuning experiment,
+#   the offline seed workload through the harness with the engine's step profile for the
+#   PERF_BUDGETS token budgets, FlashInfer (graphs on and off) under a GPU watchdog, optional GPU
+#   ctests (PERF_CTEST=1) and extra backends (PERF_BACKENDS). Logs: one archive + summary.txt in $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+FINAL_OUT=${OUT:-/tmp/perf-out}; mkdir -p "$FINAL_OUT"
+W=/tmp/perf-work; rm -rf "$W"; mkdir -p "$W"
+export PATH="/usr/local/cuda/bin:$PATH"
+t_start=$SECONDS
+if ! command -v node >/dev/null && [ -f .carry/node.xz ]; then
+  mkdir -p /tmp/attnbench-node && xz -dc .carry/node.xz >/tmp/attnbench-node/node && chmod +x /tmp/attnbench-node/node
+  export PATH="/tmp/attnbench-node:$PATH"
+fi
+[ -d node_modules ] || { [ -f .carry/node_modules.tar.xz ] && tar -xJf .carry/node_modules.tar.xz; }
+[ -d node_modules/tsx ] || [ -f dist/index.js ] || { [ -f .carry/dist.tar.xz ] && tar -xJf .carry/dist.tar.xz; }
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader >"$W/gpu.txt" 2>&1
+FI=$ROOT/.carry/flashinfer/include
+fi_arg=(); [ -f "$FI/flashinfer/attention/decode.cuh" ] && fi_arg=(-DFLASHINFER_INCLUDE_DIR="$FI")
+t0=$SECONDS
+ATTNBENCH_CUDA=ON bash scripts/build-engine.sh -DATTNBENCH_LIBTORCH=OFF "${fi_arg[@]}" >"$W/build.log" 2>&1
+echo "build rc=$? $((SECONDS - t0)) s" | tee "$W/steps.txt"
+B=native/build
+SEED=(--model synthetic:gpt2 --device cuda --input-len 256 --output-len 64 --num-prompts 128 --seed 0 --no-plot)
+step() { local name=$1; shift; local t=$SECONDS; "$@"; echo "$name rc=$? $((SECONDS - t)) s" >>"$W/steps.txt"; }
+
+if [ "${PERF_BREAKDOWN:-1}" = 1 ]; then
+  step breakdown timeout 90 $B/cuda_offline_bench --backends fused --breakdown 1 >"$W/breakdown.jsonl" 2>&1
+  step tune env ATTNBENCH_GEMM_TUNE=8 timeout 40 $B/cuda_offline_bench --backends fused >"$W/tune.jsonl" 2>&1
+fi
+for bud in ${PERF_BUDGETS:-8192}; do
+  step "offline-fused-$bud" env ATTNBENCH_PROFILE=1 ATTNBENCH_PROFILE_FILE="$W/prof_fused_$bud.txt" timeout 90 \
+    node bin/attnbench.js bench offline "${SEED[@]}" --repeats "${PERF_REPEATS:-3}" --backends fused \
+    --max-num-batched-tokens "$bud" --out "$W/o_fused_$bud" >"$W/offline_fused_$bud.log" 2>&1
+done
+for g in graph nograph; do
+  flag=(); [ $g = nograph ] && flag=(--no-cuda-graph)
+  step "offline-flashinfer-$g" env ATTNBENCH_GPU_TIMEOUT_S=20 ATTNBENCH_PROFILE=1 ATTNBENCH_PROFILE_FILE="$W/prof_fi_$g.txt" \
+    timeout 100 node bin/attnbench.js bench offline "${SEED[@]}" --repeats "${PERF_REPEATS:-3}" --backends flashinfer \
+    "${flag[@]}" --out "$W/o_fi_$g" >"$W/offline_fi_$g.log" 2>&1
+done
+if [ -n "${PERF_BACKENDS:-}" ]; then
+  step offline-extra timeout 150 node bin/attnbench.js bench offline "${SEED[@]}" --repeats 5 --backends "$PERF_BACKENDS" \
+    --out "$W/o_extra" >"$W/offline_extra.log" 2>&1
+  cp "$W"/o_extra/offline_*/offline_results.json "$FINAL_OUT/offline_results.json" 2>/dev/null
+fi
+if [ "${PERF_CTEST:-0}" = 1 ]; then
+  step ctest-gpu timeout "${PERF_CTEST_TIMEOUT:-120}" ctest --test-dir native/build -L gpu --output-on-failure >"$W/ctest_gpu.log" 2>&1
+fi
+{
+  echo "== $(cat "$W/gpu.txt")"
+  cat "$W/steps.txt"
+  grep -E "error|Error" "$W/build.log" | head -5
+  echo "-- breakdown / tune (runner, fused, graphs)"
+  cat "$W/breakdown.jsonl" "$W/tune.jsonl" 2>/dev/null | sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//'
+  for f in "$W"/offline_*.log; do echo "-- $(basename "$f")"; grep -vE "requests, .* elapsed" "$f" | tail -n 4; done
+  for f in "$W"/prof_*.txt; do
+    [ -f "$f" ] || continue
+    echo "-- $(basename "$f") (last period)"
+    grep -E "^# (busy|period)" "$f" | tail -n 5
+    grep -E "^step" "$f" | tail -n 200 | awk '{k[$3]++} END {for (x in k) printf "%s:%d ", x, k[x]; print ""}'
+  done
+  for f in "$W"/prof_fi_*.txt; do [ -f "$f" ] && { echo "-- tail $(basename "$f")"; tail -n 4 "$f" | cut -c1-220; }; done
+  [ -f "$W/ctest_gpu.log" ] && grep -E "tests passed|tests failed|Failed|\*\*\*" "$W/ctest_gpu.log" | tail -n 8
+  echo "total $((SECONDS - t_start)) s"
+} >"$W/summary.txt" 2>&1
+tar -C "$W" --exclude='o_*' -cJf "$FINAL_OUT/perf-logs.tar.xz" . 2>/dev/null
+cp "$W/summary.txt" "$FINAL_OUT/"
+cat "$W/summary.txt"
