@@ -144,7 +144,28 @@ ParsedLine parse_op_line(const std::string& line, int vocab_size) {
   return r;
 }
 
+// The hot event (one per request per step): formatted by hand, byte for byte what
+// dumps(json{...}) gave (tok_event_slow in test_protocol checks it), without building an ordered map
+// per event. The id and the logprob still go through the JSON library (escaping, float format).
 std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns) {
+  std::string out;
+  out.reserve(64 + id.size());
+  out += "{\"ev\":\"tok\",\"id\":";
+  out += json(id).dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ",\"tokens\":[";
+  out += std::to_string(token);
+  out += "],\"t_ns\":";
+  out += std::to_string(t_ns);
+  if (logprob) {
+    out += ",\"logprobs\":[";
+    out += json(*logprob).dump();
+    out += ']';
+  }
+  out += '}';
+  return out;
+}
+
+std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns) {
   json j = {{"ev", "tok"}, {"id", id}, {"tokens", {token}}, {"t_ns", t_ns}};
   if (logprob) j["logprobs"] = {*logprob};
   return dumps(j);

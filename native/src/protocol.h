@@ -49,6 +49,7 @@ uint64_t monotonic_ns();
 
 // Event lines (no trailing newline).
 std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);
+std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);  // reference
 std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
                        const std::string& error, uint64_t t_ns);
 std::string error_event(const std::string& code, const std::string& id, const std::string& message);

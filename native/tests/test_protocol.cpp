@@ -158,8 +158,23 @@ static void over_pipe() {
   CHECK(!evs.empty() && evs.back()["ev"] == "bye", "EOF ends with bye");
 }
 
+// The hand-formatted tok event equals the JSON library's, ids with escapes and invalid UTF-8 included.
+static void tok_event_fast_equals_slow() {
+  const float lps[] = {-1.2345678f, 0.f, -0.1f, -1e-8f, -87.33654f};
+  const std::string ids[] = {"r1", "a\"b\\c\n\t", "\xff\xfe bad utf8", "\xc3\xa9t\xc3\xa9", ""};
+  for (const auto& id : ids)
+    for (int32_t tok : {0, 7, 50256, 2147483647})
+      for (uint64_t t : {(uint64_t)0, (uint64_t)123456789012345ull}) {
+        CHECK(attnbench::tok_event(id, tok, nullptr, t) == attnbench::tok_event_slow(id, tok, nullptr, t), "tok_event fast == slow");
+        for (float lp : lps)
+          CHECK(attnbench::tok_event(id, tok, &lp, t) == attnbench::tok_event_slow(id, tok, &lp, t),
+                "tok_event fast == slow with logprob");
+      }
+}
+
 int main() {
   attnbench_test::init();
+  tok_event_fast_equals_slow();
   in_process();
   over_pipe();
   return attnbench_test::finish("test_protocol");
