@@ -78,9 +78,12 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   const flush = () => writeResults(resultsPath, OnlineResultsSchema, results());
   onTerminate(async () => {
     interrupted = true;
+    // Snapshot before stopping serve: stopping it fails the requests still in flight, and those
+    // (and any dispatched meanwhile) must not land in the run as if they had been measured.
+    const finished = live ? [...live.records] : [];
     await child?.stop(3000);
     if (live) {
-      const records = [...live.records].sort((a, b) => a.i - b.i);
+      const records = finished.sort((a, b) => a.i - b.i);
       const summary = summarizeOnline(records, { itlMode: o.itlMode, slo: o.slo ?? null, maxLatenessMs: o.maxLatenessMs });
       summary.invalid.push("interrupted: only the requests that finished before the signal are here");
       runs.push({ backend: live.backend, scale: live.scale, status: "failed", reason: "interrupted (signal)", summary, records });
