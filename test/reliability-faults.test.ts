@@ -62,11 +62,11 @@ for (const [sig, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     assert.equal(res.runs[0].status, "failed");
     assert.match(res.runs[0].reason!, /interrupted/);
     // What was measured is kept: the requests that finished before the signal (bench-online's
-    // documented behaviour; the in-flight and unsent ones are not recorded, see docs/reliability.md).
+    // documented behaviour; the in-flight and unsent ones are not recorded, see docs/reliability.md),
+    // not the ones that stopping serve failed.
     const recs = res.runs[0].records;
-    assert.ok(recs.length > 0 && recs.length < 60 && recs.some((x) => x.ok), `${recs.length} records`);
-    // Requests cut by the stop end with an error (never hang), and say so.
-    for (const x of recs.filter((y) => !y.ok)) assert.ok(x.error && x.error.length > 0, JSON.stringify(x));
+    assert.ok(recs.length > 0 && recs.length < 60, `${recs.length} records`);
+    assert.ok(recs.every((x) => x.ok), `only requests that finished before the signal: ${JSON.stringify(recs.filter((x) => !x.ok).map((x) => x.error))}`);
     assert.ok(res.runs[0].summary!.invalid.some((x) => /interrupted/.test(x)));
     await waitFor(() => kids.every((p) => !alive(p)), 10_000, `children ${kids} gone`);
   });
