@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=${SMOKE_OUT:-$(mktemp -d)}; mkdir -p "$out"
 ab() { node bin/attnbench.js "$@"; }
 common=(--model synthetic:tiny --device cpu --backends naive,fused --num-prompts 64 --input-len 128
-        --output-len 32 --repeats 5 --seed 0 --no-plot)
+        --output-len 32 --repeats 5 --seed 0 --no-plot --cpu-threads 1)
 
 echo "[smoke] run A"; ab bench offline "${common[@]}" --out "$out/a" >"$out/a.log" 2>&1 || { cat "$out/a.log"; exit 1; }
 echo "[smoke] run B"; ab bench offline "${common[@]}" --out "$out/b" >"$out/b.log" 2>&1 || { cat "$out/b.log"; exit 1; }

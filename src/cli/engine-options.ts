@@ -19,6 +19,7 @@ export const EngineOptionsSchema = z
     maxNumBatchedTokens: optInt(1),
     cudaGraph: z.boolean().default(true),
     stepDelayUs: optInt(0),
+    cpuThreads: optInt(1, 1024),
     engineSeed: optInt(0),
     engine: z.string().optional(),
     readyTimeoutS: z.coerce.number().positive().default(300),
@@ -49,6 +50,7 @@ export function addEngineOptions(cmd: Command, backendFlags = true): Command {
     .option("--max-num-batched-tokens <tokens>", "token budget per engine step (default: the engine's: 2048 cpu, 8192 cuda)")
     .option("--no-cuda-graph", "disable CUDA graphs for decode (default: on for cuda)")
     .option("--step-delay-us <us>", "planted slowdown: sleep this many microseconds per engine step (default: 0)")
+    .option("--cpu-threads <n>", "engine threads for the CPU device (default: the engine's, all cores)")
     .option("--engine-seed <n>", "engine --seed: synthetic weights and default sampling seed (default: the engine's, 0)")
     .option("--engine <path>", "engine binary (default: $ATTNBENCH_ENGINE, else native/build/attnbench-engine in the package)")
     .option("--ready-timeout-s <seconds>", "how long to wait for the engine's ready event", "300");
@@ -75,6 +77,7 @@ export function engineArgs(o: EngineOptions, backend?: BackendPair): string[] {
   put("--max-num-batched-tokens", o.maxNumBatchedTokens);
   if (!o.cudaGraph) a.push("--no-cuda-graph");
   put("--step-delay-us", o.stepDelayUs);
+  put("--cpu-threads", o.cpuThreads);
   put("--seed", o.engineSeed);
   return a;
 }
