@@ -15,6 +15,8 @@
 //   8  v7 + O through smem (16-byte stores) + lazy O rescale (skipped when no row max moved)
 //   9  v8 + consecutive K/V rows per thread: one block-table load per tile, prefetched a tile ahead
 //  10  v9 with BN 32 (half the S registers; twice the softmax passes per key)
+//  11  v9 + per-warp skip of key tiles hidden from all its rows (and of rows past q_len), per-warp mask
+//  12  v11 without the L2 grid order (heaviest tiles of all heads first, as v5)
 // (git history keeps the first tensor-core kernel; the header now holds the tuned one, see docs/perf-notes.md)
 // Production (attn/fused_prefill_cuda.cu) takes the winner per head dim.
 #include "dev_common.cuh"
@@ -75,9 +77,13 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
   } else if (ver == 8) {
     CK((launch_fused_prefill<T, D, 4, 64, 2, kOptL2Order | kOptSmemEpilogue | kOptLazyRescale>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
   } else if (ver == 9) {
-    CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptAll>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
-  } else {  // 10
-    CK((launch_fused_prefill<T, D, 4, 32, 2, kFusedPrefillOptAll>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+    CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV9>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else if (ver == 10) {
+    CK((launch_fused_prefill<T, D, 4, 32, 2, kFusedPrefillOptV9>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else if (ver == 11) {
+    CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV11>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
+  } else {  // 12
+    CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV12>(p, (int)pb.q_lens.size(), pb.max_q, 0)));
   }
 }
 
@@ -111,7 +117,7 @@ struct Case {
   bool bf16;
 };
 
-constexpr int kVersions = 10;
+constexpr int kVersions = 12;
 
 static bool check_all() {
   const Case cases[] = {
@@ -166,7 +172,7 @@ static void sweep() {
   for (int i = 0; i < 16; ++i) rows.back().lens.push_back(256 + (int)(rng() % 1793));
   printf("\n%-26s %7s %8s", "shape (fp16, causal, page16)", "GFLOP", "v1 ms");
   for (int ver = 2; ver <= kVersions; ++ver) printf("  v%-2d TF", ver);
-  printf(" %9s\n", "v9 vs v2");
+  printf(" %9s\n", "v11 vs v2");
   for (const Row& r : rows) {
     lab::Problem pb;
     pb.H = pb.Hkv = r.H, pb.D = r.D, pb.block_size = 16;
@@ -178,9 +184,9 @@ static void sweep() {
     for (int L : pb.q_lens) flops += 4.0 * L * L * r.D * r.H / 2;
     std::vector<float> t(kVersions + 1, NAN);
     for (int ver = (flops < 2e11 ? 1 : 2); ver <= kVersions; ++ver) t[ver] = lab::median_ms([&] { dispatch(ver, pb); }, 2, ver == 1 ? 3 : 20);
-    // v2 and v9 tile and order the work differently: their outputs must agree to rounding.
+    // v2 and v11 tile and order the work differently: their outputs must agree to rounding.
     std::vector<uint16_t> o2(pb.q_elems()), o3(pb.q_elems());
-    for (int ver : {2, 9}) {
+    for (int ver : {2, 11}) {
       pb.poison_out();
       dispatch(ver, pb);
       CK(cudaDeviceSynchronize());

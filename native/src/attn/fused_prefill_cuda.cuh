@@ -58,6 +58,8 @@ enum FusedPrefillOpt : int {
   kOptLazyRescale = 4,    // skip the O *= alpha pass when no row max in the warp moved (exact)
   kOptRowBlocks = 8,      // each thread copies KV_ROWS consecutive keys: one block-table load per tile
                           // (power-of-two block size >= KV_ROWS), prefetched one tile ahead
+  kOptWarpSkip = 16,      // a warp skips S/softmax/PV of key tiles hidden from all its rows (causal)
+                          // and of a whole tile past q_len; masks only tiles crossing its diagonal
 };
 
 template <typename T, int D, int WARPS, int BN, int MT = 1>
@@ -211,6 +213,9 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     qpos[m][1] = qpos[m][0] + 8;
   }
   const float sl2 = p.scale_log2;
+  const int warp_row0 = q0 + warp * MT * 16;                 // first query row (in the sequence) of this warp
+  const int warp_first_qpos = ctx + warp_row0;               // its key position
+  const int warp_last_qpos = warp_first_qpos + MT * 16 - 1;  // and the last row's
 
   for (int j = 0; j < n_tiles; ++j) {
     const int stage = j & 1;
@@ -235,87 +240,92 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     }
     mma::cp_async_commit();
 
-    // S = Q K^T for this warp's MT x 16 rows x BN keys (raw scores).
+    // This warp's share of tile j is all zero when every key is right of its last row (causal) or
+    // all its rows are past q_len: skip it (the warp still takes part in copies and barriers).
+    const int k0 = j * BN;
+    const bool live = (OPT & kOptWarpSkip) == 0 || (k0 <= warp_last_qpos && warp_row0 < q_len);
     float s[MT][BN / 8][4];
+    if (live) {
+      // S = Q K^T for this warp's MT x 16 rows x BN keys (raw scores).
 #pragma unroll
-    for (int m = 0; m < MT; ++m)
+      for (int m = 0; m < MT; ++m)
 #pragma unroll
-      for (int n = 0; n < BN / 8; ++n) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
+        for (int n = 0; n < BN / 8; ++n) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      uint32_t qa[MT][4];
-#pragma unroll
-      for (int m = 0; m < MT; ++m) {
-        if constexpr (Q_IN_REGS) {
-#pragma unroll
-          for (int i = 0; i < 4; ++i) qa[m][i] = qf[m][kk][i];
-        } else {
-          mma::ldmatrix_x4(qa[m], sQ + swz<D>((warp * MT + m) * 16 + lane % 16, kk * 2 + lane / 16));
-        }
-      }
-#pragma unroll
-      for (int n = 0; n < BN / 8; n += 2) {
-        uint32_t b[4];
-        const int key = (n + lane / 16) * 8 + lane % 8;
-        mma::ldmatrix_x4(b, k_s + swz<D>(key, kk * 2 + (lane / 8) % 2));
+      for (int kk = 0; kk < D / 16; ++kk) {
+        uint32_t qa[MT][4];
 #pragma unroll
         for (int m = 0; m < MT; ++m) {
-          mma::mma_16816<T>(s[m][n], qa[m], b[0], b[1]);
-          mma::mma_16816<T>(s[m][n + 1], qa[m], b[2], b[3]);
-        }
-      }
-    }
-
-    const int k0 = j * BN;
-    if (k0 + BN > first_masked_key) {
+          if constexpr (Q_IN_REGS) {
 #pragma unroll
-      for (int m = 0; m < MT; ++m)
-#pragma unroll
-        for (int n = 0; n < BN / 8; ++n)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int kpos = k0 + n * 8 + (lane % 4) * 2 + (e & 1);
-            if (kpos > qpos[m][e >> 1]) s[m][n][e] = -INFINITY;
+            for (int i = 0; i < 4; ++i) qa[m][i] = qf[m][kk][i];
+          } else {
+            mma::ldmatrix_x4(qa[m], sQ + swz<D>((warp * MT + m) * 16 + lane % 16, kk * 2 + lane / 16));
           }
-    }
-
-    // Online softmax: per m-tile, rows r=0 (elements 0,1) and r=1 (elements 2,3); 4 lanes share a row.
-    float alpha[MT][2];
-    bool moved = false;
-#pragma unroll
-    for (int m = 0; m < MT; ++m)
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[m][n][2 * r], s[m][n][2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_new = fmaxf(m_run[m][r], mx * sl2);
-        const float m_use = m_new == -INFINITY ? 0.f : m_new;
-        moved |= m_new != m_run[m][r];
-        alpha[m][r] = fast_exp2(m_run[m][r] - m_use);
-        m_run[m][r] = m_new;
-        float sum = 0.f;
-#pragma unroll
-        for (int n = 0; n < BN / 8; ++n) {
-          s[m][n][2 * r] = fast_exp2(fmaf(s[m][n][2 * r], sl2, -m_use));
-          s[m][n][2 * r + 1] = fast_exp2(fmaf(s[m][n][2 * r + 1], sl2, -m_use));
-          sum += s[m][n][2 * r] + s[m][n][2 * r + 1];
         }
-        l_run[m][r] = l_run[m][r] * alpha[m][r] + sum;  // per-lane partial; reduced across the quad at the end
+#pragma unroll
+        for (int n = 0; n < BN / 8; n += 2) {
+          uint32_t b[4];
+          const int key = (n + lane / 16) * 8 + lane % 8;
+          mma::ldmatrix_x4(b, k_s + swz<D>(key, kk * 2 + (lane / 8) % 2));
+#pragma unroll
+          for (int m = 0; m < MT; ++m) {
+            mma::mma_16816<T>(s[m][n], qa[m], b[0], b[1]);
+            mma::mma_16816<T>(s[m][n + 1], qa[m], b[2], b[3]);
+          }
+        }
       }
-    // O *= alpha. Lazy: when no row max of the warp moved every alpha is exactly 1 (m unchanged).
-    if ((OPT & kOptLazyRescale) == 0 || __any_sync(0xffffffffu, moved)) {
+
+      if ((OPT & kOptWarpSkip) != 0 ? k0 + BN - 1 > warp_first_qpos : k0 + BN > first_masked_key) {
+#pragma unroll
+        for (int m = 0; m < MT; ++m)
+#pragma unroll
+          for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int kpos = k0 + n * 8 + (lane % 4) * 2 + (e & 1);
+              if (kpos > qpos[m][e >> 1]) s[m][n][e] = -INFINITY;
+            }
+      }
+
+      // Online softmax: per m-tile, rows r=0 (elements 0,1) and r=1 (elements 2,3); 4 lanes share a row.
+      float alpha[MT][2];
+      bool moved = false;
 #pragma unroll
       for (int m = 0; m < MT; ++m)
 #pragma unroll
-        for (int d = 0; d < D / 8; ++d) {
-          o[m][d][0] *= alpha[m][0];
-          o[m][d][1] *= alpha[m][0];
-          o[m][d][2] *= alpha[m][1];
-          o[m][d][3] *= alpha[m][1];
+        for (int r = 0; r < 2; ++r) {
+          float mx = -INFINITY;
+#pragma unroll
+          for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[m][n][2 * r], s[m][n][2 * r + 1]));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+          const float m_new = fmaxf(m_run[m][r], mx * sl2);
+          const float m_use = m_new == -INFINITY ? 0.f : m_new;
+          moved |= m_new != m_run[m][r];
+          alpha[m][r] = fast_exp2(m_run[m][r] - m_use);
+          m_run[m][r] = m_new;
+          float sum = 0.f;
+#pragma unroll
+          for (int n = 0; n < BN / 8; ++n) {
+            s[m][n][2 * r] = fast_exp2(fmaf(s[m][n][2 * r], sl2, -m_use));
+            s[m][n][2 * r + 1] = fast_exp2(fmaf(s[m][n][2 * r + 1], sl2, -m_use));
+            sum += s[m][n][2 * r] + s[m][n][2 * r + 1];
+          }
+          l_run[m][r] = l_run[m][r] * alpha[m][r] + sum;  // per-lane partial; reduced across the quad at the end
         }
+      // O *= alpha. Lazy: when no row max of the warp moved every alpha is exactly 1 (m unchanged).
+      if ((OPT & kOptLazyRescale) == 0 || __any_sync(0xffffffffu, moved)) {
+#pragma unroll
+        for (int m = 0; m < MT; ++m)
+#pragma unroll
+          for (int d = 0; d < D / 8; ++d) {
+            o[m][d][0] *= alpha[m][0];
+            o[m][d][1] *= alpha[m][0];
+            o[m][d][2] *= alpha[m][1];
+            o[m][d][3] *= alpha[m][1];
+          }
+      }
     }
 
     mma::cp_async_wait<1>();  // V_j landed (K_{j+1} may still be in flight)
@@ -324,26 +334,28 @@ fused_prefill_kernel(const FusedPrefillParams p) {
     if (j + 1 < n_tiles) copy_rows(sV + (stage ^ 1) * BN * D, vc, j + 1);
     mma::cp_async_commit();
 
-    // O += P V: P from the S accumulators (two n-tiles = one k16 step), V via ldmatrix.trans.
+    if (live) {
+      // O += P V: P from the S accumulators (two n-tiles = one k16 step), V via ldmatrix.trans.
 #pragma unroll
-    for (int t = 0; t < BN / 16; ++t) {
-      uint32_t a[MT][4];
-#pragma unroll
-      for (int m = 0; m < MT; ++m) {
-        a[m][0] = mma::pack2<T>(s[m][2 * t][0], s[m][2 * t][1]);
-        a[m][1] = mma::pack2<T>(s[m][2 * t][2], s[m][2 * t][3]);
-        a[m][2] = mma::pack2<T>(s[m][2 * t + 1][0], s[m][2 * t + 1][1]);
-        a[m][3] = mma::pack2<T>(s[m][2 * t + 1][2], s[m][2 * t + 1][3]);
-      }
-#pragma unroll
-      for (int d = 0; d < D / 8; d += 2) {
-        uint32_t b[4];
-        const int key = t * 16 + lane % 8 + ((lane / 8) % 2) * 8;
-        mma::ldmatrix_x4_trans(b, v_s + swz<D>(key, d + lane / 16));
+      for (int t = 0; t < BN / 16; ++t) {
+        uint32_t a[MT][4];
 #pragma unroll
         for (int m = 0; m < MT; ++m) {
-          mma::mma_16816<T>(o[m][d], a[m], b[0], b[1]);
-          mma::mma_16816<T>(o[m][d + 1], a[m], b[2], b[3]);
+          a[m][0] = mma::pack2<T>(s[m][2 * t][0], s[m][2 * t][1]);
+          a[m][1] = mma::pack2<T>(s[m][2 * t][2], s[m][2 * t][3]);
+          a[m][2] = mma::pack2<T>(s[m][2 * t + 1][0], s[m][2 * t + 1][1]);
+          a[m][3] = mma::pack2<T>(s[m][2 * t + 1][2], s[m][2 * t + 1][3]);
+        }
+#pragma unroll
+        for (int d = 0; d < D / 8; d += 2) {
+          uint32_t b[4];
+          const int key = t * 16 + lane % 8 + ((lane / 8) % 2) * 8;
+          mma::ldmatrix_x4_trans(b, v_s + swz<D>(key, d + lane / 16));
+#pragma unroll
+          for (int m = 0; m < MT; ++m) {
+            mma::mma_16816<T>(o[m][d], a[m], b[0], b[1]);
+            mma::mma_16816<T>(o[m][d + 1], a[m], b[2], b[3]);
+          }
         }
       }
     }
@@ -378,23 +390,23 @@ fused_prefill_kernel(const FusedPrefillParams p) {
         *reinterpret_cast<uint4*>(out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + c * 8) =
             *reinterpret_cast<const uint4*>(sO + swz<D>(lr, c));
     }
-    return;
+  } else {
+#pragma unroll
+    for (int m = 0; m < MT; ++m)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float l = l_run[m][r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const int i = q0 + (warp * MT + m) * 16 + lane / 4 + r * 8;
+        if (i >= q_len) continue;
+        T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
+#pragma unroll
+        for (int d = 0; d < D / 8; ++d)
+          *reinterpret_cast<uint32_t*>(orow + d * 8) = mma::pack2<T>(o[m][d][2 * r] * inv, o[m][d][2 * r + 1] * inv);
+      }
   }
-#pragma unroll
-  for (int m = 0; m < MT; ++m)
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float l = l_run[m][r];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const float inv = l > 0.f ? 1.f / l : 0.f;
-      const int i = q0 + (warp * MT + m) * 16 + lane / 4 + r * 8;
-      if (i >= q_len) continue;
-      T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
-#pragma unroll
-      for (int d = 0; d < D / 8; ++d)
-        *reinterpret_cast<uint32_t*>(orow + d * 8) = mma::pack2<T>(o[m][d][2 * r] * inv, o[m][d][2 * r + 1] * inv);
-    }
 }
 
 // Launch helper: grid from the step's shape (num_seqs and max_q_len are known in plan()).
@@ -417,14 +429,19 @@ inline cudaError_t launch_fused_prefill(FusedPrefillParams p, int num_seqs, int 
   return cudaGetLastError();
 }
 
-// All options of FusedPrefillOpt (lab v9).
-constexpr int kFusedPrefillOptAll = kOptL2Order | kOptSmemEpilogue | kOptLazyRescale | kOptRowBlocks;
+// Option sets of the lab versions (docs/perf-notes.md).
+constexpr int kFusedPrefillOptV9 = kOptL2Order | kOptSmemEpilogue | kOptLazyRescale | kOptRowBlocks;
+constexpr int kFusedPrefillOptV11 = kFusedPrefillOptV9 | kOptWarpSkip;
+constexpr int kFusedPrefillOptV12 = kFusedPrefillOptV11 & ~kOptL2Order;
 
-// The configuration production uses per head dim (the lab's winner; docs/perf-notes.md).
+// The configuration production uses per head dim (the lab's winner; docs/perf-notes.md): D 128 with
+// the L2-friendly grid order (v11), D 64 without it (v12: heaviest tiles of all heads first; the
+// order cost D 64 varlen ~10 % in run 4 and gained nothing at D 64).
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
                                              cudaStream_t stream) {
-  return launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptAll>(p, num_seqs, max_q_len, stream);  // lab v9
+  constexpr int opt = D == 128 ? kFusedPrefillOptV11 : kFusedPrefillOptV12;
+  return launch_fused_prefill<T, D, 4, 64, 2, opt>(p, num_seqs, max_q_len, stream);
 }
 
 }  // namespace attnbench
