@@ -45,7 +45,7 @@ struct Gemm::Impl {
   size_t workspace_bytes = 0;
   bool lt_gelu = true;
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
-  std::map<std::tuple<int, int, int, int, int, int>, Plan> plans;
+  std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
 
   ~Impl() {
     for (auto& [key, p] : plans) {
@@ -58,7 +58,7 @@ struct Gemm::Impl {
   }
 
   // Returns false when cuBLASLt has no algorithm for this epilogue (caller falls back).
-  bool make_plan(Plan& p, int M, int N, int K, DType in, DType out, GemmEpilogue ep) {
+  bool make_plan(Plan& p, int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep) {
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
@@ -70,7 +70,7 @@ struct Gemm::Impl {
     p.has_bias = ep != GemmEpilogue::None;
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, cuda_type(in), K, N, K));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, cuda_type(in), K, M, K));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.d, cuda_type(out), N, M, N));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.d, cuda_type(out), N, M, ldy));
     cublasLtMatmulPreference_t pref;
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -87,12 +87,12 @@ struct Gemm::Impl {
     return true;
   }
 
-  Plan& plan(int M, int N, int K, DType in, DType out, GemmEpilogue ep) {
-    auto key = std::make_tuple(M, N, K, (int)in, (int)out, (int)ep);
+  Plan& plan(int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep) {
+    auto key = std::make_tuple(M, N, K, ldy, (int)in, (int)out, (int)ep);
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
     Plan p;
-    if (!make_plan(p, M, N, K, in, out, ep))
+    if (!make_plan(p, M, N, K, ldy, in, out, ep))
       throw std::runtime_error("cuBLASLt: no algorithm for M=" + std::to_string(M) + " N=" + std::to_string(N) +
                                " K=" + std::to_string(K));
     return plans.emplace(key, p).first->second;
@@ -113,19 +113,21 @@ Gemm::~Gemm() = default;
 bool Gemm::fused_gelu() const { return impl_->lt_gelu; }
 
 void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, const void* bias, int M, int N, int K,
-                  DType in, DType out, GemmEpilogue ep) {
+                  DType in, DType out, GemmEpilogue ep, int ldy) {
   if (M == 0) return;
+  if (ldy <= 0) ldy = N;
+  if (ldy != N && ep == GemmEpilogue::BiasGelu) throw std::runtime_error("Gemm::linear: ldy != N with BiasGelu");
   if (!bias && ep != GemmEpilogue::None) throw std::runtime_error("Gemm::linear: epilogue needs a bias");
   GemmEpilogue lt_ep = ep;
   if (ep == GemmEpilogue::BiasGelu && !impl_->lt_gelu) lt_ep = GemmEpilogue::Bias;
   Plan* p = nullptr;
   try {
-    p = &impl_->plan(M, N, K, in, out, lt_ep);
+    p = &impl_->plan(M, N, K, ldy, in, out, lt_ep);
   } catch (const std::runtime_error&) {
     if (lt_ep != GemmEpilogue::BiasGelu) throw;
     impl_->lt_gelu = false;  // no fused GELU algorithm for this shape: fall back everywhere
     lt_ep = GemmEpilogue::Bias;
-    p = &impl_->plan(M, N, K, in, out, lt_ep);
+    p = &impl_->plan(M, N, K, ldy, in, out, lt_ep);
   }
   if (p->has_bias)
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));

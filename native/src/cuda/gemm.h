@@ -24,8 +24,10 @@ class Gemm {
   // y[M, N] = x[M, K] . w[N, K]^T (+ bias[N], then gelu_new for BiasGelu), all row-major.
   // x, w: `in` (fp16/bf16); bias: `out`'s type; y: `out` (fp16/bf16/fp32); fp32 accumulation.
   // Host work only (cached descriptors and algorithm per shape): safe inside graph capture.
+  // ldy: elements between rows of y (>= N; 0 = N). An aligned ldy (e.g. N rounded up to 32) lets
+  // cuBLASLt use vectorised epilogue stores when N itself is odd (GPT-2's vocab, 50257).
   void linear(cudaStream_t stream, void* y, const void* x, const void* w, const void* bias, int M, int N, int K,
-              DType in, DType out, GemmEpilogue ep);
+              DType in, DType out, GemmEpilogue ep, int ldy = 0);
 
   // False when cuBLASLt's GELU epilogue is not used (ATTNBENCH_NO_LT_GELU=1 or no algorithm):
   // then BiasGelu runs as a bias epilogue plus kernels/gelu.cu.

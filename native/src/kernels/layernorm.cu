@@ -44,13 +44,89 @@ __global__ void residual_layernorm_kernel(T* out, float* x, const T* delta, cons
   for (int c = lane; c < C; c += 32) o[c] = from_f32<T>((xr[c] - mean) * rstd * w[c] + b[c]);
 }
 
+// Block-per-row version for C <= 16 * 128 (GPT-2: 768 -> 6 values per thread): the row lives in
+// registers (one read of x and delta, one write of x and out), and a decode step's 128 rows spread
+// over 128 SMs instead of 16 blocks of 8 warps. The one-warp kernel above measured 13.6 us a call at
+// 128 x 768 (H100, decode breakdown: 25 calls = 0.34 ms of a 1.47 ms step).
+constexpr int kLnThreads = 128;
+
+__device__ __forceinline__ float block_sum_128(float v, float* sh) {
+  v = warp_sum(v);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();  // sh is reused by the next reduction
+  if (lane == 0) sh[warp] = v;
+  __syncthreads();
+  return sh[0] + sh[1] + sh[2] + sh[3];
+}
+
+template <class T, int VPT>
+__global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* out, float* x, const T* delta,
+                                                                            const int32_t* rows, int C, const float* w,
+                                                                            const float* b, float eps) {
+  __shared__ float sh[4];
+  const int i = blockIdx.x;
+  const int r = rows ? rows[i] : i;
+  float* xr = x + (int64_t)r * C;
+  const T* dr = delta ? delta + (int64_t)r * C : nullptr;
+  float v[VPT];
+  float sum = 0.f;
+#pragma unroll
+  for (int k = 0; k < VPT; ++k) {
+    const int c = threadIdx.x + k * kLnThreads;
+    v[k] = 0.f;
+    if (c < C) {
+      float t = xr[c];
+      if (dr) {
+        t += to_f32(dr[c]);
+        xr[c] = t;
+      }
+      v[k] = t;
+      sum += t;
+    }
+  }
+  const float mean = block_sum_128(sum, sh) / C;
+  float sq = 0.f;
+#pragma unroll
+  for (int k = 0; k < VPT; ++k) {
+    const int c = threadIdx.x + k * kLnThreads;
+    if (c < C) {
+      const float d = v[k] - mean;
+      sq += d * d;
+    }
+  }
+  const float rstd = rsqrtf(block_sum_128(sq, sh) / C + eps);
+  T* o = out + (int64_t)i * C;
+#pragma unroll
+  for (int k = 0; k < VPT; ++k) {
+    const int c = threadIdx.x + k * kLnThreads;
+    if (c < C) o[c] = from_f32<T>((v[k] - mean) * rstd * w[c] + b[c]);
+  }
+}
+
+template <class T, int VPT>
+static void launch_row(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C, const float* w,
+                       const float* b, float eps, cudaStream_t stream) {
+  residual_layernorm_row_kernel<T, VPT><<<n_rows, kLnThreads, 0, stream>>>(out, x, delta, rows, C, w, b, eps);
+}
+
 void residual_layernorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
                                 const float* w, const float* b, float eps, DType dtype, cudaStream_t stream) {
   if (n_rows == 0) return;
-  const int threads = 256, rows_per_block = threads / 32;
+  const int vpt = ceil_div(C, kLnThreads);
   DISPATCH_DTYPE(dtype, T, {
-    residual_layernorm_kernel<T><<<ceil_div(n_rows, rows_per_block), threads, 0, stream>>>(
-        (T*)out, x, (const T*)delta, rows, n_rows, C, w, b, eps);
+    T* o = (T*)out;
+    const T* d = (const T*)delta;
+    if (vpt <= 2) launch_row<T, 2>(o, x, d, rows, n_rows, C, w, b, eps, stream);
+    else if (vpt <= 4) launch_row<T, 4>(o, x, d, rows, n_rows, C, w, b, eps, stream);
+    else if (vpt <= 6) launch_row<T, 6>(o, x, d, rows, n_rows, C, w, b, eps, stream);
+    else if (vpt <= 8) launch_row<T, 8>(o, x, d, rows, n_rows, C, w, b, eps, stream);
+    else if (vpt <= 12) launch_row<T, 12>(o, x, d, rows, n_rows, C, w, b, eps, stream);
+    else if (vpt <= 16) launch_row<T, 16>(o, x, d, rows, n_rows, C, w, b, eps, stream);
+    else {
+      const int threads = 256, rows_per_block = threads / 32;
+      residual_layernorm_kernel<T><<<ceil_div(n_rows, rows_per_block), threads, 0, stream>>>(o, x, d, rows, n_rows, C,
+                                                                                             w, b, eps);
+    }
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -56,12 +56,12 @@ __device__ void block_argmax(float& v, int& idx, float* sv, int* si) {
 }  // namespace
 
 __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* token_out, float* logprob_out, const float* logits,
-                                                          int vocab, SampleParamsDev p) {
+                                                          int vocab, int ld, SampleParamsDev p) {
   __shared__ float s_f[32];
   __shared__ int s_i[32];
   __shared__ int s_token;
   const int row = blockIdx.x, tid = threadIdx.x;
-  const float* l = logits + (long long)row * vocab;
+  const float* l = logits + (long long)row * ld;
 
   float mx = -FLT_MAX;
   int amax = 0x7fffffff;
@@ -165,9 +165,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* token_out, fl
 }
 
 void sample_forward(int32_t* token_out, float* logprob_out, const float* logits, int rows, int vocab,
-                    const SampleParamsDev& params, cudaStream_t stream) {
+                    const SampleParamsDev& params, cudaStream_t stream, int ld) {
   if (rows == 0) return;
-  sample_kernel<<<rows, kThreads, 0, stream>>>(token_out, logprob_out, logits, vocab, params);
+  sample_kernel<<<rows, kThreads, 0, stream>>>(token_out, logprob_out, logits, vocab, ld > 0 ? ld : vocab, params);
   CUDA_CHECK_LAUNCH();
 }
 

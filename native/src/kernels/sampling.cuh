@@ -20,7 +20,8 @@ struct SampleParamsDev {
 // then the smallest top set holding top_p of that mass (ties at the cut are all kept here), then
 // inverse CDF in descending-logit order (ties by index) with u = sample_uniform(seed, step).
 // logprob_out = log p(token) under the unmodified distribution (log-sum-exp over the vocab).
+// `ld`: floats between row starts (>= vocab; 0 = vocab), so a GEMM can write rows at aligned strides.
 void sample_forward(int32_t* token_out, float* logprob_out, const float* logits, int rows, int vocab,
-                    const SampleParamsDev& params, cudaStream_t stream);
+                    const SampleParamsDev& params, cudaStream_t stream, int ld = 0);
 
 }  // namespace attnbench
