@@ -30,7 +30,7 @@ step() { local name=$1; shift; local t=$SECONDS; "$@"; echo "$name rc=$? $((SECO
 
 if [ "${PERF_BREAKDOWN:-1}" = 1 ]; then
   step breakdown timeout 90 $B/cuda_offline_bench --backends fused --breakdown 1 >"$W/breakdown.jsonl" 2>&1
-  step tune env ATTNBENCH_GEMM_TUNE=8 timeout 40 $B/cuda_offline_bench --backends fused >"$W/tune.jsonl" 2>&1
+  [ "${PERF_TUNE:-0}" = 1 ] && step tune env ATTNBENCH_GEMM_TUNE=8 timeout 40 $B/cuda_offline_bench --backends fused >"$W/tune.jsonl" 2>&1
 fi
 for bud in ${PERF_BUDGETS:-8192}; do
   step "offline-fused-$bud" env ATTNBENCH_PROFILE=1 ATTNBENCH_PROFILE_FILE="$W/prof_fused_$bud.txt" timeout 90 \
@@ -49,7 +49,7 @@ if [ -n "${PERF_BACKENDS:-}" ]; then
   cp "$W"/o_extra/offline_*/offline_results.json "$FINAL_OUT/offline_results.json" 2>/dev/null
 fi
 if [ "${PERF_CTEST:-0}" = 1 ]; then
-  step ctest-gpu timeout "${PERF_CTEST_TIMEOUT:-120}" ctest --test-dir native/build -L gpu --output-on-failure >"$W/ctest_gpu.log" 2>&1
+  step ctest-gpu timeout "${PERF_CTEST_TIMEOUT:-120}" ctest --test-dir native/build -L gpu ${PERF_CTEST_REGEX:+-R "$PERF_CTEST_REGEX"} --output-on-failure >"$W/ctest_gpu.log" 2>&1
 fi
 {
   echo "== $(cat "$W/gpu.txt")"
