@@ -1,5 +1,6 @@
 // Reading a results file is an edge: parse with the versioned zod schema and name the file in every error.
 import { readFile } from "node:fs/promises";
+import { gunzipSync } from "node:zlib";
 import { AnyResultsSchema, type AnyResults, type OfflineResults, type OnlineResults } from "../results/schema.js";
 
 /** Thrown for any results file that cannot be used; the CLI maps it to exit code 2. */
@@ -31,14 +32,22 @@ export function parseResults(file: string, text: string): LoadedResults {
   return { file, results: parsed.data };
 }
 
+/** Reads a results file; `.json.gz` (how large baselines are committed) is decompressed first. */
 export async function loadResults(file: string): Promise<LoadedResults> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (err) {
     throw new ResultsFileError(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  return parseResults(file, text);
+  if (file.endsWith(".gz")) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (err) {
+      throw new ResultsFileError(file, `not gzip (${(err as Error).message})`);
+    }
+  }
+  return parseResults(file, bytes.toString("utf8"));
 }
 
 export function isOnline(r: AnyResults): r is OnlineResults {
