@@ -76,9 +76,15 @@ for (const [name, body, status, re, headers] of MATRIX) {
   });
 }
 
-test("bad input: unknown fields are ignored, not refused (OpenAI clients send extras such as user, suffix)", { skip }, async () => {
+test("bad input: an unknown field -> 400 naming it; OpenAI's no-op fields (user) are accepted", { skip }, async () => {
   const r = await post(`${srv.url}/v1/completions`, { prompt: [1, 2], max_tokens: 2, user: "u1", frobnicate: { deep: [1] } });
-  assert.equal(r.status, 200, r.text);
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.text, /frobnicate/);
+  const ok = await post(`${srv.url}/v1/completions`, { prompt: [1, 2], max_tokens: 2, user: "u1", best_of: 1, logit_bias: {} });
+  assert.equal(ok.status, 200, ok.text);
+  const unsupported = await post(`${srv.url}/v1/completions`, { prompt: [1, 2], max_tokens: 2, presence_penalty: 0.5 });
+  assert.equal(unsupported.status, 400, unsupported.text);
+  assert.match(unsupported.text, /presence_penalty/);
   await good();
 });
 

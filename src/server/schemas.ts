@@ -1,5 +1,6 @@
 // The /v1/completions body we accept (OpenAI legacy completions + vLLM's sampling extensions).
-// Unknown fields are ignored, as OpenAI clients send extras (user, suffix ...).
+// Unknown fields are refused with a 400 naming them (a typo such as `max_token` must not silently
+// fall back to a default); OpenAI fields we do not implement are accepted only at their no-op value.
 import { z } from "zod";
 
 const tokenIds = z.array(z.number().int().nonnegative()).nonempty();
@@ -28,8 +29,14 @@ export const CompletionRequestSchema = z
     n: z.literal(1, { errorMap: () => ({ message: "only n=1 is supported" }) }).nullish(),
     stop: z.null({ invalid_type_error: "stop strings are not supported; use stop_token_ids" }).optional(),
     echo: z.literal(false, { errorMap: () => ({ message: "echo is not supported" }) }).nullish(),
+    user: z.string().nullish(),
+    suffix: z.null({ invalid_type_error: "suffix is not supported" }).optional(),
+    best_of: z.literal(1, { errorMap: () => ({ message: "only best_of=1 is supported" }) }).nullish(),
+    presence_penalty: z.literal(0, { errorMap: () => ({ message: "presence_penalty is not supported (only 0)" }) }).nullish(),
+    frequency_penalty: z.literal(0, { errorMap: () => ({ message: "frequency_penalty is not supported (only 0)" }) }).nullish(),
+    logit_bias: z.record(z.string(), z.number()).refine((m) => Object.keys(m).length === 0, "logit_bias is not supported").nullish(),
   })
-  .passthrough();
+  .strict();
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 /** Normalise the four prompt shapes into a list of prompts, each text or ids. */
