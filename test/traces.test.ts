@@ -65,6 +65,9 @@ test("malformed azure traces name file and line", () => {
   throwsAt("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.0,x,1\n", "n.csv", /^n\.csv:2: ContextTokens must be a positive integer/);
   throwsAt("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:01.0,1,1\n2023-11-16 18:00:00.0,1,1\n", "u.csv", /^u\.csv:3: timestamps not sorted/);
   throwsAt("TIMESTAMP,ContextTokens,GeneratedTokens\n18:00:01,1,1\n", "t.csv", /^t\.csv:2: TIMESTAMP/);
+  // Number() would read these as 1000, 16 and 12: a token count is plain decimal digits.
+  for (const v of ["1e3", "0x10", "12.0", "-3"])
+    throwsAt(`TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.0,${v},1\n`, "v.csv", /^v\.csv:2: ContextTokens must be a positive integer/);
 });
 
 test("project JSONL: parse, relative times, errors", () => {

@@ -22,6 +22,7 @@ const ServeSchema = z.intersection(
     maxBodyBytes: int(1).default(1 << 20),
     maxQueuedChunks: int(1).default(4096),
     slowClientTimeoutMs: int(1).default(30_000),
+    requestTimeoutS: z.coerce.number().positive().max(86_400).default(60),
     engineLogs: z.boolean().default(false),
   }),
 );
@@ -36,6 +37,7 @@ export const serveCommand = addEngineOptions(
   .option("--max-body-bytes <bytes>", "largest request body accepted (bigger -> 413)", String(1 << 20))
   .option("--max-queued-chunks <n>", "SSE events queued for a client whose socket is full before it is cut off", "4096")
   .option("--slow-client-timeout-ms <ms>", "how long a client may leave its socket full before it is cut off", "30000")
+  .option("--request-timeout-s <seconds>", "time a client has to send the whole request (headers + body) before a 408", "60")
   .option("--engine-logs", "copy the engine's stderr to ours")
   .action(
     action(async (raw: Record<string, unknown>) => {
@@ -59,6 +61,9 @@ export const serveCommand = addEngineOptions(
         maxBodyBytes: o.maxBodyBytes,
         sse: { maxQueued: o.maxQueuedChunks, drainTimeoutMs: o.slowClientTimeoutMs },
       });
+      // A stalled or trickling request body gets a 408 instead of holding a socket forever.
+      server.requestTimeout = Math.round(o.requestTimeoutS * 1000);
+      server.headersTimeout = Math.min(server.requestTimeout, 60_000);
       onTerminate(async () => {
         server.close();
         server.closeAllConnections();

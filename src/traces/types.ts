@@ -37,7 +37,8 @@ export function splitLines(text: string): { line: number; text: string }[] {
 
 /** A positive integer token count, or a TraceError naming the column. */
 export function tokenCount(value: unknown, column: string, file: string, line: number): number {
-  const n = typeof value === "string" && value.trim() !== "" ? Number(value.trim()) : value;
+  // Strings must be plain decimal digits: Number() would also take "1e3", "0x10" or "12.0".
+  const n = typeof value === "string" ? (/^\s*\d+\s*$/.test(value) ? Number(value.trim()) : NaN) : value;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 1)
     throw new TraceError(file, line, `${column} must be a positive integer, got ${JSON.stringify(value)}`);
   return n;
