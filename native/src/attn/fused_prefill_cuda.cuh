@@ -434,14 +434,13 @@ constexpr int kFusedPrefillOptV9 = kOptL2Order | kOptSmemEpilogue | kOptLazyResc
 constexpr int kFusedPrefillOptV11 = kFusedPrefillOptV9 | kOptWarpSkip;
 constexpr int kFusedPrefillOptV12 = kFusedPrefillOptV11 & ~kOptL2Order;
 
-// The configuration production uses per head dim (the lab's winner; docs/perf-notes.md): D 128 with
-// the L2-friendly grid order (v11), D 64 without it (v12: heaviest tiles of all heads first; the
-// order cost D 64 varlen ~10 % in run 4 and gained nothing at D 64).
+// The configuration production uses per head dim: lab v9, the best measured one (run 4, H100:
+// checks ok in the lab and through attnbench-kernels). v11/v12 compile and are in the lab but have
+// not been run yet (docs/perf-notes.md).
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
                                              cudaStream_t stream) {
-  constexpr int opt = D == 128 ? kFusedPrefillOptV11 : kFusedPrefillOptV12;
-  return launch_fused_prefill<T, D, 4, 64, 2, opt>(p, num_seqs, max_q_len, stream);
+  return launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV9>(p, num_seqs, max_q_len, stream);
 }
 
 }  // namespace attnbench
