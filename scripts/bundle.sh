@@ -44,7 +44,7 @@ mkdir -p "$work/bin"
 [ -d "$work/app" ] || tar -C "$work" -xJf "$here/app.tar.xz"
 export PATH="$work/bin:$PATH"
 cd "$here/src"
-ATTNBENCH_CUDA=ON bash scripts/build-engine.sh
+ATTNBENCH_CUDA=${ATTNBENCH_CUDA:-ON} bash scripts/build-engine.sh
 export ATTNBENCH_ENGINE="$here/src/native/build/attnbench-engine"
 if [ $# -eq 0 ]; then
   set -- bench offline --model synthetic:gpt2 --device cuda --input-len 256 --output-len 64 \
