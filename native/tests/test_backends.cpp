@@ -29,24 +29,6 @@ struct SeqData {
   std::vector<int32_t> table;
 };
 
-AttnMetadata metadata_of(const StepBatch& b) {
-  AttnMetadata md;
-  md.num_seqs = b.num_seqs();
-  md.num_prefill_seqs = b.num_prefill_seqs;
-  md.num_decode_seqs = b.num_decode_seqs;
-  md.num_tokens = b.num_tokens();
-  md.num_prefill_tokens = b.num_prefill_tokens();
-  md.max_q_len = b.max_q_len();
-  md.max_k_len = b.max_k_len();
-  md.max_blocks_per_seq = b.max_blocks_per_seq;
-  md.cu_seqlens_q = b.cu_seqlens_q.data();
-  md.ctx_lens = b.ctx_lens.data();
-  md.seq_lens_k = b.seq_lens_k.data();
-  md.block_tables = b.block_tables.data();
-  md.host = &b;
-  return md;
-}
-
 // out[i] for query i at position ctx + i over keys [0, ctx + i], in double.
 void reference(const SeqData& s, int H, int Hkv, int D, float scale, std::vector<double>& out) {
   out.assign((size_t)s.q * H * D, 0.0);
@@ -129,7 +111,7 @@ void run_case(const Case& c, std::mt19937& rng) {
     knew.insert(knew.end(), s.k.begin() + (size_t)s.ctx * row, s.k.end());
     vnew.insert(vnew.end(), s.v.begin() + (size_t)s.ctx * row, s.v.end());
   }
-  const AttnMetadata md = metadata_of(b);
+  const AttnMetadata md = host_attn_metadata(b);
   const PagedKv cache{kpool.data(), vpool.data(), num_blocks};
   const int Tp = b.num_prefill_tokens();
   const size_t tok_row = (size_t)c.H * c.D;

@@ -3,16 +3,7 @@
 
 export type Rng = () => number;
 
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "../traces/rng.js";
 
 /** FNV-1a: a stable 32-bit seed from a comparison's key, so each metric gets its own fixed stream. */
 export function seedFromString(text: string, base = 0): number {

@@ -47,6 +47,26 @@ struct AttnMetadata {
   const StepBatch* host = nullptr;        // always the host copy, for plan()
 };
 
+// Metadata pointing at the StepBatch's own host arrays (CPU backends, tests). The CUDA runner
+// builds its own, pointing at device copies.
+inline AttnMetadata host_attn_metadata(const StepBatch& b) {
+  AttnMetadata md;
+  md.num_seqs = b.num_seqs();
+  md.num_prefill_seqs = b.num_prefill_seqs;
+  md.num_decode_seqs = b.num_decode_seqs;
+  md.num_tokens = b.num_tokens();
+  md.num_prefill_tokens = b.num_prefill_tokens();
+  md.max_q_len = b.max_q_len();
+  md.max_k_len = b.max_k_len();
+  md.max_blocks_per_seq = b.max_blocks_per_seq;
+  md.cu_seqlens_q = b.cu_seqlens_q.data();
+  md.ctx_lens = b.ctx_lens.data();
+  md.seq_lens_k = b.seq_lens_k.data();
+  md.block_tables = b.block_tables.data();
+  md.host = &b;
+  return md;
+}
+
 // Prefill: causal attention of this step's prefill tokens over their sequence's keys.
 //   q      [num_prefill_tokens, num_heads, head_dim]   (packed by cu_seqlens_q)
 //   k_new  [num_prefill_tokens, num_kv_heads, head_dim] this step's keys (also already in `cache`)

@@ -42,24 +42,6 @@ std::string cpu_model_name() {
   return "unknown CPU";
 }
 
-AttnMetadata metadata_of(const StepBatch& b) {
-  AttnMetadata md;
-  md.num_seqs = b.num_seqs();
-  md.num_prefill_seqs = b.num_prefill_seqs;
-  md.num_decode_seqs = b.num_decode_seqs;
-  md.num_tokens = b.num_tokens();
-  md.num_prefill_tokens = b.num_prefill_tokens();
-  md.max_q_len = b.max_q_len();
-  md.max_k_len = b.max_k_len();
-  md.max_blocks_per_seq = b.max_blocks_per_seq;
-  md.cu_seqlens_q = b.cu_seqlens_q.data();
-  md.ctx_lens = b.ctx_lens.data();
-  md.seq_lens_k = b.seq_lens_k.data();
-  md.block_tables = b.block_tables.data();
-  md.host = &b;
-  return md;
-}
-
 class CpuRunner : public ModelRunner {
  public:
   CpuRunner(const Gpt2Weights& w, const RunnerOptions& opt) : w_(w), opt_(opt) {
@@ -159,7 +141,7 @@ class CpuRunner : public ModelRunner {
       const float* pe = &w_.wpe[(size_t)b.positions[t] * E];
       for (int i = 0; i < E; ++i) x_[(size_t)t * E + i] = te[i] + pe[i];
     }
-    const AttnMetadata md = metadata_of(b);
+    const AttnMetadata md = host_attn_metadata(b);
     if (b.num_prefill_seqs) prefill_->plan(md);
     if (b.num_decode_seqs) decode_->plan(md);
     const int Tp = b.num_prefill_tokens();
