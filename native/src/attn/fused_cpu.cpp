@@ -13,6 +13,7 @@
 #include <cmath>
 #include <vector>
 
+#include "attn/cpu_status.h"
 #include "attn/registry.h"
 #include "cpu/paged_kv.h"
 #include "cpu/thread_pool.h"
@@ -163,18 +164,11 @@ class FusedDecodeCpu : public DecodeAttn {
   std::vector<float> partial_out_, partial_lse_;
 };
 
-std::string cpu_ok(const AttnDims* d) {
-  if (d && (d->dtype != DType::F32)) return "unavailable: CPU attention is fp32 only";
-  if (d && (d->num_kv_heads <= 0 || d->num_heads % d->num_kv_heads != 0))
-    return "unavailable: num_heads must be a multiple of num_kv_heads";
-  return "ok";
-}
-
 }  // namespace
 
 ATTNBENCH_REGISTER_PREFILL(fused, CPU, [](const AttnDims& d) { return std::unique_ptr<PrefillAttn>(new FusedPrefillCpu(d)); },
-                           cpu_ok);
+                           cpu_attn_status);
 ATTNBENCH_REGISTER_DECODE(fused, CPU, [](const AttnDims& d) { return std::unique_ptr<DecodeAttn>(new FusedDecodeCpu(d)); },
-                          cpu_ok);
+                          cpu_attn_status);
 
 }  // namespace attnbench

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "attn/cpu_status.h"
 #include "attn/registry.h"
 #include "cpu/elementwise.h"
 #include "cpu/paged_kv.h"
@@ -72,18 +73,11 @@ class NaiveDecodeCpu : public DecodeAttn {
   AttnDims d_;
 };
 
-std::string cpu_ok(const AttnDims* d) {
-  if (d && (d->dtype != DType::F32)) return "unavailable: CPU attention is fp32 only";
-  if (d && (d->num_kv_heads <= 0 || d->num_heads % d->num_kv_heads != 0))
-    return "unavailable: num_heads must be a multiple of num_kv_heads";
-  return "ok";
-}
-
 }  // namespace
 
 ATTNBENCH_REGISTER_PREFILL(naive, CPU, [](const AttnDims& d) { return std::unique_ptr<PrefillAttn>(new NaivePrefillCpu(d)); },
-                           cpu_ok);
+                           cpu_attn_status);
 ATTNBENCH_REGISTER_DECODE(naive, CPU, [](const AttnDims& d) { return std::unique_ptr<DecodeAttn>(new NaiveDecodeCpu(d)); },
-                          cpu_ok);
+                          cpu_attn_status);
 
 }  // namespace attnbench
