@@ -44,6 +44,21 @@ test("azure timestamps keep 100 ns resolution", () => {
   assert.equal(parseAzureTimestamp("yesterday"), null);
 });
 
+test("azure timestamps of later releases: 6 or 9 fraction digits, a zone, quoted cells", () => {
+  const a = parseAzureTimestamp("2024-05-10 00:00:00.009930+00:00")!;
+  const b = parseAzureTimestamp("2024-05-10T00:00:00.009930Z")!;
+  assert.deepEqual(a, b);
+  assert.equal(a[1], 99300);
+  assert.equal(parseAzureTimestamp("2024-05-10 00:00:00.123456789")![1], 1234567);
+  // 02:00 at +02:00 is midnight UTC
+  assert.deepEqual(parseAzureTimestamp("2024-05-10 02:00:00+02:00"), parseAzureTimestamp("2024-05-10 00:00:00Z"));
+  const { requests } = parseTrace(
+    '"TIMESTAMP","ContextTokens","GeneratedTokens"\n"2024-05-10 00:00:00.5+00:00","7","3"\n"2024-05-10 00:00:01.75+00:00","9","4"\n',
+    "q.csv",
+  );
+  assert.deepEqual(requests, [{ t_s: 0, input_tokens: 7, output_tokens: 3 }, { t_s: 1.25, input_tokens: 9, output_tokens: 4 }]);
+});
+
 const AZ = "TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 23:59:59.9999999,10,2\r\n2023-11-17 00:00:00.0000001,20,3";
 
 test("inline azure: CRLF, no trailing newline, midnight crossing", () => {
