@@ -4,9 +4,9 @@
 #   2. a run with a planted slowdown (--step-delay-us) must fail it (a regression is caught);
 #   3. the fresh run is gated against the committed CPU baseline (baselines/cpu-smoke-offline.json.gz)
 #      when it was measured on the same kind of machine; otherwise the gate's refusal is shown.
-#      Tolerances (baselines/cpu-smoke.tolerances) are ~5x the run-to-run spread measured on a quiet
-#      2-core machine (3 runs: <= 4% on throughput, <= 5% on e2e p90), to absorb machine-to-machine
-#      differences; the same-build pair above uses the gate's defaults.
+#      Tolerances (baselines/cpu-smoke.tolerances, used for all three checks) are ~5x the run-to-run
+#      spread measured on a quiet 2-core machine (3 runs: <= 4% on throughput, <= 5% on e2e p90); the
+#      planted slowdown is ~4x, far past them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${SMOKE_OUT:-$(mktemp -d)}; mkdir -p "$out"
@@ -22,16 +22,21 @@ A=$(ls "$out"/a/offline_*/offline_results.json); B=$(ls "$out"/b/offline_*/offli
 C=$(ls "$out"/c/offline_*/offline_results.json)
 
 echo "[smoke] gate A vs B (same build: must pass)"
-ab gate --baseline "$A" --candidate "$B" --report "$out/gate_ab.md" || { echo "gate failed on noise"; exit 1; }
+# CPU tolerances (baselines/cpu-smoke.tolerances) come from the spread measured on 2-core machines; a
+# busy neighbour moves a 0.25 s CPU repeat by more than the gate's GPU-oriented defaults.
+tol=$(cat baselines/cpu-smoke.tolerances)
+ab gate --baseline "$A" --candidate "$B" --max-regression "$tol" --report "$out/gate_ab.md" >"$out/gate_ab.log" 2>&1 \
+  || { cat "$out/gate_ab.log"; echo "gate failed on noise"; exit 1; }
+grep -E "^## " "$out/gate_ab.log"
 echo "[smoke] gate A vs C (planted slowdown: must fail with exit 1)"
-set +e; ab gate --baseline "$A" --candidate "$C" --force --report "$out/gate_ac.md" >/dev/null; rc=$?; set -e
+set +e; ab gate --baseline "$A" --candidate "$C" --force --max-regression "$tol" --report "$out/gate_ac.md" >/dev/null; rc=$?; set -e
 [ "$rc" = 1 ] || { echo "gate did not catch the planted slowdown (exit $rc)"; cat "$out/gate_ac.md"; exit 1; }
 echo "[smoke] planted slowdown caught (exit 1)"
 
 base=baselines/cpu-smoke-offline.json.gz
 if [ -f "$base" ]; then
   echo "[smoke] gate committed baseline vs run A"
-  set +e; ab gate --baseline "$base" --candidate "$A" --max-regression "$(cat baselines/cpu-smoke.tolerances)" \
+  set +e; ab gate --baseline "$base" --candidate "$A" --max-regression "$tol" \
     --report "$out/gate_base.md" >"$out/gate_base.log" 2>&1; rc=$?; set -e
   grep -E "^## |REGRESSION|differ" "$out/gate_base.log" | head -20
   case $rc in
