@@ -68,5 +68,9 @@ test("bench offline: real CPU engine, small sizes, agreement across backends", {
   assert.equal(res.agreement.reference, "naive");
   assert.equal(res.agreement.by_backend.naive, 1);
   assert.ok(res.agreement.by_backend.fused >= 0 && res.agreement.by_backend.fused <= 1);
+  const d = res.agreement.detail.fused;
+  assert.ok(Math.abs(d.exact + d.near_tie + d.diverged - 1) < 1e-9);
+  assert.equal(d.exact, res.agreement.by_backend.fused, "the scored pass makes the same greedy decisions as the timed repeats");
+  assert.ok(d.max_logprob_diff < 1e-3, "fp32 CPU backends agree on logprobs");
   assert.match(r.stderr, /greedy agreement fused vs naive/);
 });

@@ -4,7 +4,7 @@ import { percentile, summarize } from "../src/metrics/percentiles.js";
 import { requestLatency } from "../src/metrics/request.js";
 import { rateOf, summarizeOnline } from "../src/metrics/online.js";
 import { meetsSlo } from "../src/metrics/goodput.js";
-import { agreement, offlineInvalidReason, repeatThroughput } from "../src/metrics/offline.js";
+import { agreement, agreementDetail, offlineInvalidReason, repeatThroughput } from "../src/metrics/offline.js";
 import { rec } from "./helpers/records.js";
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} != ${b}`);
@@ -103,4 +103,24 @@ test("rates and offline throughput", () => {
   assert.equal(offlineInvalidReason(recs, 2), null);
   assert.match(offlineInvalidReason(recs, 3)!, /2 of 2 requests did not produce exactly 3 tokens/);
   assert.equal(agreement([[1, 2], [3]], [[1, 2], [4]]), 0.5);
+});
+
+test("agreement detail: identical, a near tie, a real divergence, a divergent prefix", () => {
+  const ref = {
+    tokens: [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]],
+    logprobs: [[-1, -2, -3], [-1, -2.5, -3], [-1, -2, -3], [-1, -2, -3]],
+  };
+  const cand = {
+    tokens: [[1, 2, 3], [1, 9, 9], [1, 7, 7], [1, 2, 8]],
+    // request 1: first divergence at k=1, chosen logprobs -2.5 vs -2.504: a near tie
+    // request 2: at k=1, -2 vs -4: a real divergence
+    // request 3: at k=2 the gap is small, but an earlier logprob of the same token moved by 0.2
+    logprobs: [[-1, -2.0005, -3], [-1, -2.504, -9], [-1, -4, -7], [-1.2, -2, -3.001]],
+  };
+  const d = agreementDetail(ref, cand);
+  assert.equal(d.exact, 0.25);
+  assert.equal(d.near_tie, 0.25);
+  assert.equal(d.diverged, 0.5);
+  assert.ok(Math.abs(d.max_logprob_diff - 0.2) < 1e-9);
+  assert.deepEqual(agreementDetail({ tokens: [], logprobs: [] }, { tokens: [], logprobs: [] }), { exact: 0, near_tie: 0, diverged: 0, max_logprob_diff: 0 });
 });

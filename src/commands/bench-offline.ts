@@ -14,7 +14,7 @@ import { OFFLINE_SCHEMA, OfflineResultsSchema, type Backend, type OfflineResults
 import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
 import { plotAfterBench } from "../results/plot-hook.js";
-import { agreement } from "../metrics/offline.js";
+import { agreement, agreementDetail, type AgreementDetail, type ScoredOutputs } from "../metrics/offline.js";
 import { runOffline, summarizeRepeats, type OfflineOutcome } from "../load/offline-run.js";
 import { syntheticPrompt } from "../load/prompts.js";
 import { Progress } from "../progress/progress.js";
@@ -55,6 +55,7 @@ async function benchOffline(o: Opts): Promise<void> {
   const workload = { input_len: o.inputLen, output_len: o.outputLen, num_prompts: o.numPrompts, seed: o.seed, repeats: o.repeats };
   const runs: OfflineRun[] = [];
   const outputsByLabel = new Map<string, number[][]>();
+  const scoredByLabel = new Map<string, ScoredOutputs>();
   let ready: ReadyEvent | null = null;
   let current: { backend: Backend; engine: EngineClient | null; partial?: OfflineOutcome["run"] } | null = null;
 
@@ -63,7 +64,10 @@ async function benchOffline(o: Opts): Promise<void> {
     const ref = runs.find((r) => outputsByLabel.has(r.backend.label))?.backend.label ?? null;
     const by_backend: Record<string, number> = {};
     if (ref) for (const [label, outs] of outputsByLabel) by_backend[label] = agreement(outputsByLabel.get(ref)!, outs);
-    return { schema: OFFLINE_SCHEMA, meta: finishMeta(meta, startedAt), workload, runs, agreement: { reference: ref, by_backend } };
+    const detail: Record<string, AgreementDetail> = {};
+    const refScored = ref ? scoredByLabel.get(ref) : undefined;
+    if (refScored) for (const [label, sc] of scoredByLabel) detail[label] = agreementDetail(refScored, sc);
+    return { schema: OFFLINE_SCHEMA, meta: finishMeta(meta, startedAt), workload, runs, agreement: { reference: ref, by_backend, detail } };
   };
   const flush = () => writeResults(resultsPath, OfflineResultsSchema, results());
   onTerminate(async () => {
@@ -120,6 +124,7 @@ async function benchOffline(o: Opts): Promise<void> {
     const status = outcome.died ? "failed" : "ok";
     runs.push({ backend, status, reason: outcome.died, ...outcome.run });
     if (outcome.outputs && !outcome.died) outputsByLabel.set(backend.label, outcome.outputs);
+    if (outcome.scored && !outcome.died) scoredByLabel.set(backend.label, outcome.scored);
     await engine.shutdown(3000);
     current = null;
     flush();
@@ -133,8 +138,15 @@ async function benchOffline(o: Opts): Promise<void> {
   current = null;
   flush();
   const final = results();
-  for (const [label, a] of Object.entries(final.agreement.by_backend))
-    if (label !== final.agreement.reference) progress.log(`greedy agreement ${label} vs ${final.agreement.reference}: ${(a * 100).toFixed(1)}%`);
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  for (const [label, a] of Object.entries(final.agreement.by_backend)) {
+    if (label === final.agreement.reference) continue;
+    const d = final.agreement.detail?.[label];
+    const more = d
+      ? `; of the rest: ${pct(d.near_tie)} diverge at a near tie, ${pct(d.diverged)} really diverge; max |Δ logprob| on common prefixes ${d.max_logprob_diff.toExponential(1)}`
+      : "";
+    progress.log(`greedy agreement ${label} vs ${final.agreement.reference}: ${pct(a)} identical${more}`);
+  }
   process.stdout.write(`${resultsPath}\n`);
   if (o.plot) await plotAfterBench(resultsPath, o.out, stamp, (s) => progress.log(s));
 }

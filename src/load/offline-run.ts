@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import type { EngineClient } from "../engine/client.js";
 import type { OfflineRun, RequestRecord } from "../results/schema.js";
-import { median, offlineInvalidReason, repeatThroughput } from "../metrics/offline.js";
+import { median, offlineInvalidReason, repeatThroughput, type ScoredOutputs } from "../metrics/offline.js";
 
 export interface OfflineWorkload {
   prompts: number[][];
@@ -17,8 +17,23 @@ export interface OfflineOutcome {
   run: Omit<OfflineRun, "backend" | "status" | "reason">;
   /** Greedy output ids per prompt (from the first repeat), for cross-backend agreement. */
   outputs: number[][] | null;
+  /** Greedy outputs with chosen-token logprobs from an untimed pass after the repeats (agreement detail). */
+  scored: ScoredOutputs | null;
   /** Engine died during the run: its reason. */
   died: string | null;
+}
+
+/**
+ * An untimed pass over every prompt with logprobs on, after the timed repeats (asking for logprobs
+ * there could change what is timed). Same batch, same greedy decisions as the repeats.
+ */
+async function scoredPass(engine: EngineClient, w: OfflineWorkload): Promise<ScoredOutputs> {
+  const runs = await Promise.all(
+    w.prompts.map((prompt, i) =>
+      engine.run({ id: `scored-${i}`, prompt, max_tokens: w.outputLen, temperature: 0, ignore_eos: true, logprobs: true }),
+    ),
+  );
+  return { tokens: runs.map((r) => r.tokens), logprobs: runs.map((r) => r.logprobs) };
 }
 
 const ms = (t: bigint, t0: bigint) => Number(t - t0) / 1e6;
@@ -119,14 +134,14 @@ export async function runOffline(
   let outputs: number[][] | null = null;
   const warm = { ...w, prompts: w.prompts.slice(0, Math.max(1, w.warmupPrompts)) };
   await oneRepeat(engine, warm, "warmup");
-  if (!engine.alive) return { run, outputs, died: engine.deathReason };
+  if (!engine.alive) return { run, outputs, scored: null, died: engine.deathReason };
   for (let r = 0; r < w.repeats; r++) {
     let done = 0;
     const rep = await oneRepeat(engine, w, `rep${r}`, () => progress?.(`repeat ${r + 1}/${w.repeats}`, ++done, w.prompts.length));
     run.records.push(...rep.records);
     if (!engine.alive) {
       summarizeRepeats(run, null);
-      return { run, outputs, died: engine.deathReason };
+      return { run, outputs, scored: null, died: engine.deathReason };
     }
     const invalid = offlineInvalidReason(rep.records, w.outputLen);
     run.repeats.push({ ...repeatThroughput(rep.records, rep.wall_s), valid: invalid === null, invalid_reason: invalid });
@@ -134,5 +149,7 @@ export async function runOffline(
     if (r === 0) outputs = rep.outputs;
   }
   summarizeRepeats(run, outputs);
-  return { run, outputs, died: null };
+  const scored = await scoredPass(engine, w);
+  if (!engine.alive) return { run, outputs, scored: null, died: engine.deathReason };
+  return { run, outputs, scored, died: null };
 }

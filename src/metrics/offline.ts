@@ -44,3 +44,50 @@ export function agreement(reference: readonly number[][], candidate: readonly nu
   }
   return same / reference.length;
 }
+
+/** Greedy outputs of one backend with the log-probability of each chosen token. */
+export interface ScoredOutputs {
+  tokens: readonly number[][];
+  logprobs: readonly number[][];
+}
+
+export interface AgreementDetail {
+  /** Fractions of requests: identical tokens, first divergence at a near tie, a real divergence. */
+  exact: number;
+  near_tie: number;
+  diverged: number;
+  /** Largest |logprob difference| of the same chosen token over the common prefixes. */
+  max_logprob_diff: number;
+}
+
+/**
+ * Where greedy outputs of two backends differ, say whether the difference is a near tie: at the
+ * first divergent position both backends saw their chosen tokens as almost equally likely
+ * (|logprob(a) - logprob(b)| < tieTol) and agreed on every earlier logprob within prefixTol. Low-
+ * precision kernels flip argmax at such ties by rounding alone (random-weight models have many);
+ * a bug shows as a large gap.
+ */
+export function agreementDetail(ref: ScoredOutputs, cand: ScoredOutputs, tieTol = 0.01, prefixTol = 0.05): AgreementDetail {
+  const n = ref.tokens.length;
+  if (n === 0) return { exact: 0, near_tie: 0, diverged: 0, max_logprob_diff: 0 };
+  let exact = 0;
+  let tie = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < n; i++) {
+    const a = ref.tokens[i];
+    const b = cand.tokens[i] ?? [];
+    const la = ref.logprobs[i] ?? [];
+    const lb = cand.logprobs[i] ?? [];
+    let k = 0;
+    let prefixDiff = 0;
+    while (k < a.length && k < b.length && a[k] === b[k]) {
+      if (la[k] !== undefined && lb[k] !== undefined) prefixDiff = Math.max(prefixDiff, Math.abs(la[k] - lb[k]));
+      k++;
+    }
+    maxDiff = Math.max(maxDiff, prefixDiff);
+    if (k === a.length && k === b.length) exact++;
+    else if (k < a.length && k < b.length && la[k] !== undefined && lb[k] !== undefined &&
+             Math.abs(la[k] - lb[k]) < tieTol && prefixDiff < prefixTol) tie++;
+  }
+  return { exact: exact / n, near_tie: tie / n, diverged: (n - exact - tie) / n, max_logprob_diff: maxDiff };
+}

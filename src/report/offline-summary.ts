@@ -8,6 +8,8 @@ export function offlineSummaryMarkdown(results: OfflineResults, sourceFile: stri
   const ref = results.agreement.reference;
   const rows = results.runs.map((run) => {
     const agree = results.agreement.by_backend[run.backend.label];
+    const detail = results.agreement.detail?.[run.backend.label];
+    const ties = detail && run.backend.label !== ref && detail.exact < 1 ? ` (+${(detail.near_tie * 100).toFixed(1)}% near ties)` : "";
     const status = run.status === "ok" ? (run.invalid.length > 0 ? "ok (invalid, see below)" : "ok") : `${run.status}: ${run.reason ?? "no reason given"}`;
     const validRepeats = run.repeats.filter((r) => r.valid).length;
     return [
@@ -18,7 +20,7 @@ export function offlineSummaryMarkdown(results: OfflineResults, sourceFile: stri
       fmt(run.total_tok_s),
       fmt(run.total_latency_s),
       `${validRepeats}/${run.repeats.length}`,
-      agree === undefined ? "–" : `${(agree * 100).toFixed(1)}%${run.backend.label === ref ? " (ref)" : ""}`,
+      agree === undefined ? "–" : `${(agree * 100).toFixed(1)}%${run.backend.label === ref ? " (ref)" : ties}`,
       status,
     ];
   });
@@ -39,7 +41,9 @@ export function offlineSummaryMarkdown(results: OfflineResults, sourceFile: stri
       rows,
     ),
     ``,
-    `Agreement: fraction of requests whose greedy output tokens equal the reference backend's.`,
+    `Agreement: fraction of requests whose greedy output tokens equal the reference backend's. Near ties: requests ` +
+      `whose first differing token was a near tie for both backends (chosen-token logprobs within 0.01, earlier ` +
+      `logprobs within 0.05): rounding flips, not bugs.`,
     ``,
     `## Invalid runs`,
     ``,

@@ -166,7 +166,17 @@ export const OfflineResultsSchema = z.object({
   }),
   runs: z.array(OfflineRunSchema),
   /** Per backend label: fraction of requests whose greedy tokens equal the reference backend's. */
-  agreement: z.object({ reference: z.string().nullable(), by_backend: z.record(z.string(), z.number()) }),
+  agreement: z.object({
+    reference: z.string().nullable(),
+    by_backend: z.record(z.string(), z.number()),
+    /** Per backend label: identical / near-tie / real divergences vs the reference (see metrics/offline.ts). */
+    detail: z
+      .record(
+        z.string(),
+        z.object({ exact: z.number(), near_tie: z.number(), diverged: z.number(), max_logprob_diff: z.number() }),
+      )
+      .optional(),
+  }),
 });
 export type OfflineResults = z.infer<typeof OfflineResultsSchema>;
 
