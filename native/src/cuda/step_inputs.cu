@@ -82,20 +82,14 @@ void StepInputs::upload(const StepBatch& b, cudaStream_t stream) {
 }
 
 AttnMetadata StepInputs::metadata(const StepBatch& b) const {
-  AttnMetadata md;
-  md.num_seqs = b.num_seqs();
-  md.num_prefill_seqs = b.num_prefill_seqs;
-  md.num_decode_seqs = b.num_decode_seqs;
-  md.num_tokens = b.num_tokens();
-  md.num_prefill_tokens = b.num_prefill_tokens();
-  md.max_q_len = b.max_q_len();
-  md.max_k_len = b.max_k_len();
+  // Counts from the host batch; arrays from the device copies (fixed addresses, graph-safe), and the
+  // block-table row stride of the device buffer rather than the batch's own.
+  AttnMetadata md = host_attn_metadata(b);
   md.max_blocks_per_seq = caps.max_blocks_per_seq;
   md.cu_seqlens_q = cu_seqlens_q;
   md.ctx_lens = ctx_lens;
   md.seq_lens_k = seq_lens_k;
   md.block_tables = block_tables;
-  md.host = &b;
   return md;
 }
 
