@@ -71,24 +71,9 @@ static cudaError_t ragged_run_d(const Workspace& ws, const PrefillPlanInfo& info
   p.sm_scale = h.scale;
   p.rope_rcp_scale = 1.f;
   p.rope_rcp_theta = 1.f / 1e4f;
-  p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
-  p.qo_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.qo_tile_indices_offset);
-  p.kv_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_tile_indices_offset);
-  p.o_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.o_indptr_offset);
-  p.kv_chunk_size_ptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_chunk_size_ptr_offset);
-  p.merge_indptr = nullptr;
-  p.block_valid_mask = nullptr;
-  p.total_num_rows = nullptr;
-  p.partition_kv = false;
-  half* tmp_v = nullptr;
-  float* tmp_s = nullptr;
-  if (info.split_kv) {
-    p.merge_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.merge_indptr_offset);
-    tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
-    tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
-  }
-  p.padded_batch_size = info.padded_batch_size;
-  p.max_total_num_rows = info.total_num_rows;
+  half* tmp_v;
+  float* tmp_s;
+  wire_prefill_plan(p, ws, info, tmp_v, tmp_s);
   cudaError_t st = cudaSuccess;
   DISPATCH_CTA_TILE_Q(info.cta_tile_q, CTA_TILE_Q, {
     st = BatchPrefillWithRaggedKVCacheDispatched<CTA_TILE_Q, D, D, PosEncodingMode::kNone, false, MaskMode::kCausal,

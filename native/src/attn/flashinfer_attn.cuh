@@ -37,6 +37,32 @@ struct Heads {
   float scale = 0.f;
 };
 
+// Points ragged or paged prefill params (same field names) at the plan's work lists in the int
+// workspace; returns through tmp_v/tmp_s the split-KV scratch in the float workspace (null if no split).
+template <class Params>
+void wire_prefill_plan(Params& p, const Workspace& ws, const flashinfer::PrefillPlanInfo& info, half*& tmp_v,
+                       float*& tmp_s) {
+  using flashinfer::GetPtrFromBaseOffset;
+  p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
+  p.qo_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.qo_tile_indices_offset);
+  p.kv_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_tile_indices_offset);
+  p.o_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.o_indptr_offset);
+  p.kv_chunk_size_ptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_chunk_size_ptr_offset);
+  p.merge_indptr = nullptr;
+  p.block_valid_mask = nullptr;
+  p.total_num_rows = nullptr;
+  p.partition_kv = false;
+  tmp_v = nullptr;
+  tmp_s = nullptr;
+  if (info.split_kv) {
+    p.merge_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.merge_indptr_offset);
+    tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
+    tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
+  }
+  p.padded_batch_size = info.padded_batch_size;
+  p.max_total_num_rows = info.total_num_rows;
+}
+
 cudaError_t prefill_plan(Workspace& ws, flashinfer::PrefillPlanInfo& info, int32_t* qo_indptr_h, int32_t* kv_indptr_h,
                          uint32_t total_rows, uint32_t batch, const Heads& h, uint32_t page_size, cudaStream_t s);
 cudaError_t ragged_prefill_run(const Workspace& ws, const flashinfer::PrefillPlanInfo& info, const Heads& h,
