@@ -45,6 +45,10 @@ struct AttnMetadata {
   const int32_t* seq_lens_k = nullptr;    // [num_seqs]
   const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]
   const StepBatch* host = nullptr;        // always the host copy, for plan()
+  // Graph-shaped step (a padded pure-decode bucket): plan() must size its launches from the scalars
+  // above only (max_k_len is then the context limit), never from host lengths, because a captured
+  // graph replays the plan made at capture for every later step of that bucket.
+  bool bucketed = false;
 };
 
 // Metadata pointing at the StepBatch's own host arrays (CPU backends, tests). The CUDA runner

@@ -43,7 +43,7 @@ class FusedDecodeCuda final : public DecodeAttn {
     num_seqs_ = md.num_decode_seqs;
     if (num_seqs_ == 0) return;
     int max_len = md.max_k_len;
-    if (md.host) {
+    if (md.host && !md.bucketed) {
       max_len = 0;
       for (int i = md.num_prefill_seqs; i < md.num_seqs; ++i) max_len = std::max(max_len, md.host->seq_lens_k[i]);
     }

@@ -290,6 +290,7 @@ AttnMetadata CudaRunner::graph_metadata(const StepBatch& padded) const {
   AttnMetadata md = in_->metadata(padded);
   md.max_q_len = 1;
   md.max_k_len = cfg_.n_ctx;
+  md.bucketed = true;  // split-KV decode sizes its grid for the longest context, not the capture's pads
   return md;
 }
 

@@ -190,7 +190,11 @@ void Engine::emit_ready() {
 void Engine::handle_line(const std::string& line) {
   if (shut_down_) return;
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;  // blank lines are not ops
-  ParsedLine p = parse_op_line(line, weights_.config.vocab_size);
+  handle_parsed(parse_op_line(line, weights_.config.vocab_size));
+}
+
+void Engine::handle_parsed(const ParsedLine& p) {
+  if (shut_down_) return;
   if (p.error) {
     const ParseError& e = *p.error;
     if (e.add_rejected && !live_.count(e.id)) {

@@ -27,6 +27,9 @@ class Engine {
   void emit_ready();
   // One stdin line: an op, or an error event. Never throws for bad input.
   void handle_line(const std::string& line);
+  // The same for a line already parsed (the server loop parses on its reader thread, so a burst of
+  // adds is parsed while the GPU runs a step instead of between steps).
+  void handle_parsed(const struct ParsedLine& p);
   // A protocol problem found before a line reached the engine (e.g. an oversize line).
   void report_error(const std::string& code, const std::string& message);
   bool has_work() const { return scheduler_->has_work(); }
