@@ -69,3 +69,9 @@ add_executable(attnbench-kernels bench/kernels_bench.cu)
 target_include_directories(attnbench-kernels PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(attnbench-kernels PRIVATE attnbench_core)
 attnbench_cuda_target(attnbench-kernels)
+
+# ---- attnbench-gemm-bench: the linear layers at decode row counts (cuBLASLt vs skinny) ----
+add_executable(attnbench-gemm-bench bench/gemm_bench.cu)
+target_include_directories(attnbench-gemm-bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(attnbench-gemm-bench PRIVATE attnbench_core)
+attnbench_cuda_target(attnbench-gemm-bench)

@@ -15,6 +15,7 @@
 #include "kernels/logprobs.cuh"
 #include "kernels/residual.cuh"
 #include "kernels/sampling.cuh"
+#include "kernels/skinny_gemm.cuh"
 
 using namespace attnbench;
 using namespace attnbench::test;
@@ -184,6 +185,44 @@ static void test_gemm_f32_out(Gemm& gemm) {  // the LM head: fp16 in, fp32 logit
   check(e < 1e-5, fmt("gemm fp16 -> fp32 (LM head) rel %.2e", e));
 }
 
+// The few-row weight-stream GEMM (Gemm::linear's path for M <= 16) against a double reference:
+// every unrolled row count, K with and without a tail past the 256-element lane stride, odd N (tail
+// columns), each epilogue, 16-bit and fp32 outputs at an aligned row stride.
+static void test_skinny_gemm(DType t) {
+  for (int M : {1, 2, 3, 5, 8, 11, 16})
+    for (int K : {72, 776})
+      for (int ep = 0; ep < 3; ++ep)
+        for (bool f32 : {false, true}) {
+          if (f32 && ep == 2) continue;
+          const int N = M % 2 ? 203 : 1001, ldy = f32 ? (N + 31) / 32 * 32 : N;
+          auto x = round16(randn((size_t)M * K, rng), t), w = round16(randn((size_t)N * K, rng, 0.1f), t);
+          auto b = round16(randn(N, rng), t);
+          auto d_x = to_device(to_bits(x, t)), d_w = to_device(to_bits(w, t)), d_b = to_device(to_bits(b, t));
+          void* d_y = f32 ? (void*)to_device(std::vector<float>((size_t)M * ldy, NAN)) : (void*)poisoned16((size_t)M * ldy);
+          skinny_gemm_forward(d_y, ldy, d_x, d_w, ep ? d_b : nullptr, M, N, K, t, f32 ? DType::F32 : t, ep == 2, 0);
+          std::vector<float> y, ref((size_t)M * N);
+          if (f32) {
+            auto all = to_host((float*)d_y, (size_t)M * ldy);
+            for (int m = 0; m < M; ++m) y.insert(y.end(), all.begin() + (size_t)m * ldy, all.begin() + (size_t)m * ldy + N);
+          } else {
+            y = from_bits(to_host((uint16_t*)d_y, (size_t)M * N), t);
+          }
+          for (int m = 0; m < M; ++m)
+            for (int n = 0; n < N; ++n) {
+              double acc = ep ? b[n] : 0;
+              for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
+              ref[(size_t)m * N + n] = ep == 2 ? gelu_new((float)acc) : (float)acc;
+            }
+          const double e = rel_l2(y, ref);
+          const double tol = f32 ? 1e-5 : t == DType::F16 ? 2e-3 : 1e-2;
+          if (e >= tol || M == 16 || (M == 1 && K == 776))  // print a sample of the passes, every failure
+            check(e < tol, std::string("skinny gemm ") + dtype_name(t) + " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) +
+                               (ep == 0 ? " none" : ep == 1 ? " bias" : " bias+gelu") + (f32 ? " -> fp32" : "") +
+                               fmt(" rel %.2e", e));
+          CUDA_CHECK(cudaFree(d_x)); CUDA_CHECK(cudaFree(d_w)); CUDA_CHECK(cudaFree(d_b)); CUDA_CHECK(cudaFree(d_y));
+        }
+}
+
 static void test_sampling() {
   const int R = 200, V = 5003;
   std::vector<float> logits = randn((size_t)R * V, rng, 2.f);
@@ -254,6 +293,7 @@ int main() {
       test_bias_gelu(t);
       test_kv_append(t);
       for (GemmEpilogue ep : {GemmEpilogue::None, GemmEpilogue::Bias, GemmEpilogue::BiasGelu}) test_gemm(t, ep, gemm);
+      test_skinny_gemm(t);
     }
     test_cast();
     test_gemm_f32_out(gemm);

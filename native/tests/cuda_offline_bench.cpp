@@ -4,6 +4,8 @@
 // steps of 128 sequences. Times the whole workload (host clock; every step syncs once), warm
 // (second of two runs), per backend pair and with / without CUDA graphs. One JSON line each.
 //   cuda_offline_bench [--backends naive,fused] [--budget 8192] [--model synthetic:gpt2] [--breakdown 1]
+//                      [--prompts 128 --input-len 256 --output-len 64]   (e.g. --prompts 2 --input-len 900:
+//                      the small-batch decode step an online TPOT is made of)
 // Each line also has the decode steps' device time (cudaEvents inside the runner) and host time.
 // --breakdown 1: graphs only, once per ATTNBENCH_SKIP mask (attention, GEMMs, LM head, sampling,
 // layernorms, qkv split/KV append, embedding, everything): the decode step time with a part left
@@ -96,14 +98,18 @@ int main(int argc, char** argv) {
   std::string backends = "naive", model = "synthetic:gpt2";
   int budget = 8192;
   bool breakdown = false;
+  int P = 128, in_len = 256, out_len = 64;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string f = argv[i], v = argv[i + 1];
     if (f == "--backends") backends = v;
     else if (f == "--budget") budget = std::stoi(v);
     else if (f == "--model") model = v;
     else if (f == "--breakdown") breakdown = v == "1";
+    else if (f == "--prompts") P = std::max(1, std::stoi(v));
+    else if (f == "--input-len") in_len = std::max(1, std::stoi(v));
+    else if (f == "--output-len") out_len = std::max(2, std::stoi(v));
   }
-  const int P = 128, in_len = 256, out_len = 64, bs = 16;
+  const int bs = 16;
   int errors = 0;
   try {
     Gpt2Weights w = load_gpt2(model, 0);
@@ -139,9 +145,9 @@ int main(int argc, char** argv) {
         run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);  // warm-up
         Times t = run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);
         const double total = t.prefill_ms + t.decode_ms;
-        std::printf("{\"backend\":\"%s\",\"skip\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
+        std::printf("{\"backend\":\"%s\",\"prompts\":%d,\"input_len\":%d,\"skip\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
                     "\"decode_step_ms\":%.3f,\"decode_step_gpu_ms\":%.3f,\"decode_step_prep_ms\":%.3f,\"total_ms\":%.2f,\"output_tok_per_s\":%.0f}\n",
-                    name.c_str(), mask.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
+                    name.c_str(), P, in_len, mask.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
                     t.decode_ms / (out_len - 1), t.decode_gpu_ms / (out_len - 1), t.decode_prep_ms / (out_len - 1),
                     total, P * out_len / (total / 1000.0));
         std::fflush(stdout);

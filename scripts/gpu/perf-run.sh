@@ -32,6 +32,19 @@ if [ "${PERF_BREAKDOWN:-1}" = 1 ]; then
   step breakdown timeout 90 $B/cuda_offline_bench --backends fused --breakdown 1 >"$W/breakdown.jsonl" 2>&1
   [ "${PERF_TUNE:-0}" = 1 ] && step tune env ATTNBENCH_GEMM_TUNE=8 timeout 40 $B/cuda_offline_bench --backends fused >"$W/tune.jsonl" 2>&1
 fi
+# Linear layers at decode row counts, cuBLASLt vs the skinny weight-stream kernel (PERF_GEMM=1).
+if [ "${PERF_GEMM:-0}" = 1 ]; then
+  step gemm-bench timeout 90 $B/attnbench-gemm-bench >"$W/gemm.txt" 2>&1
+fi
+# Small-batch decode (what an online TPOT at light load is made of): PERF_SMALL="2x900 8x900" =
+# prompts x input length; breakdown with the default GEMM path, plus a run with cuBLASLt only.
+for spec in ${PERF_SMALL:-}; do
+  np=${spec%x*}; il=${spec#*x}
+  step "small-$spec" timeout 120 $B/cuda_offline_bench --backends fused --breakdown 1 --prompts "$np" --input-len "$il" \
+    >"$W/small_$spec.jsonl" 2>&1
+  step "small-$spec-cublaslt" env ATTNBENCH_SKINNY_MAX_M=0 timeout 60 $B/cuda_offline_bench --backends fused \
+    --prompts "$np" --input-len "$il" >"$W/small_${spec}_cublaslt.jsonl" 2>&1
+done
 for bud in ${PERF_BUDGETS:-8192}; do
   step "offline-fused-$bud" env ATTNBENCH_PROFILE=1 ATTNBENCH_PROFILE_FILE="$W/prof_fused_$bud.txt" timeout 90 \
     node bin/attnbench.js bench offline "${SEED[@]}" --repeats "${PERF_REPEATS:-3}" --backends fused \
@@ -48,6 +61,20 @@ if [ -n "${PERF_BACKENDS:-}" ]; then
     --out "$W/o_extra" >"$W/offline_extra.log" 2>&1
   cp "$W"/o_extra/offline_*/offline_results.json "$FINAL_OUT/offline_results.json" 2>/dev/null
 fi
+# Online: the Azure conv trace at PERF_ONLINE_SCALES (e.g. "1.6,0.4"), fused, PERF_ONLINE_PROMPTS requests.
+if [ -n "${PERF_ONLINE_SCALES:-}" ]; then
+  TRACE=../shared/traces/AzureLLMInferenceTrace_conv.csv
+  [ -f "$TRACE" ] || TRACE=.carry/traces/AzureLLMInferenceTrace_conv.csv
+  step online timeout 400 node bin/attnbench.js bench online --model synthetic:gpt2 --device cuda --trace "$TRACE" \
+    --num-prompts "${PERF_ONLINE_PROMPTS:-100}" --scales "$PERF_ONLINE_SCALES" --max-output-len 64 --ignore-eos \
+    --backends "${PERF_ONLINE_BACKENDS:-fused}" --no-plot --out "$W/o_online" >"$W/online.log" 2>&1
+  cp "$W"/o_online/online_*/online_results.json "$FINAL_OUT/online_results.json" 2>/dev/null
+fi
+# Decode attention kernels (attnbench-kernels --phase decode), PERF_KERNELS=1.
+if [ "${PERF_KERNELS:-0}" = 1 ]; then
+  step kernels timeout 150 $B/attnbench-kernels --phase decode --json "$W/kernels_decode.json" >"$W/kernels.log" 2>&1
+  cp "$W/kernels_decode.json" "$FINAL_OUT/" 2>/dev/null
+fi
 if [ "${PERF_CTEST:-0}" = 1 ]; then
   step ctest-gpu timeout "${PERF_CTEST_TIMEOUT:-120}" ctest --test-dir native/build -L gpu ${PERF_CTEST_REGEX:+-R "$PERF_CTEST_REGEX"} --output-on-failure >"$W/ctest_gpu.log" 2>&1
 fi
@@ -57,6 +84,10 @@ fi
   grep -E "error|Error" "$W/build.log" | head -5
   echo "-- breakdown / tune (runner, fused, graphs)"
   cat "$W/breakdown.jsonl" "$W/tune.jsonl" 2>/dev/null | sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//'
+  [ -f "$W/gemm.txt" ] && { echo "-- gemm bench"; sed -n '/^shape/,$p' "$W/gemm.txt"; tail -n 2 "$W/gemm.txt" | grep -i error; }
+  for f in "$W"/small_*.jsonl; do echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; done
+  [ -f "$W/online.log" ] && { echo "-- online"; grep -E "TTFT|error|Error" "$W/online.log" | tail -n 8; }
+  [ -f "$W/kernels.log" ] && { echo "-- kernels (decode)"; tail -n 16 "$W/kernels.log"; }
   for f in "$W"/offline_*.log; do echo "-- $(basename "$f")"; grep -vE "requests, .* elapsed" "$f" | tail -n 4; done
   for f in "$W"/prof_*.txt; do
     [ -f "$f" ] || continue

@@ -19,6 +19,7 @@
 #include "cuda/cuda_check.h"
 #include "cuda/device_buffer.h"
 #include "kernels/gelu.cuh"
+#include "kernels/skinny_gemm.cuh"
 
 namespace attnbench {
 
@@ -44,6 +45,9 @@ struct Gemm::Impl {
   DeviceBuffer workspace;
   size_t workspace_bytes = 0;
   bool lt_gelu = true;
+  // Rows up to which kernels/skinny_gemm.cu (a weight stream) replaces cuBLASLt; 0 = never.
+  // ATTNBENCH_SKINNY_MAX_M overrides (A/B runs); native/bench/gemm_bench.cu measures both.
+  int skinny_max_m = kSkinnyMaxRows;
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
 
@@ -106,7 +110,11 @@ Gemm::Gemm(size_t workspace_bytes) : impl_(new Impl) {
   const char* env = std::getenv("ATTNBENCH_NO_LT_GELU");
   impl_->lt_gelu = !(env && env[0] == '1');
   if (const char* t = std::getenv("ATTNBENCH_GEMM_TUNE")) impl_->tune = std::atoi(t);
+  if (const char* t = std::getenv("ATTNBENCH_SKINNY_MAX_M")) impl_->skinny_max_m = std::atoi(t);
 }
+
+bool Gemm::skinny(int M) const { return M <= impl_->skinny_max_m && M <= kSkinnyMaxRows; }
+void Gemm::set_skinny_max_m(int m) { impl_->skinny_max_m = m; }
 
 Gemm::~Gemm() = default;
 
@@ -118,6 +126,11 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
   if (ldy <= 0) ldy = N;
   if (ldy != N && ep == GemmEpilogue::BiasGelu) throw std::runtime_error("Gemm::linear: ldy != N with BiasGelu");
   if (!bias && ep != GemmEpilogue::None) throw std::runtime_error("Gemm::linear: epilogue needs a bias");
+  if (skinny(M) && skinny_gemm_supported(y, x, w, M, K, in) && (out == in || (out == DType::F32 && ep != GemmEpilogue::BiasGelu))) {
+    skinny_gemm_forward(y, ldy, x, w, ep == GemmEpilogue::None ? nullptr : bias, M, N, K, in, out,
+                        ep == GemmEpilogue::BiasGelu, stream);
+    return;
+  }
   GemmEpilogue lt_ep = ep;
   if (ep == GemmEpilogue::BiasGelu && !impl_->lt_gelu) lt_ep = GemmEpilogue::Bias;
   Plan* p = nullptr;

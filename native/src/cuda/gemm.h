@@ -33,6 +33,11 @@ class Gemm {
   // then BiasGelu runs as a bias epilogue plus kernels/gelu.cu.
   bool fused_gelu() const;
 
+  // True when an M-row GEMM goes to kernels/skinny_gemm.cu instead of cuBLASLt (M <= 16 unless
+  // ATTNBENCH_SKINNY_MAX_M says otherwise; shapes it cannot take still go to cuBLASLt).
+  bool skinny(int M) const;
+  void set_skinny_max_m(int m);  // benchmarks: 0 forces cuBLASLt
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
