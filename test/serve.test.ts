@@ -64,6 +64,17 @@ test("invalid bodies: 400 naming the fields", async () => {
   const bad = await post(`${srv.url}/v1/completions`, "{not json");
   assert.equal(bad.status, 400);
   await assert.rejects(client.completions.create({ model: "other", prompt: "x" }), (e: any) => e.status === 404);
+  // Each prompt shape is checked as the shape its first element names; mixed or malformed ones are 400s.
+  for (const prompt of [[], [1, "a"], ["a", 2], [1.5], [-1], [[1], 2], [[]], [{}], [true], null, ""]) {
+    const r = await post(`${srv.url}/v1/completions`, { prompt, max_tokens: 1 });
+    assert.equal(r.status, 400, JSON.stringify(prompt));
+    assert.match(r.json.error.message, /prompt/, JSON.stringify(prompt));
+  }
+  const missing = await post(`${srv.url}/v1/completions`, { max_tokens: 1 });
+  assert.equal(missing.status, 400);
+  assert.match(missing.json.error.message, /prompt.*Required/);
+  for (const prompt of [[3, 1, 4], [[3, 1], [4]], ["a", "b"]])
+    assert.equal((await post(`${srv.url}/v1/completions`, { prompt, max_tokens: 1 })).status, 200, JSON.stringify(prompt));
 });
 
 test("token ids outside the vocabulary and prompts beyond the context: 400", async () => {

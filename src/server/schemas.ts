@@ -4,18 +4,39 @@
 import { z } from "zod";
 
 const tokenIds = z.array(z.number().int().nonnegative()).nonempty();
+const PROMPT_SHAPES = "must be a non-empty string, list of strings, list of token ids or list of token-id lists";
+type Prompt = string | [string, ...string[]] | [number, ...number[]] | [number[], ...number[][]];
+
+// The prompt is validated as the one shape its first element names. A z.union tried a list of token
+// ids as a list of strings first, building one issue per id before it matched: ~3 ms for a 900-id
+// prompt, inside every request's TTFT. A list of plain non-negative integers (the common case) is
+// accepted by one loop; anything else goes through zod for its message.
+function promptShape(v: unknown): z.ZodTypeAny | null {
+  if (typeof v === "string") return z.string().min(1);
+  if (!Array.isArray(v) || v.length === 0) return null;
+  const first: unknown = v[0];
+  if (typeof first === "string") return z.array(z.string().min(1)).nonempty();
+  if (typeof first === "number") return tokenIds;
+  if (Array.isArray(first)) return z.array(tokenIds).nonempty();
+  return null;
+}
+const isIds = (v: unknown[]): boolean => v.length > 0 && v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0);
+
+const PromptSchema = z.custom<Prompt>((v) => v !== undefined, { message: "Required" }).superRefine((v, ctx) => {
+  if (Array.isArray(v) && (isIds(v) || (v.length > 0 && v.every((p) => Array.isArray(p) && isIds(p))))) return;
+  const shape = promptShape(v);
+  if (!shape) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: PROMPT_SHAPES });
+    return;
+  }
+  const r = shape.safeParse(v);
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: z.ZodIssueCode.custom, message: issue.message, path: issue.path });
+});
 
 export const CompletionRequestSchema = z
   .object({
     model: z.string().optional(),
-    prompt: z.union([z.string().min(1), z.array(z.string().min(1)).nonempty(), tokenIds, z.array(tokenIds).nonempty()], {
-      errorMap: (issue, ctx) =>
-        ctx.data === undefined
-          ? { message: "Required" }
-          : issue.code === "invalid_union"
-            ? { message: "must be a non-empty string, list of strings, list of token ids or list of token-id lists" }
-            : { message: ctx.defaultError },
-    }),
+    prompt: PromptSchema,
     max_tokens: z.number().int().positive().nullish(),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().gt(0).max(1).nullish(),
