@@ -56,6 +56,10 @@ inline std::vector<Shape> benchmark_shapes(bool quick) {
     v.push_back(prefill("chunk 8x(1024+1024) 32x128", std::vector<int>(8, 1024), 32, 32, 128, 16, 1024));
   }
   v.push_back(decode("64x2048x12x64 p16", 64, 2048, 12, 12, 64, 16));
+  // The engine's own decode shapes: the offline seed workload mid-decode (128 x ~290 keys) and a
+  // light online step (2 sequences of ~930 keys), both GPT-2 small.
+  v.push_back(decode("gpt2 seed 128x290x12x64 p16", 128, 290, 12, 12, 64, 16));
+  v.push_back(decode("gpt2 online 2x930x12x64 p16", 2, 930, 12, 12, 64, 16));
   if (!quick) {
     v.push_back(decode("64x2048x12x64 p1", 64, 2048, 12, 12, 64, 1));
     v.push_back(decode("64x2048x12x64 p256", 64, 2048, 12, 12, 64, 256));

@@ -32,6 +32,17 @@ if [ "${PERF_BREAKDOWN:-1}" = 1 ]; then
   step breakdown timeout 90 $B/cuda_offline_bench --backends fused --breakdown 1 >"$W/breakdown.jsonl" 2>&1
   [ "${PERF_TUNE:-0}" = 1 ] && step tune env ATTNBENCH_GEMM_TUNE=8 timeout 40 $B/cuda_offline_bench --backends fused >"$W/tune.jsonl" 2>&1
 fi
+# A/B of experiment switches on the seed workload through the runner: PERF_AB="VAR=val VAR2=val" runs
+# cuda_offline_bench (fused, graphs and not) once per setting, next to the default run above.
+for ab in ${PERF_AB:-}; do
+  step "ab-$ab" env "$ab" timeout 60 $B/cuda_offline_bench --backends fused >"$W/ab_$ab.jsonl" 2>&1
+done
+# Decode kernel lab (native/dev/attention_decode.cu: versions side by side), PERF_LAB=1.
+if [ "${PERF_LAB:-0}" = 1 ]; then
+  step lab-build nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Inative/src native/dev/attention_decode.cu \
+    -o "$W/attention_decode" >"$W/lab_build.log" 2>&1
+  step lab timeout 200 "$W/attention_decode" >"$W/lab_decode.log" 2>&1
+fi
 # Linear layers at decode row counts, cuBLASLt vs the skinny weight-stream kernel (PERF_GEMM=1).
 if [ "${PERF_GEMM:-0}" = 1 ]; then
   step gemm-bench timeout 90 $B/attnbench-gemm-bench >"$W/gemm.txt" 2>&1
@@ -84,6 +95,8 @@ fi
   grep -E "error|Error" "$W/build.log" | head -5
   echo "-- breakdown / tune (runner, fused, graphs)"
   cat "$W/breakdown.jsonl" "$W/tune.jsonl" 2>/dev/null | sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//'
+  for f in "$W"/ab_*.jsonl; do [ -f "$f" ] && { echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; }; done
+  [ -f "$W/lab_decode.log" ] && { echo "-- decode lab"; cat "$W/lab_decode.log"; tail -n 3 "$W/lab_build.log"; }
   [ -f "$W/gemm.txt" ] && { echo "-- gemm bench"; sed -n '/^shape/,$p' "$W/gemm.txt"; tail -n 2 "$W/gemm.txt" | grep -i error; }
   for f in "$W"/small_*.jsonl; do echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; done
   [ -f "$W/online.log" ] && { echo "-- online"; grep -E "TTFT|error|Error" "$W/online.log" | tail -n 8; }

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -31,6 +32,8 @@ class FusedDecodeCuda final : public DecodeAttn {
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev));
     ws_rows_ = (size_t)16 * num_sms_ * 8;
+    // Launch order experiment switch (native/dev/attention_decode.cu v4 vs v2 measures it).
+    if (const char* e = std::getenv("ATTNBENCH_DECODE_HEADS_INNER")) heads_inner_ = std::atoi(e) != 0;
     CUDA_CHECK(cudaMalloc(&partial_o_, ws_rows_ * dims.head_dim * sizeof(float)));
     CUDA_CHECK(cudaMalloc(&partial_lse_, ws_rows_ * sizeof(float)));
   }
@@ -52,6 +55,7 @@ class FusedDecodeCuda final : public DecodeAttn {
     const size_t per_split = (size_t)num_seqs_ * dims_.num_heads;
     s = (int)std::min<size_t>((size_t)s, std::max<size_t>(1, ws_rows_ / per_split));
     num_splits_ = s;
+    min_chunk_ = decode_min_chunk(num_seqs_, dims_.num_heads, g, num_sms_);
   }
 
   void run(int /*layer*/, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
@@ -70,6 +74,8 @@ class FusedDecodeCuda final : public DecodeAttn {
     p.num_kv_heads = dims_.num_kv_heads;
     p.scale_log2 = dims_.scale * 1.4426950408889634f;
     p.num_splits = num_splits_;
+    p.min_chunk = min_chunk_;
+    p.heads_inner = heads_inner_;
     p.partial_o = partial_o_;
     p.partial_lse = partial_lse_;
     auto s = static_cast<cudaStream_t>(stream);
@@ -84,7 +90,7 @@ class FusedDecodeCuda final : public DecodeAttn {
 
  private:
   AttnDims dims_;
-  int num_sms_ = 0, num_seqs_ = 0, num_splits_ = 1;
+  int num_sms_ = 0, num_seqs_ = 0, num_splits_ = 1, min_chunk_ = 256, heads_inner_ = 1;
   size_t ws_rows_ = 0;
   float* partial_o_ = nullptr;
   float* partial_lse_ = nullptr;

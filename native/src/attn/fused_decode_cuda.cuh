@@ -1,6 +1,7 @@
 // Fused paged decode, split-KV (flash-decoding): one query token per sequence over its paged cache.
 //
-//   kernel 1  grid = (num_splits, num_seqs, num_heads / G)   block = 128 threads
+//   kernel 1  grid = (num_splits, num_seqs, num_heads / G) or, heads_inner, (num_heads / G, num_splits,
+//             num_seqs)   block = 128 threads
 //             A CTA serves G query heads that share one KV head (GQA) over one split of the keys.
 //             Lanes form groups of D/8; a group holds one key row (16 bytes per lane) and keeps its
 //             own online-softmax state; U keys per group are loaded before the first is used
@@ -33,16 +34,17 @@ struct FusedDecodeParams {
   int num_kv_heads;
   float scale_log2;
   int num_splits;     // upper bound of splits per sequence (grid.x)
+  int min_chunk;      // keys per split at least (decode_min_chunk)
+  int heads_inner;    // grid (head groups, splits, seqs) instead of (splits, seqs, head groups)
   float* partial_o;   // [num_seqs, num_heads, num_splits, D]
   float* partial_lse; // [num_seqs, num_heads, num_splits]
 };
 
 constexpr int kDecodeThreads = 128;
-constexpr int kDecodeMinChunk = 256;  // keys per split at least
 constexpr int kDecodeMaxSplits = 64;
 
-__device__ __forceinline__ int decode_splits_for(int len, int num_splits) {
-  const int by_len = (len + kDecodeMinChunk - 1) / kDecodeMinChunk;
+__device__ __forceinline__ int decode_splits_for(int len, int num_splits, int min_chunk) {
+  const int by_len = (len + min_chunk - 1) / min_chunk;
   return max(1, min(num_splits, by_len));
 }
 
@@ -52,9 +54,14 @@ fused_decode_kernel(const FusedDecodeParams p) {
   constexpr int TPG = D / 8;               // lanes per key row
   constexpr int GPW = 32 / TPG;            // groups per warp
   constexpr int NG = GPW * (kDecodeThreads / 32);
-  const int split = blockIdx.x, seq = blockIdx.y, head0 = blockIdx.z * G;
+  // heads_inner: the CTAs of one sequence's heads are launched next to each other, so they read the
+  // neighbouring 128-byte rows of the same KV blocks (layout [block, token, head, D]) at about the
+  // same time instead of 128 sequences apart.
+  const int split = p.heads_inner ? blockIdx.y : blockIdx.x;
+  const int seq = p.heads_inner ? blockIdx.z : blockIdx.y;
+  const int head0 = (p.heads_inner ? blockIdx.x : blockIdx.z) * G;
   const int len = p.seq_lens[seq];
-  const int n_splits = decode_splits_for(len, p.num_splits);
+  const int n_splits = decode_splits_for(len, p.num_splits, p.min_chunk);
   if (split >= n_splits) return;
   const int chunk = (len + n_splits - 1) / n_splits;
   const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
@@ -185,7 +192,7 @@ fused_decode_kernel(const FusedDecodeParams p) {
 template <typename T, int D>
 __global__ void fused_decode_merge_kernel(const FusedDecodeParams p) {
   const int seq = blockIdx.x, head = blockIdx.y, d = threadIdx.x;
-  const int n_splits = decode_splits_for(p.seq_lens[seq], p.num_splits);
+  const int n_splits = decode_splits_for(p.seq_lens[seq], p.num_splits, p.min_chunk);
   if (n_splits == 1) return;
   const size_t row = ((size_t)seq * p.num_heads + head) * p.num_splits;
   float M = -INFINITY;
@@ -207,22 +214,31 @@ inline int decode_group_tile(int num_heads, int num_kv_heads) {
   return 1;
 }
 
+// Keys per split at least. Few (sequence, head-group) CTAs (small-batch decode, the online case):
+// 64, so a 1k-token context still spreads over 16 splits -- each CTA's chain of dependent loads
+// (block table, then K, then V) is what a short step waits on, not bandwidth. Otherwise 256: a
+// split costs a partial-output write and a merge that a full machine does not win back.
+inline int decode_min_chunk(int num_seqs, int num_heads, int group_tile, int num_sms) {
+  return num_seqs * (num_heads / group_tile) < num_sms ? 64 : 256;
+}
+
 // Splits per sequence: enough CTAs to fill the machine a few times over, but no split shorter
-// than kDecodeMinChunk keys.
+// than decode_min_chunk keys.
 inline int choose_decode_splits(int num_seqs, int num_heads, int group_tile, int max_len, int num_sms) {
   const int ctas = num_seqs * (num_heads / group_tile);
   // Few (seq, head-group) CTAs: split deep (bs 1 x 32k: 8 x SMs gave 2.73 TB/s, 4 x SMs 2.43).
   // Otherwise 4 x SMs: 8 x SMs cost 8-9% at 64 x 2048 x 12 and 16 x 8192 x 32 (docs/perf-notes.md).
   const int target = (ctas < num_sms ? 8 : 4) * num_sms;
   int s = (target + ctas - 1) / ctas;
-  const int by_len = (max_len + kDecodeMinChunk - 1) / kDecodeMinChunk;
+  const int min_chunk = decode_min_chunk(num_seqs, num_heads, group_tile, num_sms);
+  const int by_len = (max_len + min_chunk - 1) / min_chunk;
   s = s < by_len ? s : by_len;
   return s < 1 ? 1 : (s > kDecodeMaxSplits ? kDecodeMaxSplits : s);
 }
 
 template <typename T, int D, int G, int U = 4>
 inline cudaError_t launch_fused_decode_g(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
-  dim3 grid(p.num_splits, num_seqs, p.num_heads / G);
+  const dim3 grid = p.heads_inner ? dim3(p.num_heads / G, p.num_splits, num_seqs) : dim3(p.num_splits, num_seqs, p.num_heads / G);
   fused_decode_kernel<T, D, G, U><<<grid, kDecodeThreads, 0, stream>>>(p);
   if (p.num_splits > 1) fused_decode_merge_kernel<T, D><<<dim3(num_seqs, p.num_heads), D, 0, stream>>>(p);
   return cudaGetLastError();

@@ -60,7 +60,8 @@ class CudaRunner final : public ModelRunner {
   RunnerOptions opt_;
   DType dtype_;
   int C_, H_, Hkv_, D_, I_, V_, qkv_N_;
-  int Vld_ = 0;                     // row stride of logits_: V rounded up to 32 floats (aligned GEMM stores)
+  int Vld_ = 0;                     // logits_ row stride = the LM head GEMM's N: V padded (see vocab_pad)
+  DeviceBuffer lm_head_pad_;        // [Vld_, C]: the LM head with zero rows past V (when Vld_ > V)
   int max_tokens_, max_seqs_;
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
@@ -187,7 +188,19 @@ CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
   att_.resize(T * C_ * elt());
   tmp_.resize(T * C_ * elt());
   fc_.resize(T * I_ * elt());
-  Vld_ = (V_ + 31) / 32 * 32;
+  // The LM head runs on a vocabulary padded to a multiple of 128 rows of zeros (llm.c's 50304 for
+  // GPT-2): cuBLASLt at M = 128, N = 50257 (any ld) ran at ~75 TFLOPS, 130 us of a 1.23 ms decode
+  // step (attnbench-gemm-bench, H100). Sampling reads the first V columns of each padded row.
+  // ATTNBENCH_VOCAB_PAD=N pads to a multiple of N instead (1 = no padding rows, stride still 32).
+  int pad = 128;
+  if (const char* e = std::getenv("ATTNBENCH_VOCAB_PAD")) pad = std::max(1, std::atoi(e));
+  Vld_ = (V_ + pad - 1) / pad * pad;
+  if (Vld_ > V_) {
+    lm_head_pad_.resize((size_t)Vld_ * C_ * elt());
+    CUDA_CHECK(cudaMemset(lm_head_pad_.get(), 0, lm_head_pad_.bytes()));
+    CUDA_CHECK(cudaMemcpy(lm_head_pad_.get(), w_.lm_head, (size_t)V_ * C_ * elt(), cudaMemcpyDeviceToDevice));
+  }
+  Vld_ = (Vld_ + 31) / 32 * 32;  // aligned row stride when not padding rows
   logits_.resize((size_t)gemm_rows(max_seqs_) * Vld_ * sizeof(float));
   for (DeviceBuffer* b : {&x_, &h_, &qkv_, &q_, &k_, &v_, &att_, &tmp_, &fc_, &logits_})
     CUDA_CHECK(cudaMemset(b->get(), 0, b->bytes()));  // rows past M are read by rounded GEMMs: no NaN bits
@@ -253,8 +266,13 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
   // Only the rows that are sampled (or scored) need the last residual, ln_f and the LM head.
   residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), rows, n_rows, C_, w_.ln_f_w, w_.ln_f_b, eps,
                              dtype_, s);
-  const int ld = logits == logits_.get<float>() ? Vld_ : V_;
-  gemm_->linear(s, logits, h_.get(), w_.lm_head, nullptr, lm_rows, V_, C_, dtype_, DType::F32, GemmEpilogue::None, ld);
+  if (logits == logits_.get<float>()) {  // our buffer: the padded head (N = row stride)
+    const bool padded = lm_head_pad_.bytes() > 0;
+    gemm_->linear(s, logits, h_.get(), padded ? lm_head_pad_.get() : w_.lm_head, nullptr, lm_rows, padded ? Vld_ : V_,
+                  C_, dtype_, DType::F32, GemmEpilogue::None, Vld_);
+  } else {  // score(): an exact [n, V] buffer
+    gemm_->linear(s, logits, h_.get(), w_.lm_head, nullptr, lm_rows, V_, C_, dtype_, DType::F32, GemmEpilogue::None, V_);
+  }
 }
 
 void CudaRunner::enqueue_step(const AttnMetadata& md, int n_rows) {
@@ -278,9 +296,11 @@ void CudaRunner::warm_gemms() {
     gemm_->linear(stream_, tmp_.get(), att_.get(), L.proj_w, L.proj_b, r, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
     gemm_->linear(stream_, fc_.get(), h_.get(), L.fc_w, L.fc_b, r, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
     gemm_->linear(stream_, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, r, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
-    if (r <= gemm_rows(max_seqs_))
-      gemm_->linear(stream_, logits_.get<float>(), h_.get(), w_.lm_head, nullptr, r, V_, C_, dtype_, DType::F32,
-                    GemmEpilogue::None, Vld_);
+    if (r <= gemm_rows(max_seqs_)) {
+      const bool padded = lm_head_pad_.bytes() > 0;
+      gemm_->linear(stream_, logits_.get<float>(), h_.get(), padded ? lm_head_pad_.get() : w_.lm_head, nullptr, r,
+                    padded ? Vld_ : V_, C_, dtype_, DType::F32, GemmEpilogue::None, Vld_);
+    }
   }
   SYNC_STREAM(stream_);
 }

@@ -46,8 +46,11 @@ struct Gemm::Impl {
   size_t workspace_bytes = 0;
   bool lt_gelu = true;
   // Rows up to which kernels/skinny_gemm.cu (a weight stream) replaces cuBLASLt; 0 = never.
-  // ATTNBENCH_SKINNY_MAX_M overrides (A/B runs); native/bench/gemm_bench.cu measures both.
-  int skinny_max_m = kSkinnyMaxRows;
+  // ATTNBENCH_SKINNY_MAX_M overrides (A/B runs); attnbench-gemm-bench measures both. H100, GPT-2
+  // shapes, graph replay: at M = 1 it is 1.2-1.6 us faster per GEMM (qkv 3.3 vs 4.7 us, fc_proj 5.4
+  // vs 6.8, LM head 27 vs 33), at M = 2 still ahead, from M = 4 behind (each lane re-reads the
+  // activation rows per weight vector). So 2.
+  int skinny_max_m = 2;
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
 

@@ -68,13 +68,17 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
   const int r = rows ? rows[i] : i;
   float* xr = x + (int64_t)r * C;
   const T* dr = delta ? delta + (int64_t)r * C : nullptr;
-  float v[VPT];
+  float v[VPT], wk[VPT], bk[VPT];
   float sum = 0.f;
 #pragma unroll
   for (int k = 0; k < VPT; ++k) {
     const int c = threadIdx.x + k * kLnThreads;
     v[k] = 0.f;
     if (c < C) {
+      // The affine parameters are loaded with the row, not after the two reductions: one memory
+      // round trip fewer on the step's critical path (the loads cannot move past __syncthreads).
+      wk[k] = __ldg(w + c);
+      bk[k] = __ldg(b + c);
       float t = xr[c];
       if (dr) {
         t += to_f32(dr[c]);
@@ -99,7 +103,7 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
 #pragma unroll
   for (int k = 0; k < VPT; ++k) {
     const int c = threadIdx.x + k * kLnThreads;
-    if (c < C) o[c] = from_f32<T>((v[k] - mean) * rstd * w[c] + b[c]);
+    if (c < C) o[c] = from_f32<T>((v[k] - mean) * rstd * wk[k] + bk[k]);
   }
 }
 
