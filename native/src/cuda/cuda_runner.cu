@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -40,6 +41,8 @@ class CudaRunner final : public ModelRunner {
   CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt);
   ~CudaRunner() override;
   void step(const StepBatch& batch, std::vector<SampleResult>& out) override;
+  void launch(const StepBatch& batch) override;
+  void collect(std::vector<SampleResult>& out) override;
   std::vector<float> score(const std::vector<int32_t>& tokens) override;
   std::string device_name() const override { return device_name_; }
   void set_timing(bool on) override;
@@ -76,6 +79,7 @@ class CudaRunner final : public ModelRunner {
   DeviceBuffer x_;                  // fp32 residual [T, C]
   DeviceBuffer h_, qkv_, q_, k_, v_, att_, tmp_, fc_;
   DeviceBuffer logits_;             // fp32 [S, V]
+  DeviceBuffer part_;               // fp32 split-K partials [splits, rows, C] (Gemm::linear_splitk)
   DeviceBuffer sampled_;            // int32 tokens [S] | fp32 logprobs [S]
   PinnedBuffer sampled_host_;
   std::vector<int> buckets_;        // decode batch sizes a pure-decode step is padded to
@@ -83,6 +87,12 @@ class CudaRunner final : public ModelRunner {
   bool timing_on_ = false;
   cudaEvent_t ev0_ = nullptr, ev1_ = nullptr;
   RunnerStepTiming timing_;
+  // Between launch() and collect(): the step in flight.
+  struct InFlight {
+    const StepBatch* batch = nullptr;
+    int bucket = 0, n_rows = 0;
+    std::chrono::steady_clock::time_point t0, t1, t2;
+  } fl_;
   // Profiling only (ATTNBENCH_SKIP=attn,gemm,lmhead,sample,norm,append,embed): leave those parts out
   // of the forward to split a step's time by subtraction. Outputs are garbage then; never set it
   // outside cuda_offline_bench --breakdown.
@@ -202,7 +212,8 @@ CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
   }
   Vld_ = (Vld_ + 31) / 32 * 32;  // aligned row stride when not padding rows
   logits_.resize((size_t)gemm_rows(max_seqs_) * Vld_ * sizeof(float));
-  for (DeviceBuffer* b : {&x_, &h_, &qkv_, &q_, &k_, &v_, &att_, &tmp_, &fc_, &logits_})
+  part_.resize((size_t)Gemm::kSplitKMaxSplits * Gemm::kSplitKMaxRows * C_ * sizeof(float));
+  for (DeviceBuffer* b : {&x_, &h_, &qkv_, &q_, &k_, &v_, &att_, &tmp_, &fc_, &logits_, &part_})
     CUDA_CHECK(cudaMemset(b->get(), 0, b->bytes()));  // rows past M are read by rounded GEMMs: no NaN bits
   sampled_.resize((size_t)max_seqs_ * 8);
   sampled_host_ = PinnedBuffer((size_t)max_seqs_ * 8);
@@ -248,24 +259,43 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
       prefill_->run(l, q_.get(), k_.get(), v_.get(), layer_kv_[l], att_.get(), md, s);
     if (md.num_decode_seqs > 0 && !sk_attn)
       decode_->run(l, act(q_, dec_off), layer_kv_[l], act(att_, dec_off), md, s);
-    if (!sk_gemm)
-      gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, Tg, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
-    if (!sk_norm)
-      residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps,
-                                 dtype_, s);
+    // The two C-wide projections split K at decode row counts; their partials (plus bias) are summed
+    // by the residual add + LayerNorm that follows (Gemm::linear_splitk).
+    const int sp_proj = gemm_->splitk(Tg, C_), sp_fc = gemm_->splitk(Tg, I_);
+    if (!sk_gemm) {
+      if (sp_proj > 1) gemm_->linear_splitk(s, part_.get<float>(), att_.get(), L.proj_w, Tg, C_, C_, sp_proj, dtype_);
+      else gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, Tg, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
+    }
+    if (!sk_norm) {
+      if (sp_proj > 1)
+        residual_layernorm_partials_forward(h_.get(), x_.get<float>(), part_.get<float>(), sp_proj, (size_t)Tg * C_,
+                                            L.proj_b, nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps, dtype_, s);
+      else
+        residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps,
+                                   dtype_, s);
+    }
     if (!sk_gemm) {
       gemm_->linear(s, fc_.get(), h_.get(), L.fc_w, L.fc_b, Tg, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
-      gemm_->linear(s, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, Tg, C_, I_, dtype_, dtype_,
-                    GemmEpilogue::Bias);
+      if (sp_fc > 1) gemm_->linear_splitk(s, part_.get<float>(), fc_.get(), L.fc_proj_w, Tg, C_, I_, sp_fc, dtype_);
+      else gemm_->linear(s, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, Tg, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
     }
-    if (l + 1 < cfg_.n_layer && !sk_norm)
-      residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, w_.layers[l + 1].ln_1_w,
-                                 w_.layers[l + 1].ln_1_b, eps, dtype_, s);
+    // The residual add of this MLP, then the next LayerNorm: the next layer's ln_1, or ln_f on the
+    // sampled rows only (the LM head needs no other row).
+    const bool last = l + 1 == cfg_.n_layer;
+    if (last && (skip_ & kSkipLmHead)) return;
+    if (!sk_norm || last) {
+      const float* nw = last ? w_.ln_f_w : w_.layers[l + 1].ln_1_w;
+      const float* nb = last ? w_.ln_f_b : w_.layers[l + 1].ln_1_b;
+      const int32_t* nrows = last ? rows : nullptr;
+      const int nr = last ? n_rows : T;
+      if (sp_fc > 1)
+        residual_layernorm_partials_forward(h_.get(), x_.get<float>(), part_.get<float>(), sp_fc, (size_t)Tg * C_,
+                                            L.fc_proj_b, nrows, nr, C_, nw, nb, eps, dtype_, s);
+      else
+        residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nrows, nr, C_, nw, nb, eps, dtype_, s);
+    }
   }
   if (skip_ & kSkipLmHead) return;
-  // Only the rows that are sampled (or scored) need the last residual, ln_f and the LM head.
-  residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), rows, n_rows, C_, w_.ln_f_w, w_.ln_f_b, eps,
-                             dtype_, s);
   if (logits == logits_.get<float>()) {  // our buffer: the padded head (N = row stride)
     const bool padded = lm_head_pad_.bytes() > 0;
     gemm_->linear(s, logits, h_.get(), padded ? lm_head_pad_.get() : w_.lm_head, nullptr, lm_rows, padded ? Vld_ : V_,
@@ -296,6 +326,17 @@ void CudaRunner::warm_gemms() {
     gemm_->linear(stream_, tmp_.get(), att_.get(), L.proj_w, L.proj_b, r, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
     gemm_->linear(stream_, fc_.get(), h_.get(), L.fc_w, L.fc_b, r, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
     gemm_->linear(stream_, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, r, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
+    for (const int K : {C_, I_}) {
+      const int sp = gemm_->splitk(r, K);
+      if (sp <= 1) continue;
+      try {
+        gemm_->linear_splitk(stream_, part_.get<float>(), K == C_ ? att_.get() : fc_.get(),
+                             K == C_ ? L.proj_w : L.fc_proj_w, r, C_, K, sp, dtype_);
+      } catch (const std::exception& e) {  // no cuBLASLt algorithm for the batched layout: do not split
+        std::fprintf(stderr, "attnbench-engine: split-K GEMMs off (%s)\n", e.what());
+        gemm_->set_splitk_chunk(0);
+      }
+    }
     if (r <= gemm_rows(max_seqs_)) {
       const bool padded = lm_head_pad_.bytes() > 0;
       gemm_->linear(stream_, logits_.get<float>(), h_.get(), padded ? lm_head_pad_.get() : w_.lm_head, nullptr, r,
@@ -339,13 +380,19 @@ void CudaRunner::capture_graphs() {
 }
 
 void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
+  launch(b);
+  collect(out);
+}
+
+void CudaRunner::launch(const StepBatch& b) {
   using clk = std::chrono::steady_clock;
-  auto ms = [](clk::time_point a, clk::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  if (fl_.batch) throw std::runtime_error("CudaRunner::launch: the previous step was not collected");
+  fl_ = InFlight{};
+  fl_.batch = &b;
   const int n_samp = (int)b.sample_seq.size();
-  out.resize(n_samp);
   if (b.num_tokens() == 0) return;
-  const clk::time_point t0 = clk::now();
-  clk::time_point t1 = t0;
+  fl_.t0 = clk::now();
+  fl_.t1 = fl_.t0;
   if (timing_on_) CUDA_CHECK(cudaEventRecord(ev0_, stream_));
   // Pure-decode steps run padded to a bucket with or without graphs: the same GEMM shapes (so the
   // same cuBLASLt algorithms) either way, hence identical outputs with --no-cuda-graph.
@@ -355,13 +402,12 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
     for (int n : buckets_)
       if (n >= b.num_seqs()) { bucket = n; break; }
   int n_rows = n_samp;
-  StepBatch padded;
   if (bucket > 0) {
-    padded = pad_decode_batch(b, bucket, scratch_block_, opt_.block_size);
+    StepBatch padded = pad_decode_batch(b, bucket, scratch_block_, opt_.block_size);
     AttnMetadata md = graph_metadata(padded);
-    in_->upload(padded, stream_);
+    in_->upload(padded, stream_);  // staged: `padded` may go out of scope after this
     decode_->plan(md);
-    t1 = clk::now();
+    fl_.t1 = clk::now();
     if (opt_.cuda_graph)
       graphs_.launch(bucket, stream_);
     else
@@ -372,7 +418,7 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
     in_->upload(b, stream_);
     if (b.num_prefill_seqs > 0) prefill_->plan(md);
     if (b.num_decode_seqs > 0) decode_->plan(md);
-    t1 = clk::now();
+    fl_.t1 = clk::now();
     if (n_samp == 0) {  // a step of mid-prompt chunks only: still run the model to fill the cache
       forward(md, in_->sample_rows, 0, logits_.get<float>());
     } else {
@@ -386,22 +432,36 @@ void CudaRunner::step(const StepBatch& b, std::vector<SampleResult>& out) {
                                cudaMemcpyDeviceToHost, stream_));
   }
   if (timing_on_) CUDA_CHECK(cudaEventRecord(ev1_, stream_));
-  const clk::time_point t2 = clk::now();
+  fl_.bucket = bucket;
+  fl_.n_rows = n_rows;
+  fl_.t2 = clk::now();
+}
+
+void CudaRunner::collect(std::vector<SampleResult>& out) {
+  using clk = std::chrono::steady_clock;
+  auto ms = [](clk::time_point a, clk::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  if (!fl_.batch) throw std::runtime_error("CudaRunner::collect: no step in flight");
+  const StepBatch& b = *fl_.batch;
+  fl_.batch = nullptr;
+  const int n_samp = (int)b.sample_seq.size();
+  out.resize(n_samp);
+  if (b.num_tokens() == 0) return;
   SYNC_STREAM(stream_);
   if (timing_on_) {
     const clk::time_point t3 = clk::now();
     float g = 0.f;
     CUDA_CHECK(cudaEventElapsedTime(&g, ev0_, ev1_));
-    timing_.prep_ms = ms(t0, t1);
-    timing_.launch_ms = ms(t1, t2);
-    timing_.wait_ms = ms(t2, t3);
+    timing_.prep_ms = ms(fl_.t0, fl_.t1);
+    timing_.launch_ms = ms(fl_.t1, fl_.t2);
+    timing_.wait_ms = ms(fl_.t2, t3);
     timing_.gpu_ms = g;
-    timing_.graph = bucket > 0 && opt_.cuda_graph;
-    timing_.padded_rows = bucket;
+    timing_.graph = fl_.bucket > 0 && opt_.cuda_graph;
+    timing_.padded_rows = fl_.bucket;
   }
+  const int32_t* host = sampled_host_.get<int32_t>();
   const float* lp = reinterpret_cast<const float*>(host + max_seqs_);
   for (int j = 0; j < n_samp; ++j) {
-    const int r = bucket > 0 ? b.sample_seq[j] : j;  // graph rows are slices; eager rows are samples
+    const int r = fl_.bucket > 0 ? b.sample_seq[j] : j;  // graph rows are slices; eager rows are samples
     out[j].token = host[r];
     out[j].logprob = lp[r];
   }

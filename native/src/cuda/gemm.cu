@@ -14,6 +14,7 @@
 #include <map>
 #include <vector>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 
 #include "cuda/cuda_check.h"
@@ -51,8 +52,10 @@ struct Gemm::Impl {
   // vs 6.8, LM head 27 vs 33), at M = 2 still ahead, from M = 4 behind (each lane re-reads the
   // activation rows per weight vector). So 2.
   int skinny_max_m = 2;
+  // K per split-K chunk (linear_splitk via Gemm::splitk); 0 = never. ATTNBENCH_SPLITK_CHUNK overrides.
+  int splitk_chunk = 192;
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
-  std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
+  std::map<std::tuple<int, int, int, int, int, int, int, int>, Plan> plans;
 
   ~Impl() {
     for (auto& [key, p] : plans) {
@@ -65,7 +68,9 @@ struct Gemm::Impl {
   }
 
   // Returns false when cuBLASLt has no algorithm for this epilogue (caller falls back).
-  bool make_plan(Plan& p, int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep) {
+  // splits > 1: a strided batch over K chunks (linear_splitk), each chunk's product in its own
+  // [M, N] slab of D. K here is the chunk length; the full row length (the ld of A and B) is K * splits.
+  bool make_plan(Plan& p, int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep, int splits = 1) {
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
@@ -75,9 +80,19 @@ struct Gemm::Impl {
                                                       : CUBLASLT_EPILOGUE_GELU_BIAS;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof(e)));
     p.has_bias = ep != GemmEpilogue::None;
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, cuda_type(in), K, N, K));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, cuda_type(in), K, M, K));
+    const int ldk = K * splits;
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, cuda_type(in), K, N, ldk));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, cuda_type(in), K, M, ldk));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.d, cuda_type(out), N, M, ldy));
+    if (splits > 1) {
+      const int32_t count = splits;
+      const int64_t k_off = K, d_off = (int64_t)ldy * M;
+      for (cublasLtMatrixLayout_t l : {p.a, p.b, p.d})
+        CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+      CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p.a, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &k_off, sizeof(k_off)));
+      CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p.b, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &k_off, sizeof(k_off)));
+      CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p.d, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &d_off, sizeof(d_off)));
+    }
     cublasLtMatmulPreference_t pref;
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -94,12 +109,12 @@ struct Gemm::Impl {
     return true;
   }
 
-  Plan& plan(int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep) {
-    auto key = std::make_tuple(M, N, K, ldy, (int)in, (int)out, (int)ep);
+  Plan& plan(int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep, int splits = 1) {
+    auto key = std::make_tuple(M, N, K, ldy, (int)in, (int)out, (int)ep, splits);
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
     Plan p;
-    if (!make_plan(p, M, N, K, ldy, in, out, ep))
+    if (!make_plan(p, M, N, K, ldy, in, out, ep, splits))
       throw std::runtime_error("cuBLASLt: no algorithm for M=" + std::to_string(M) + " N=" + std::to_string(N) +
                                " K=" + std::to_string(K));
     return plans.emplace(key, p).first->second;
@@ -114,10 +129,30 @@ Gemm::Gemm(size_t workspace_bytes) : impl_(new Impl) {
   impl_->lt_gelu = !(env && env[0] == '1');
   if (const char* t = std::getenv("ATTNBENCH_GEMM_TUNE")) impl_->tune = std::atoi(t);
   if (const char* t = std::getenv("ATTNBENCH_SKINNY_MAX_M")) impl_->skinny_max_m = std::atoi(t);
+  if (const char* t = std::getenv("ATTNBENCH_SPLITK_CHUNK")) impl_->splitk_chunk = std::atoi(t);
 }
 
 bool Gemm::skinny(int M) const { return M <= impl_->skinny_max_m && M <= kSkinnyMaxRows; }
 void Gemm::set_skinny_max_m(int m) { impl_->skinny_max_m = m; }
+
+void Gemm::set_splitk_chunk(int k) { impl_->splitk_chunk = k; }
+
+int Gemm::splitk(int M, int K) const {
+  const int kc = impl_->splitk_chunk;
+  if (kc <= 0 || M > kSplitKMaxRows || skinny(M) || K % kc != 0 || kc % 8 != 0) return 1;
+  return std::min(K / kc, kSplitKMaxSplits);
+}
+
+void Gemm::linear_splitk(cudaStream_t stream, float* partials, const void* x, const void* w, int M, int N, int K,
+                         int splits, DType in) {
+  if (M == 0) return;
+  if (splits < 2 || K % splits != 0 || (K / splits) % 8 != 0)
+    throw std::runtime_error("Gemm::linear_splitk: K = " + std::to_string(K) + " does not split " + std::to_string(splits) + " ways");
+  Plan& p = impl_->plan(M, N, K / splits, N, in, DType::F32, GemmEpilogue::None, splits);
+  const float alpha = 1.f, beta = 0.f;
+  CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &alpha, w, p.a, x, p.b, &beta, partials, p.d, partials, p.d, &p.algo,
+                              impl_->workspace.get(), impl_->workspace_bytes, stream));
+}
 
 Gemm::~Gemm() = default;
 

@@ -195,6 +195,7 @@ void Engine::handle_line(const std::string& line) {
 
 void Engine::handle_parsed(const ParsedLine& p) {
   if (shut_down_) return;
+  flush_pending();  // an op (abort, stats, a duplicate id) must see the last step's events out first
   if (p.error) {
     const ParseError& e = *p.error;
     if (e.add_rejected && !live_.count(e.id)) {
@@ -216,6 +217,7 @@ void Engine::handle_parsed(const ParsedLine& p) {
 }
 
 void Engine::report_error(const std::string& code, const std::string& message) {
+  flush_pending();
   emit_(error_event(code, "", message));
 }
 
@@ -262,20 +264,51 @@ void Engine::finish(Sequence* seq, const std::string& error) {
   live_.erase(seq->request_id);  // destroys seq
 }
 
+void Engine::flush_pending() {
+  if (pending_toks_.empty() && pending_done_.empty()) return;
+  for (const PendingTok& t : pending_toks_)
+    emit_(tok_event(t.id, t.token, t.want_logprob ? &t.logprob : nullptr, pending_t_ns_));
+  pending_toks_.clear();
+  std::vector<Sequence*> done;
+  done.swap(pending_done_);
+  for (Sequence* seq : done) finish(seq);
+  flush();  // the step's events leave in one write
+}
+
 void Engine::step() {
   using clk = std::chrono::steady_clock;
   const clk::time_point t0 = clk::now();
   SchedulerOutput out = scheduler_->schedule();
-  if (out.empty()) return;
+  if (out.empty()) {
+    flush_pending();
+    return;
+  }
   const clk::time_point t1 = clk::now();
   const StepBatch batch = build_step_batch(out, opt_.block_size);
   const clk::time_point t2 = clk::now();
   std::vector<SampleResult> results;
+  double emit_ms = 0;
   try {
-    runner_->step(batch, results);
+    // A pure-decode step is one graph launch: launch first, then send the previous step's events
+    // while it runs. Any other step launches kernel by kernel for ~1 ms of host time: send first.
+    const bool cheap_launch = out.prefills.empty();
+    if (!cheap_launch) {
+      const clk::time_point e0 = clk::now();
+      flush_pending();
+      emit_ms = ms_between(e0, clk::now());
+    }
+    runner_->launch(batch);
+    if (cheap_launch) {
+      const clk::time_point e0 = clk::now();
+      flush_pending();
+      emit_ms = ms_between(e0, clk::now());
+    }
+    runner_->collect(results);
   } catch (const std::exception& e) {
     // The device state is unknown: end every live request with an error, report, and stop serving.
     const std::string msg = std::string("engine step failed: ") + e.what();
+    pending_toks_.clear();
+    pending_done_.clear();  // still in live_: ended below with the error
     std::vector<Sequence*> seqs;
     for (auto& kv : live_) seqs.push_back(kv.second.get());
     std::sort(seqs.begin(), seqs.end(), [](const Sequence* a, const Sequence* b) { return a->seq_id < b->seq_id; });
@@ -296,27 +329,31 @@ void Engine::step() {
   std::vector<int32_t> tokens;
   tokens.reserve(results.size());
   for (const auto& r : results) tokens.push_back(r.token);
-  // Sequences that finish are destroyed by finish(): collect the tok events first.
-  std::vector<std::string> tok_lines;
-  tok_lines.reserve(results.size());
+  // Sequences that finish are destroyed by finish(): take the tok events' ids first.
+  pending_toks_.reserve(results.size());
   size_t row = 0;
-  const uint64_t t_ns = monotonic_ns();
+  pending_t_ns_ = monotonic_ns();
   for (const auto* list : {&out.prefills, &out.decodes})
     for (const auto& s : *list) {
       if (!s.sample) continue;
       const SampleResult& r = results[row++];
-      tok_lines.push_back(tok_event(s.seq->request_id, r.token, s.seq->sampling.want_logprobs ? &r.logprob : nullptr, t_ns));
+      pending_toks_.push_back({s.seq->request_id, r.token, r.logprob, s.seq->sampling.want_logprobs});
     }
   std::vector<Sequence*> done = scheduler_->commit(out, tokens);
-  for (const auto& line : tok_lines) emit_(line);
-  for (Sequence* seq : done) finish(seq);
-  flush();  // the step's events leave in one write
+  pending_done_.insert(pending_done_.end(), done.begin(), done.end());
+  // Without overlap, or with nothing left to overlap with, the events leave now.
+  if (!overlap_emit_ || !scheduler_->has_work()) {
+    const clk::time_point e0 = clk::now();
+    flush_pending();
+    emit_ms += ms_between(e0, clk::now());
+  }
   if (prof_) {
     const clk::time_point t4 = clk::now();
     const int np = (int)out.prefills.size(), nd = (int)out.decodes.size();
     const char* kind = np && nd ? "mixed" : np ? "prefill" : "decode";
+    (void)t3;
     prof_->record(kind, batch.num_tokens(), np, nd, (int)batch.sample_seq.size(), ms_between(t0, t1),
-                  ms_between(t1, t2), runner_->last_timing(), ms_between(t3, t4), t0, t4);
+                  ms_between(t1, t2), runner_->last_timing(), emit_ms, t0, t4);
     if (!scheduler_->has_work()) prof_->idle();
   }
 }
@@ -336,6 +373,7 @@ void Engine::emit_stats() {
 
 void Engine::shutdown() {
   if (shut_down_) return;
+  flush_pending();
   // Abort in arrival order so the done events are deterministic.
   std::vector<Sequence*> seqs;
   for (auto& kv : live_) seqs.push_back(kv.second.get());

@@ -37,6 +37,14 @@ class Engine {
   // A runner failure ends every live request with done/error, emits `fatal` and shuts the engine
   // down (is_fatal()).
   void step();
+  // Overlap mode (the server loop turns it on): a step's tok/done events are sent while the next
+  // step runs on the device -- right after a cheap graph launch, or before an eager launch (whose
+  // host time would otherwise delay them) -- and at the latest when the engine goes idle or an op
+  // arrives. Each event still carries the time its token was sampled. Off: events leave at the end
+  // of their own step (tests, one-shot mode).
+  void set_overlap_emit(bool on) { overlap_emit_ = on; }
+  // Sends the events held back by overlap mode (no-op when none).
+  void flush_pending();
   // Where emitted lines are pushed out (stdout: fflush); called once per step and by the server loop
   // after each batch of input lines. Without one, emit_ is assumed to write through.
   void set_flush(FlushFn f) { flush_ = std::move(f); }
@@ -69,6 +77,17 @@ class Engine {
   bool fatal_ = false;
   FlushFn flush_;
   std::unique_ptr<StepProfiler> prof_;
+  // Overlap mode: the last step's results, formatted and sent by flush_pending().
+  struct PendingTok {
+    std::string id;
+    int32_t token;
+    float logprob;
+    bool want_logprob;
+  };
+  bool overlap_emit_ = false;
+  std::vector<PendingTok> pending_toks_;
+  std::vector<Sequence*> pending_done_;  // finished by commit; still in live_ until flushed
+  uint64_t pending_t_ns_ = 0;
 };
 
 }  // namespace attnbench

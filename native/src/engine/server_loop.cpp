@@ -78,6 +78,7 @@ void reader_main(std::shared_ptr<InputQueue> q, int fd, int vocab_size) {
 int run_server(Engine& engine, int in_fd) {
   auto q = std::make_shared<InputQueue>();
   std::thread(reader_main, q, in_fd, engine.model_config().vocab_size).detach();
+  engine.set_overlap_emit(true);
   std::deque<InputItem> batch;
   for (;;) {
     {

@@ -59,10 +59,21 @@ __device__ __forceinline__ float block_sum_128(float v, float* sh) {
   return sh[0] + sh[1] + sh[2] + sh[3];
 }
 
+// Residual input: delta (T) or, when part != null, n_part fp32 split-K partials plus a bias (T).
+template <class T>
+struct ResidualIn {
+  const T* delta = nullptr;
+  const float* part = nullptr;
+  int n_part = 0;
+  size_t part_stride = 0;
+  const T* bias = nullptr;
+};
+
 template <class T, int VPT>
-__global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* out, float* x, const T* delta,
+__global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* out, float* x, const ResidualIn<T> in,
                                                                             const int32_t* rows, int C, const float* w,
                                                                             const float* b, float eps) {
+  const T* delta = in.delta;
   __shared__ float sh[4];
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
@@ -82,6 +93,12 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
       float t = xr[c];
       if (dr) {
         t += to_f32(dr[c]);
+        xr[c] = t;
+      } else if (in.part) {
+        float add = to_f32(in.bias[c]);
+        const float* pr = in.part + (int64_t)r * C + c;
+        for (int s = 0; s < in.n_part; ++s) add += pr[s * in.part_stride];
+        t += add;
         xr[c] = t;
       }
       v[k] = t;
@@ -108,29 +125,55 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
 }
 
 template <class T, int VPT>
-static void launch_row(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C, const float* w,
-                       const float* b, float eps, cudaStream_t stream) {
-  residual_layernorm_row_kernel<T, VPT><<<n_rows, kLnThreads, 0, stream>>>(out, x, delta, rows, C, w, b, eps);
+static void launch_row(T* out, float* x, const ResidualIn<T>& in, const int32_t* rows, int n_rows, int C,
+                       const float* w, const float* b, float eps, cudaStream_t stream) {
+  residual_layernorm_row_kernel<T, VPT><<<n_rows, kLnThreads, 0, stream>>>(out, x, in, rows, C, w, b, eps);
+}
+
+template <class T>
+static bool launch_rows(T* o, float* x, const ResidualIn<T>& in, const int32_t* rows, int n_rows, int C,
+                        const float* w, const float* b, float eps, cudaStream_t stream) {
+  const int vpt = ceil_div(C, kLnThreads);
+  if (vpt <= 2) launch_row<T, 2>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 4) launch_row<T, 4>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 6) launch_row<T, 6>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 8) launch_row<T, 8>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 12) launch_row<T, 12>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 16) launch_row<T, 16>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  else return false;
+  return true;
 }
 
 void residual_layernorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
                                 const float* w, const float* b, float eps, DType dtype, cudaStream_t stream) {
   if (n_rows == 0) return;
-  const int vpt = ceil_div(C, kLnThreads);
   DISPATCH_DTYPE(dtype, T, {
     T* o = (T*)out;
-    const T* d = (const T*)delta;
-    if (vpt <= 2) launch_row<T, 2>(o, x, d, rows, n_rows, C, w, b, eps, stream);
-    else if (vpt <= 4) launch_row<T, 4>(o, x, d, rows, n_rows, C, w, b, eps, stream);
-    else if (vpt <= 6) launch_row<T, 6>(o, x, d, rows, n_rows, C, w, b, eps, stream);
-    else if (vpt <= 8) launch_row<T, 8>(o, x, d, rows, n_rows, C, w, b, eps, stream);
-    else if (vpt <= 12) launch_row<T, 12>(o, x, d, rows, n_rows, C, w, b, eps, stream);
-    else if (vpt <= 16) launch_row<T, 16>(o, x, d, rows, n_rows, C, w, b, eps, stream);
-    else {
+    ResidualIn<T> in;
+    in.delta = (const T*)delta;
+    if (!launch_rows<T>(o, x, in, rows, n_rows, C, w, b, eps, stream)) {
       const int threads = 256, rows_per_block = threads / 32;
-      residual_layernorm_kernel<T><<<ceil_div(n_rows, rows_per_block), threads, 0, stream>>>(o, x, d, rows, n_rows, C,
-                                                                                             w, b, eps);
+      residual_layernorm_kernel<T><<<ceil_div(n_rows, rows_per_block), threads, 0, stream>>>(o, x, in.delta, rows,
+                                                                                             n_rows, C, w, b, eps);
     }
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+void residual_layernorm_partials_forward(void* out, float* x, const float* partials, int n_partials,
+                                         size_t partial_stride, const void* bias, const int32_t* rows, int n_rows,
+                                         int C, const float* w, const float* b, float eps, DType dtype,
+                                         cudaStream_t stream) {
+  if (n_rows == 0) return;
+  if (!partials || n_partials < 1 || !bias) throw std::runtime_error("residual_layernorm_partials: partials and bias needed");
+  DISPATCH_DTYPE(dtype, T, {
+    ResidualIn<T> in;
+    in.part = partials;
+    in.n_part = n_partials;
+    in.part_stride = partial_stride;
+    in.bias = (const T*)bias;
+    if (!launch_rows<T>((T*)out, x, in, rows, n_rows, C, w, b, eps, stream))
+      throw std::runtime_error("residual_layernorm_partials: C > 2048 is not built");
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -42,12 +42,25 @@ class ModelRunner {
   // each row of batch.sample_seq into `out` (resized by the runner). Synchronous: returns when the
   // sampled tokens are on the host.
   virtual void step(const StepBatch& batch, std::vector<SampleResult>& out) = 0;
+  // The same step in two halves, so the engine can do host work (send the previous step's events)
+  // while the device runs: launch() enqueues it and returns, collect() waits and fills `out`.
+  // `batch` must stay alive and unchanged until collect(). Runners that cannot split run the whole
+  // step in collect().
+  virtual void launch(const StepBatch& batch) { launched_ = &batch; }
+  virtual void collect(std::vector<SampleResult>& out) {
+    const StepBatch* b = launched_;
+    launched_ = nullptr;
+    step(*b, out);
+  }
   // Teacher-forced scoring for checks: log p(tokens[i+1] | tokens[..i]) for i in [0, n-1).
   virtual std::vector<float> score(const std::vector<int32_t>& tokens) = 0;
   virtual std::string device_name() const = 0;
   // Step timing (engine --profile-steps): off by default, since the device events cost a little.
   virtual void set_timing(bool /*on*/) {}
   virtual RunnerStepTiming last_timing() const { return {}; }
+
+ private:
+  const StepBatch* launched_ = nullptr;
 };
 
 // Bytes of KV cache per block (both K and V, every layer), to size the pool from --kv-cache-gb.
