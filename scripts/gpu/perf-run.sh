@@ -86,6 +86,10 @@ if [ "${PERF_KERNELS:-0}" = 1 ]; then
   step kernels timeout 150 $B/attnbench-kernels --phase decode --json "$W/kernels_decode.json" >"$W/kernels.log" 2>&1
   cp "$W/kernels_decode.json" "$FINAL_OUT/" 2>/dev/null
 fi
+# Hugging Face generate() on the same workload in the same run (PERF_HF=1): the 5x anchor of issue 7.
+if [ "${PERF_HF:-0}" = 1 ]; then
+  step hf-baseline timeout 240 env PYTHONUNBUFFERED=1 python3 scripts/gpu/hf_baseline.py >"$W/hf_baseline.log" 2>&1
+fi
 if [ "${PERF_CTEST:-0}" = 1 ]; then
   step ctest-gpu timeout "${PERF_CTEST_TIMEOUT:-120}" ctest --test-dir native/build -L gpu ${PERF_CTEST_REGEX:+-R "$PERF_CTEST_REGEX"} --output-on-failure >"$W/ctest_gpu.log" 2>&1
 fi
@@ -99,6 +103,7 @@ fi
   [ -f "$W/lab_decode.log" ] && { echo "-- decode lab"; cat "$W/lab_decode.log"; tail -n 3 "$W/lab_build.log"; }
   [ -f "$W/gemm.txt" ] && { echo "-- gemm bench"; sed -n '/^shape/,$p' "$W/gemm.txt"; tail -n 2 "$W/gemm.txt" | grep -i error; }
   for f in "$W"/small_*.jsonl; do echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; done
+  [ -f "$W/hf_baseline.log" ] && { echo "-- hf baseline"; tail -n 2 "$W/hf_baseline.log"; }
   [ -f "$W/online.log" ] && { echo "-- online"; grep -E "TTFT|error|Error" "$W/online.log" | tail -n 8; }
   [ -f "$W/kernels.log" ] && { echo "-- kernels (decode)"; tail -n 16 "$W/kernels.log"; }
   for f in "$W"/offline_*.log; do echo "-- $(basename "$f")"; grep -vE "requests, .* elapsed" "$f" | tail -n 4; done

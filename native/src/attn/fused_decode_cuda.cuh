@@ -48,8 +48,9 @@ __device__ __forceinline__ int decode_splits_for(int len, int num_splits, int mi
   return max(1, min(num_splits, by_len));
 }
 
-template <typename T, int D, int G, int U>
-__global__ void __launch_bounds__(kDecodeThreads)
+// MINB: CTAs per SM the register allocation must allow (__launch_bounds__), 1 = the compiler's choice.
+template <typename T, int D, int G, int U, int MINB = 1>
+__global__ void __launch_bounds__(kDecodeThreads, MINB)
 fused_decode_kernel(const FusedDecodeParams p) {
   constexpr int TPG = D / 8;               // lanes per key row
   constexpr int GPW = 32 / TPG;            // groups per warp
@@ -236,10 +237,10 @@ inline int choose_decode_splits(int num_seqs, int num_heads, int group_tile, int
   return s < 1 ? 1 : (s > kDecodeMaxSplits ? kDecodeMaxSplits : s);
 }
 
-template <typename T, int D, int G, int U = 4>
+template <typename T, int D, int G, int U = 4, int MINB = 1>
 inline cudaError_t launch_fused_decode_g(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
   const dim3 grid = p.heads_inner ? dim3(p.num_heads / G, p.num_splits, num_seqs) : dim3(p.num_splits, num_seqs, p.num_heads / G);
-  fused_decode_kernel<T, D, G, U><<<grid, kDecodeThreads, 0, stream>>>(p);
+  fused_decode_kernel<T, D, G, U, MINB><<<grid, kDecodeThreads, 0, stream>>>(p);
   if (p.num_splits > 1) fused_decode_merge_kernel<T, D><<<dim3(num_seqs, p.num_heads), D, 0, stream>>>(p);
   return cudaGetLastError();
 }

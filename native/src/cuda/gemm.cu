@@ -52,8 +52,11 @@ struct Gemm::Impl {
   // vs 6.8, LM head 27 vs 33), at M = 2 still ahead, from M = 4 behind (each lane re-reads the
   // activation rows per weight vector). So 2.
   int skinny_max_m = 2;
-  // K per split-K chunk (linear_splitk via Gemm::splitk); 0 = never. ATTNBENCH_SPLITK_CHUNK overrides.
-  int splitk_chunk = 192;
+  // K per split-K chunk (linear_splitk via Gemm::splitk); 0 = never. ATTNBENCH_SPLITK_CHUNK turns it
+  // on. Off by default: on the H100 every chunk tried made the seed decode step slower (GPU 1.096 ms
+  // unsplit; chunk 96: 1.223, 192: 1.202, 384: 1.182) -- cuBLASLt's strided-batched kernels for
+  // these shapes cost more than the parallelism they add (docs/perf-notes.md).
+  int splitk_chunk = 0;
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int, int, int>, Plan> plans;
 
