@@ -39,8 +39,9 @@ static void test_embedding(DType t) {
   check(e < 1e-6, std::string("embedding ") + dtype_name(t) + fmt(" rel %.2e", e));
 }
 
-static void test_residual_layernorm(DType t, bool gather) {
-  const int T = 29, C = 200, R = gather ? 7 : T;
+// C = 200 takes the 4-wide vector path, 198 the 2-wide, 199 the scalar one.
+static void test_residual_layernorm(DType t, bool gather, int C = 200) {
+  const int T = 29, R = gather ? 7 : T;
   auto x0 = randn((size_t)T * C, rng), delta = round16(randn((size_t)T * C, rng), t);
   auto w = randn(C, rng, 0.1f), b = randn(C, rng, 0.1f);
   for (float& v : w) v += 1.f;
@@ -66,7 +67,7 @@ static void test_residual_layernorm(DType t, bool gather) {
   }
   double e = rel_l2(out, ref);
   check(e < (t == DType::F16 ? 2e-3 : 1e-2),
-        std::string("residual_layernorm ") + dtype_name(t) + (gather ? " gather" : "") + fmt(" rel %.2e", e));
+        std::string("residual_layernorm ") + dtype_name(t) + (gather ? " gather" : "") + " C=" + std::to_string(C) + fmt(" rel %.2e", e));
 }
 
 static void test_residual(DType t) {
@@ -337,6 +338,8 @@ int main() {
       test_embedding(t);
       test_residual_layernorm(t, false);
       test_residual_layernorm(t, true);
+      test_residual_layernorm(t, false, 198);
+      test_residual_layernorm(t, true, 199);
       test_residual(t);
       test_bias_gelu(t);
       test_kv_append(t);
