@@ -48,10 +48,8 @@ __device__ __forceinline__ int decode_splits_for(int len, int num_splits, int mi
   return max(1, min(num_splits, by_len));
 }
 
-// MINB: CTAs per SM the register allocation must allow (__launch_bounds__), 1 = the compiler's choice.
-template <typename T, int D, int G, int U, int MINB = 1>
-__global__ void __launch_bounds__(kDecodeThreads, MINB)
-fused_decode_kernel(const FusedDecodeParams p) {
+template <typename T, int D, int G, int U>
+__device__ __forceinline__ void fused_decode_body(const FusedDecodeParams& p) {
   constexpr int TPG = D / 8;               // lanes per key row
   constexpr int GPW = 32 / TPG;            // groups per warp
   constexpr int NG = GPW * (kDecodeThreads / 32);
@@ -189,6 +187,20 @@ fused_decode_kernel(const FusedDecodeParams p) {
   }
 }
 
+// Two register budgets for the same body. Default bounds: ptxas keeps the kernel at 56 registers
+// (D 64 and 128, G 1). Bounds (128, 1): ptxas takes ~77, with more loads kept in flight per thread.
+// H100, attnbench-kernels: MHA D 64 gains with the wide budget (GPT-2 seed 128x290x12: 2.33 vs
+// 2.06 TB/s; 64x2048x12: 2.83 vs 2.60), D 128 and GQA lose (16x8192x32x128: 2.63 vs 2.94; the GQA
+// G 4 kernel went to 147 registers), so only MHA D 64 uses it (docs/perf-notes.md).
+template <typename T, int D, int G, int U>
+__global__ void __launch_bounds__(kDecodeThreads) fused_decode_kernel(const FusedDecodeParams p) {
+  fused_decode_body<T, D, G, U>(p);
+}
+template <typename T, int D, int G, int U>
+__global__ void __launch_bounds__(kDecodeThreads, 1) fused_decode_kernel_wide(const FusedDecodeParams p) {
+  fused_decode_body<T, D, G, U>(p);
+}
+
 // grid (num_seqs, num_heads), block D: out = sum_s w_s * o_s with w_s = 2^(lse_s - max) / sum.
 template <typename T, int D>
 __global__ void fused_decode_merge_kernel(const FusedDecodeParams p) {
@@ -237,10 +249,13 @@ inline int choose_decode_splits(int num_seqs, int num_heads, int group_tile, int
   return s < 1 ? 1 : (s > kDecodeMaxSplits ? kDecodeMaxSplits : s);
 }
 
-template <typename T, int D, int G, int U = 4, int MINB = 1>
+template <typename T, int D, int G, int U = 4>
 inline cudaError_t launch_fused_decode_g(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
   const dim3 grid = p.heads_inner ? dim3(p.num_heads / G, p.num_splits, num_seqs) : dim3(p.num_splits, num_seqs, p.num_heads / G);
-  fused_decode_kernel<T, D, G, U, MINB><<<grid, kDecodeThreads, 0, stream>>>(p);
+  if constexpr (D == 64 && G == 1)
+    fused_decode_kernel_wide<T, D, G, U><<<grid, kDecodeThreads, 0, stream>>>(p);
+  else
+    fused_decode_kernel<T, D, G, U><<<grid, kDecodeThreads, 0, stream>>>(p);
   if (p.num_splits > 1) fused_decode_merge_kernel<T, D><<<dim3(num_seqs, p.num_heads), D, 0, stream>>>(p);
   return cudaGetLastError();
 }
