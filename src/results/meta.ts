@@ -1,14 +1,26 @@
 // Run metadata: what was run, where, on what, so a results file explains itself.
 import { hostname } from "node:os";
 import { execFileSync } from "node:child_process";
+import { realpathSync } from "node:fs";
 import type { Meta } from "./schema.js";
 import type { ReadyEvent } from "../engine/events.js";
 import { PACKAGE_ROOT, toolVersion } from "../cli/paths.js";
 import { fingerprint, type WorkloadKey } from "./fingerprint.js";
 
+/**
+ * The commit measured: $ATTNBENCH_GIT_SHA (set it when running from an exported tree), else the
+ * checkout's HEAD -- but only when the package root is that checkout's top level. An exported copy
+ * (git archive, the air-gapped bundle) nested inside some other repository must not report the
+ * outer repository's HEAD: then it is unknown (null).
+ */
 export function gitSha(): string | null {
+  const env = process.env.ATTNBENCH_GIT_SHA?.trim();
+  if (env) return env;
   try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || null;
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    if (realpathSync(git("rev-parse", "--show-toplevel")) !== realpathSync(PACKAGE_ROOT)) return null;
+    return git("rev-parse", "HEAD") || null;
   } catch {
     return null;
   }
