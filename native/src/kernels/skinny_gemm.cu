@@ -14,6 +14,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "attn/cuda_mma.cuh"  // mma::unpack8: 8 x 16-bit -> fp32
 #include "cuda/cuda_check.h"
 #include "kernels/dtype.cuh"
 #include "kernels/gelu.cuh"
@@ -30,26 +31,6 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
                : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
                : "l"(p));
   return r;
-}
-
-__device__ __forceinline__ void to_float8(const uint4& v, float f[8], __half) {
-  const __half2* h = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 t = __half22float2(h[i]);
-    f[2 * i] = t.x;
-    f[2 * i + 1] = t.y;
-  }
-}
-
-__device__ __forceinline__ void to_float8(const uint4& v, float f[8], __nv_bfloat16) {
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 t = __bfloat1622float2(h[i]);
-    f[2 * i] = t.x;
-    f[2 * i + 1] = t.y;
-  }
 }
 
 // MT: rows the kernel is unrolled for (M <= MT rows are real).
@@ -85,12 +66,13 @@ skinny_gemm_kernel(TO* __restrict__ y, int ldy, const T* __restrict__ x, const T
       if (k >= K) break;
       float wf[COLS][8];
 #pragma unroll
-      for (int c = 0; c < COLS; ++c) to_float8(wv[u][c], wf[c], T{});
+      for (int c = 0; c < COLS; ++c) mma::unpack8<T>(wv[u][c], wf[c]);
 #pragma unroll
       for (int m = 0; m < MT; ++m) {
         if (m >= M) break;
         float xf[8];
-        to_float8(__ldg(reinterpret_cast<const uint4*>(x + (size_t)m * K + k)), xf, T{});
+        const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + (size_t)m * K + k));
+        mma::unpack8<T>(xv, xf);
 #pragma unroll
         for (int c = 0; c < COLS; ++c)
 #pragma unroll
