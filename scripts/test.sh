@@ -39,8 +39,11 @@ step "TypeScript typecheck"
 if npx --no-install tsc -p tsconfig.json --noEmit; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 
 step "TypeScript tests (node:test)"
-bash scripts/test-ts.sh --test-reporter=tap 2>&1 | tee "$logdir/node.log" | grep -E "^(not ok|# (tests|pass|fail|skipped|duration))|^ok " || true
-[ "${PIPESTATUS[0]}" = 0 ] || { status=1; grep -B2 -A30 "^not ok" "$logdir/node.log" | head -200; }
+# PIPESTATUS is read on the very next line: after a `|| true` it would describe `true` instead (that
+# once let a failing TypeScript test end in exit status 0).
+bash scripts/test-ts.sh --test-reporter=tap 2>&1 | tee "$logdir/node.log" | grep -E "^(not ok|# (tests|pass|fail|skipped|duration))|^ok "
+ts_rc=${PIPESTATUS[0]}
+[ "$ts_rc" = 0 ] || { status=1; grep -B2 -A30 "^not ok" "$logdir/node.log" | head -200; }
 count_node "$logdir/node.log"
 
 step "CPU smoke benchmark + perf gate"
@@ -49,4 +52,5 @@ if bash scripts/smoke-gate.sh; then passed=$((passed + 1)); else failed=$((faile
 echo
 echo "attnbench: $passed passed, $failed failed"
 [ "$passed" -gt 0 ] || status=1
+[ "$failed" = 0 ] || status=1
 exit $status

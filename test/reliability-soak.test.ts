@@ -9,7 +9,7 @@ import { realEngineMissing } from "./helpers/paths.js";
 
 test("soak (15 s): 0 unaccounted, 0 failed, KV pool whole, nothing in flight, RSS back near its start, no process left", { skip: realEngineMissing(), timeout: 90_000 }, async () => {
   const lines: string[] = [];
-  const r = await runSoak({ durationS: 15, warmupS: 10, concurrency: 16, seed: 7, rssSettleMs: 5000, log: (l) => lines.push(l) });
+  const r = await runSoak({ durationS: 15, warmupS: 10, concurrency: 16, seed: 7, rssSettleMs: 15_000, log: (l) => lines.push(l) });
   const text = formatSoak(r);
   assert.ok(r.ok, text);
   assert.equal(r.unaccounted, 0);
