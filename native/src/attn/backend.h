@@ -80,6 +80,10 @@ inline AttnMetadata host_attn_metadata(const StepBatch& b) {
 class PrefillAttn {
  public:
   virtual ~PrefillAttn() = default;
+  // True when plan() only sets host scalars from the metadata's counts (no buffer that can move, no
+  // device copy): then the runner may capture a one-sequence prefill step in a CUDA graph, planned
+  // from a `bucketed` metadata (max_q_len = the token bucket) and replayed for any shorter prompt.
+  virtual bool capturable() const { return false; }
   virtual void plan(const AttnMetadata& /*md*/) {}
   virtual void run(int layer, const void* q, const void* k_new, const void* v_new, const PagedKv& cache,
                    void* out, const AttnMetadata& md, void* stream) = 0;

@@ -41,10 +41,12 @@ class FusedPrefillCuda final : public PrefillAttn {
     if (st != "ok") throw std::runtime_error("fused prefill (cuda): " + st);
   }
 
+  bool capturable() const override { return true; }  // plan() sets two ints; q tiles past q_len exit
+
   void plan(const AttnMetadata& md) override {
     num_seqs_ = md.num_prefill_seqs;
     max_q_len_ = 0;
-    if (md.host) {
+    if (md.host && !md.bucketed) {
       for (int s = 0; s < num_seqs_; ++s)
         max_q_len_ = std::max(max_q_len_, md.host->cu_seqlens_q[s + 1] - md.host->cu_seqlens_q[s]);
     } else {

@@ -93,6 +93,16 @@ AttnMetadata StepInputs::metadata(const StepBatch& b) const {
   return md;
 }
 
+StepBatch pad_prefill_batch(const StepBatch& b, int rows) {
+  if (b.num_seqs() != 1 || b.num_prefill_seqs != 1 || b.num_tokens() > rows)
+    throw std::runtime_error("pad_prefill_batch: one prefill sequence of at most " + std::to_string(rows) + " tokens");
+  StepBatch p = b;
+  p.tokens.resize(rows, 0);
+  p.positions.resize(rows, 0);
+  p.slot_mapping.resize(rows, -1);  // pad rows write no K/V (qkv_split_kv_append skips slot < 0)
+  return p;
+}
+
 StepBatch pad_decode_batch(const StepBatch& b, int rows, int scratch_block, int block_size) {
   const int n = b.num_seqs();
   StepBatch p;

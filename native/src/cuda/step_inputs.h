@@ -1,4 +1,5 @@
-// defines: StepInputs (per-step metadata: one pinned buffer, one host->device copy), pad_decode_batch
+// defines: StepInputs (per-step metadata: one pinned buffer, one host->device copy), pad_decode_batch,
+//          pad_prefill_batch
 //
 // Device layout (int32 words, fixed offsets from the capacities, so captured graphs keep reading
 // the same addresses every step):
@@ -45,6 +46,11 @@ class StepInputs {
   PinnedBuffer host_;
   DeviceBuffer dev_;
 };
+
+// A one-sequence prefill step padded to `rows` tokens for a captured prefill graph: pad rows carry
+// token 0 at position 0 and slot -1; cu_seqlens_q still ends at the real length, so attention and
+// sampling see only the real rows.
+StepBatch pad_prefill_batch(const StepBatch& b, int rows);
 
 // A pure-decode batch padded to `rows` slices for a captured graph. Pad slices hold one token at
 // position 0 whose key goes to `scratch_block` and whose block table points only there, so they
