@@ -25,8 +25,18 @@ echo "[smoke] gate A vs B (same build: must pass)"
 # CPU tolerances (baselines/cpu-smoke.tolerances) come from the spread measured on 2-core machines; a
 # busy neighbour moves a 0.25 s CPU repeat by more than the gate's GPU-oriented defaults.
 tol=$(cat baselines/cpu-smoke.tolerances)
-ab gate --baseline "$A" --candidate "$B" --max-regression "$tol" --report "$out/gate_ab.md" >"$out/gate_ab.log" 2>&1 \
-  || { cat "$out/gate_ab.log"; echo "gate failed on noise"; exit 1; }
+# One retry with a fresh run B: on a shared 2-core VM a whole engine process now and then runs ~40 %
+# slow for all its repeats (seen once in four CI runs: fused 0.38 s vs 0.26 s, steady across the
+# five repeats, the next backend normal), which no per-repeat statistic can absorb. Both reports are
+# printed; a second failure fails the run.
+if ! ab gate --baseline "$A" --candidate "$B" --max-regression "$tol" --report "$out/gate_ab.md" >"$out/gate_ab.log" 2>&1; then
+  cat "$out/gate_ab.log"
+  echo "[smoke] A vs B failed; one retry with a fresh run B"
+  ab bench offline "${common[@]}" --out "$out/b2" >"$out/b2.log" 2>&1 || { cat "$out/b2.log"; exit 1; }
+  B=$(ls "$out"/b2/offline_*/offline_results.json)
+  ab gate --baseline "$A" --candidate "$B" --max-regression "$tol" --report "$out/gate_ab.md" >"$out/gate_ab.log" 2>&1 \
+    || { cat "$out/gate_ab.log"; echo "gate failed on noise (twice)"; exit 1; }
+fi
 grep -E "^## " "$out/gate_ab.log"
 echo "[smoke] gate A vs C (planted slowdown: must fail with exit 1)"
 set +e; ab gate --baseline "$A" --candidate "$C" --force --max-regression "$tol" --report "$out/gate_ac.md" >/dev/null; rc=$?; set -e
