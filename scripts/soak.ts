@@ -8,11 +8,12 @@
 //
 // Exit 0 when every check holds, 1 otherwise. Traffic goes to 127.0.0.1 only.
 import { parseArgs } from "node:util";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
 import { spawnServe, waitHealthy, type ServeChild } from "../src/load/serve-process.js";
 import { mulberry32 } from "../src/traces/rng.js";
+import { descendants, rssKiB } from "./procs.js";
 
 export interface SoakOptions {
   durationS: number;
@@ -70,30 +71,8 @@ export const DEFAULT_SOAK: SoakOptions = {
   rssSettleMs: 20_000,
 };
 
-function rssKiB(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-function childPid(parent: number, commPrefix: string): number | undefined {
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const comm = stat.slice(stat.indexOf("(") + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
-      if (ppid === parent && comm.startsWith(commPrefix)) return Number(d);
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
-}
+// Resident memory in KiB, 0 when the process is unknown or gone.
+const rss = (pid: number | undefined): number => (pid ? rssKiB(pid) ?? 0 : 0);
 
 type Outcome = { kind: "completed" } | { kind: "rejected" } | { kind: "disconnected" } | { kind: "failed"; reason: string };
 
@@ -196,7 +175,7 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakRepo
     const health = await waitHealthy(serve.url, 30_000);
     const vocab: number = health.model.vocab_size;
     const nCtx: number = health.model.n_ctx;
-    const enginePid = childPid(serve.pid!, "attnbench-engin");
+    const enginePid = descendants(serve.pid!, "attnbench-engin")[0];
     const rand = mulberry32(o.seed);
     const counts = { sent: 0, completed: 0, rejected: 0, disconnected: 0, failed: 0 };
     const reasons: Record<string, number> = {};
@@ -243,7 +222,7 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakRepo
     Object.assign(counts, { sent: 0, completed: 0, rejected: 0, disconnected: 0, failed: 0 });
     for (const k of Object.keys(reasons)) delete reasons[k];
     const statsBefore = (await settle()).stats;
-    const before = { engine: rssKiB(enginePid), server: rssKiB(serve.pid) };
+    const before = { engine: rss(enginePid), server: rss(serve.pid) };
 
     await phase(o.durationS);
     const unaccounted = counts.sent - (counts.completed + counts.rejected + counts.disconnected + counts.failed);
@@ -251,10 +230,10 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakRepo
     // "Back near its start": V8 gives memory back lazily (its memory reducer runs once the process
     // is idle), so sample for up to rssSettleMs and keep the first reading within the bounds.
     const within = (a: { engine: number; server: number }) => a.engine - before.engine < o.maxRssGrowthMiB.engine * 1024 && a.server - before.server < o.maxRssGrowthMiB.server * 1024;
-    let after = { engine: rssKiB(enginePid), server: rssKiB(serve.pid) };
+    let after = { engine: rss(enginePid), server: rss(serve.pid) };
     for (const until = Date.now() + o.rssSettleMs; !within(after) && Date.now() < until; ) {
       await new Promise((r) => setTimeout(r, 500));
-      after = { engine: rssKiB(enginePid), server: rssKiB(serve.pid) };
+      after = { engine: rss(enginePid), server: rss(serve.pid) };
     }
     const checks = [
       { name: "every request accounted for", ok: unaccounted === 0 && outstanding.size === 0, detail: `${unaccounted} unaccounted, ${outstanding.size} clients still waiting` },

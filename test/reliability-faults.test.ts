@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { OfflineResultsSchema, OnlineResultsSchema } from "../src/results/schema.js";
 import { readResults, tmpOut } from "./helpers/cli.js";
 import { BIN, REAL_ENGINE, REPO_ROOT, realEngineMissing } from "./helpers/paths.js";
-import { descendants, alive, waitFor } from "./helpers/reliability-procs.js";
+import { descendants, alive, waitFor } from "../scripts/procs.js";
 
 const skip = realEngineMissing();
 const ENGINE = ["--engine", REAL_ENGINE, "--model", "synthetic:tiny"];
@@ -52,7 +52,7 @@ for (const [sig, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     let kids: number[] = [];
     await waitFor(() => (kids = descendants(child.pid!)).some((p) => descendants(p, "attnbench-engin").length > 0), 30_000, "serve and its engine");
     await new Promise((r) => setTimeout(r, 1500));
-    kids = descendants(child.pid!, undefined, true);
+    kids = descendants(child.pid!);
     assert.ok(kids.length >= 2, `serve + engine under bench: ${kids}`);
     child.kill(sig);
     const r = await child;

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatSoak, runSoak } from "../scripts/soak.js";
-import { alive, waitFor } from "./helpers/reliability-procs.js";
+import { alive, waitFor } from "../scripts/procs.js";
 import { realEngineMissing } from "./helpers/paths.js";
 
 test("soak (15 s): 0 unaccounted, 0 failed, KV pool whole, nothing in flight, RSS back near its start, no process left", { skip: realEngineMissing(), timeout: 90_000 }, async () => {

@@ -177,19 +177,11 @@ struct Problem {
     up(d_lens, host.seq_lens_k);
     up(d_bt, host.block_tables);
     up(d_slots, host.slot_mapping);
-    md.num_seqs = B;
-    md.num_prefill_seqs = host.num_prefill_seqs;
-    md.num_decode_seqs = host.num_decode_seqs;
-    md.num_tokens = host.num_tokens();
-    md.num_prefill_tokens = host.num_prefill_tokens();
-    md.max_q_len = host.max_q_len();
-    md.max_k_len = host.max_k_len();
-    md.max_blocks_per_seq = max_blocks;
+    md = host_attn_metadata(host);  // counts from the host batch, arrays swapped for the device copies
     md.cu_seqlens_q = d_cu;
     md.ctx_lens = d_ctx;
     md.seq_lens_k = d_lens;
     md.block_tables = d_bt;
-    md.host = &host;
 
     const double set_bytes = 2.0 * (2 * q_elems() + 2 * new_elems() + 2 * cache_elems());
     const int n_sets = (int)std::clamp(std::ceil(min_total_bytes / set_bytes), 1.0, 8.0);

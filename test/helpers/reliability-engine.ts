@@ -2,7 +2,6 @@
 // EngineClient hides protocol errors on purpose; the reliability tests need to see them.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
-import { readFileSync } from "node:fs";
 import { REAL_ENGINE } from "./paths.js";
 
 export type Ev = Record<string, any>;
@@ -121,15 +120,5 @@ export class RawEngine {
     const t = setTimeout(() => this.proc.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(t);
-  }
-}
-
-/** Resident set size of a process in KiB (Linux /proc), or null when it is gone. */
-export function rssKiB(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
   }
 }

@@ -47,30 +47,14 @@ static cudaError_t ragged_run_d(const Workspace& ws, const PrefillPlanInfo& info
                                 const half* k, const half* v, half* o, int32_t* qo_indptr, int32_t* kv_indptr,
                                 cudaStream_t s) {
   RaggedParams p;
-  p.q = const_cast<half*>(q);
+  fill_prefill_common<D>(p, h, q, o, qo_indptr);
   p.k = const_cast<half*>(k);
   p.v = const_cast<half*>(v);
-  p.maybe_custom_mask = nullptr;
-  p.q_indptr = qo_indptr;
   p.kv_indptr = kv_indptr;
-  p.maybe_mask_indptr = nullptr;
-  p.maybe_q_rope_offset = nullptr;
   p.maybe_k_rope_offset = nullptr;
-  p.o = o;
-  p.lse = nullptr;
-  p.maybe_alibi_slopes = nullptr;
-  p.group_size = uint_fastdiv(h.qo / h.kv);
-  p.num_qo_heads = h.qo;
   p.num_kv_heads = h.kv;
-  p.q_stride_n = h.qo * D;
-  p.q_stride_h = D;
   p.k_stride_n = p.v_stride_n = h.kv * D;
   p.k_stride_h = p.v_stride_h = D;
-  p.window_left = -1;
-  p.logits_soft_cap = 0.f;
-  p.sm_scale = h.scale;
-  p.rope_rcp_scale = 1.f;
-  p.rope_rcp_theta = 1.f / 1e4f;
   half* tmp_v;
   float* tmp_s;
   wire_prefill_plan(p, ws, info, tmp_v, tmp_s);

@@ -37,6 +37,29 @@ struct Heads {
   float scale = 0.f;
 };
 
+// The fields ragged and paged prefill params share (same names): causal attention of `q` into `o`,
+// no custom mask, no rope, no alibi, no soft cap, no sliding window, no LSE output.
+template <uint32_t D, class Params>
+void fill_prefill_common(Params& p, const Heads& h, const half* q, half* o, int32_t* qo_indptr) {
+  p.q = const_cast<half*>(q);
+  p.maybe_custom_mask = nullptr;
+  p.q_indptr = qo_indptr;
+  p.maybe_mask_indptr = nullptr;
+  p.maybe_q_rope_offset = nullptr;
+  p.o = o;
+  p.lse = nullptr;
+  p.maybe_alibi_slopes = nullptr;
+  p.group_size = flashinfer::uint_fastdiv(h.qo / h.kv);
+  p.num_qo_heads = h.qo;
+  p.q_stride_n = h.qo * D;
+  p.q_stride_h = D;
+  p.window_left = -1;
+  p.logits_soft_cap = 0.f;
+  p.sm_scale = h.scale;
+  p.rope_rcp_scale = 1.f;
+  p.rope_rcp_theta = 1.f / 1e4f;
+}
+
 // Points ragged or paged prefill params (same field names) at the plan's work lists in the int
 // workspace; returns through tmp_v/tmp_s the split-KV scratch in the float workspace (null if no split).
 template <class Params>

@@ -18,24 +18,8 @@ static cudaError_t paged_run_d(const Workspace& ws, const PrefillPlanInfo& info,
   paged_kv_t<half, int32_t> paged(h.kv, kv.page_size, D, kv.batch, QKVLayout::kNHD, kv.k, kv.v, kv.indices,
                                   kv.indptr, kv.last_len);
   PagedParams p;
-  p.q = const_cast<half*>(q);
+  fill_prefill_common<D>(p, h, q, o, qo_indptr);
   p.paged_kv = paged;
-  p.maybe_custom_mask = nullptr;
-  p.q_indptr = qo_indptr;
-  p.maybe_mask_indptr = nullptr;
-  p.maybe_q_rope_offset = nullptr;
-  p.o = o;
-  p.lse = nullptr;
-  p.maybe_alibi_slopes = nullptr;
-  p.group_size = uint_fastdiv(h.qo / h.kv);
-  p.num_qo_heads = h.qo;
-  p.q_stride_n = h.qo * D;
-  p.q_stride_h = D;
-  p.window_left = -1;
-  p.logits_soft_cap = 0.f;
-  p.sm_scale = h.scale;
-  p.rope_rcp_scale = 1.f;
-  p.rope_rcp_theta = 1.f / 1e4f;
   p.maybe_prefix_len_ptr = nullptr;
   p.maybe_token_pos_in_items_ptr = nullptr;
   p.token_pos_in_items_len = 0;

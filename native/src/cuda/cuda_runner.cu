@@ -6,7 +6,7 @@
 //            slot_mapping -> attention (prefill rows, then decode rows) -> proj GEMM (+bias) ->
 //            residual + ln_2 -> FC GEMM (+bias+gelu) -> proj GEMM (+bias) -> residual + next ln_1
 //            | last residual + ln_f on the sampled rows only -> LM head (fp32 logits).
-// Pure-decode steps replay a captured graph of the whole step (cuda/decode_graphs.h).
+// Pure-decode steps, and lone sampled prefills, replay a captured graph of the whole step (cuda/bucket_graphs.h).
 // defines: make_cuda_runner, cuda_runner_status
 #include <algorithm>
 #include <chrono>
@@ -21,7 +21,7 @@
 #include "attn/backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_weights.h"        // defines: CudaWeights, upload_weights
-#include "cuda/decode_graphs.h"       // defines: DecodeGraphs, decode_buckets
+#include "cuda/bucket_graphs.h"       // defines: BucketGraphs, decode_buckets
 #include "cuda/device_buffer.h"
 #include "cuda/gemm.h"                // defines: Gemm (cuBLASLt)
 #include "cuda/step_inputs.h"         // defines: StepInputs, pad_decode_batch
@@ -67,6 +67,8 @@ class CudaRunner final : public ModelRunner {
   int C_, H_, Hkv_, D_, I_, V_, qkv_N_;
   int Vld_ = 0;                     // logits_ row stride = the LM head GEMM's N: V padded (see vocab_pad)
   DeviceBuffer lm_head_pad_;        // [Vld_, C]: the LM head with zero rows past V (when Vld_ > V)
+  const void* lm_w_ = nullptr;      // the LM head the step GEMM multiplies: lm_head_pad_ or w_.lm_head
+  int lm_n_ = 0;                    // its rows: Vld_ when padded, else V
   int max_tokens_, max_seqs_;
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
@@ -85,11 +87,12 @@ class CudaRunner final : public ModelRunner {
   DeviceBuffer sampled_;            // int32 tokens [S] | fp32 logprobs [S]
   PinnedBuffer sampled_host_;
   std::vector<int> buckets_;        // decode batch sizes a pure-decode step is padded to
-  DecodeGraphs graphs_;
+  BucketGraphs graphs_;
   // One-sequence prefill steps (a request arriving at an idle engine: the online TTFT case), one graph
-  // per GEMM row bucket up to the context: eagerly such a step is ~110 launches, ~0.85 ms of host
-  // time against ~0.7 ms of GPU work for 900 tokens (H100). Only with a capturable() prefill backend.
-  DecodeGraphs prefill_graphs_;
+  // per GEMM row bucket up to the context: eagerly such a step is ~110 launches and ~0.85 ms of host
+  // time (H100 profile of a 256-token prefill step); TTFT p50 fell 3.27 -> 2.91 ms with these graphs
+  // (docs/perf-notes.md). Only with a capturable() prefill backend.
+  BucketGraphs prefill_graphs_;
   bool timing_on_ = false;
   cudaEvent_t ev0_ = nullptr, ev1_ = nullptr;
   RunnerStepTiming timing_;
@@ -217,6 +220,8 @@ CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
     CUDA_CHECK(cudaMemset(lm_head_pad_.get(), 0, lm_head_pad_.bytes()));
     CUDA_CHECK(cudaMemcpy(lm_head_pad_.get(), w_.lm_head, (size_t)V_ * C_ * elt(), cudaMemcpyDeviceToDevice));
   }
+  lm_w_ = Vld_ > V_ ? lm_head_pad_.get() : w_.lm_head;
+  lm_n_ = Vld_;
   Vld_ = (Vld_ + 31) / 32 * 32;  // aligned row stride when not padding rows
   logits_.resize((size_t)gemm_rows(max_seqs_) * Vld_ * sizeof(float));
   part_.resize((size_t)Gemm::kSplitKMaxSplits * Gemm::kSplitKMaxRows * C_ * sizeof(float));
@@ -258,6 +263,9 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
     residual_layernorm_forward(h_.get(), x_.get<float>(), nullptr, nullptr, T, C_, w_.layers[0].ln_1_w,
                                w_.layers[0].ln_1_b, eps, dtype_, s);
   const size_t dec_off = (size_t)md.num_prefill_tokens * H_ * D_;  // decode rows follow prefill rows
+  // The two C-wide projections split K when Gemm::splitk says so (off by default); their partials (plus
+  // bias) are summed by the residual add + LayerNorm that follows (Gemm::linear_splitk).
+  const int sp_proj = gemm_->splitk(Tg, C_), sp_fc = gemm_->splitk(Tg, I_);
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const CudaLayerWeights& L = w_.layers[l];
     if (!sk_gemm)
@@ -269,9 +277,6 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
       prefill_->run(l, q_.get(), k_.get(), v_.get(), layer_kv_[l], att_.get(), md, s);
     if (md.num_decode_seqs > 0 && !sk_attn)
       decode_->run(l, act(q_, dec_off), layer_kv_[l], act(att_, dec_off), md, s);
-    // The two C-wide projections split K at decode row counts; their partials (plus bias) are summed
-    // by the residual add + LayerNorm that follows (Gemm::linear_splitk).
-    const int sp_proj = gemm_->splitk(Tg, C_), sp_fc = gemm_->splitk(Tg, I_);
     if (!sk_gemm) {
       if (sp_proj > 1) gemm_->linear_splitk(s, part_.get<float>(), att_.get(), L.proj_w, Tg, C_, C_, sp_proj, dtype_);
       else gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, Tg, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
@@ -307,9 +312,7 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
   }
   if (skip_ & kSkipLmHead) return;
   if (logits == logits_.get<float>()) {  // our buffer: the padded head (N = row stride)
-    const bool padded = lm_head_pad_.bytes() > 0;
-    gemm_->linear(s, logits, h_.get(), padded ? lm_head_pad_.get() : w_.lm_head, nullptr, lm_rows, padded ? Vld_ : V_,
-                  C_, dtype_, DType::F32, GemmEpilogue::None, Vld_);
+    gemm_->linear(s, logits, h_.get(), lm_w_, nullptr, lm_rows, lm_n_, C_, dtype_, DType::F32, GemmEpilogue::None, Vld_);
   } else {  // score(): an exact [n, V] buffer
     gemm_->linear(s, logits, h_.get(), w_.lm_head, nullptr, lm_rows, V_, C_, dtype_, DType::F32, GemmEpilogue::None, V_);
   }
@@ -347,11 +350,9 @@ void CudaRunner::warm_gemms() {
         gemm_->set_splitk_chunk(0);
       }
     }
-    if (r <= gemm_rows(max_seqs_)) {
-      const bool padded = lm_head_pad_.bytes() > 0;
-      gemm_->linear(stream_, logits_.get<float>(), h_.get(), padded ? lm_head_pad_.get() : w_.lm_head, nullptr, r,
-                    padded ? Vld_ : V_, C_, dtype_, DType::F32, GemmEpilogue::None, Vld_);
-    }
+    if (r <= gemm_rows(max_seqs_))
+      gemm_->linear(stream_, logits_.get<float>(), h_.get(), lm_w_, nullptr, r, lm_n_, C_, dtype_, DType::F32,
+                    GemmEpilogue::None, Vld_);
   }
   SYNC_STREAM(stream_);
 }

@@ -292,17 +292,14 @@ void Engine::step() {
     // A pure-decode step is one graph launch: launch first, then send the previous step's events
     // while it runs. Any other step launches kernel by kernel for ~1 ms of host time: send first.
     const bool cheap_launch = out.prefills.empty();
-    if (!cheap_launch) {
+    auto timed_flush = [&] {
       const clk::time_point e0 = clk::now();
       flush_pending();
       emit_ms = ms_between(e0, clk::now());
-    }
+    };
+    if (!cheap_launch) timed_flush();
     runner_->launch(batch);
-    if (cheap_launch) {
-      const clk::time_point e0 = clk::now();
-      flush_pending();
-      emit_ms = ms_between(e0, clk::now());
-    }
+    if (cheap_launch) timed_flush();
     runner_->collect(results);
   } catch (const std::exception& e) {
     // The device state is unknown: end every live request with an error, report, and stop serving.
@@ -323,7 +320,6 @@ void Engine::step() {
     shut_down_ = true;
     return;
   }
-  const clk::time_point t3 = clk::now();
   ++steps_;
   if (opt_.step_delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(opt_.step_delay_us));
   std::vector<int32_t> tokens;
@@ -351,7 +347,6 @@ void Engine::step() {
     const clk::time_point t4 = clk::now();
     const int np = (int)out.prefills.size(), nd = (int)out.decodes.size();
     const char* kind = np && nd ? "mixed" : np ? "prefill" : "decode";
-    (void)t3;
     prof_->record(kind, batch.num_tokens(), np, nd, (int)batch.sample_seq.size(), ms_between(t0, t1),
                   ms_between(t1, t2), runner_->last_timing(), emit_ms, t0, t4);
     if (!scheduler_->has_work()) prof_->idle();

@@ -1,7 +1,7 @@
 // CUDA graphs for decode steps: for a model this small, ~150 kernel launches a step cost more than
 // the kernels themselves, so each batch bucket's whole step (embedding .. sampling) is captured
 // once and replayed. Inputs come from fixed device buffers (cuda/step_inputs.h).
-#include "cuda/decode_graphs.h"
+#include "cuda/bucket_graphs.h"
 
 #include <stdexcept>
 
@@ -18,12 +18,12 @@ std::vector<int> decode_buckets(int max_seqs) {
   return b;
 }
 
-DecodeGraphs::~DecodeGraphs() {
+BucketGraphs::~BucketGraphs() {
   for (auto& [n, e] : execs_) cudaGraphExecDestroy(e);
   for (cudaGraph_t g : graphs_) cudaGraphDestroy(g);
 }
 
-void DecodeGraphs::capture(int bucket, cudaStream_t stream, const std::function<void()>& enqueue) {
+void BucketGraphs::capture(int bucket, cudaStream_t stream, const std::function<void()>& enqueue) {
   cudaGraph_t graph = nullptr;
   CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   try {
@@ -40,12 +40,12 @@ void DecodeGraphs::capture(int bucket, cudaStream_t stream, const std::function<
   execs_[bucket] = exec;
 }
 
-int DecodeGraphs::bucket_for(int n) const {
+int BucketGraphs::bucket_for(int n) const {
   auto it = execs_.lower_bound(n);
   return it == execs_.end() ? 0 : it->first;
 }
 
-void DecodeGraphs::launch(int bucket, cudaStream_t stream) const {
+void BucketGraphs::launch(int bucket, cudaStream_t stream) const {
   auto it = execs_.find(bucket);
   if (it == execs_.end()) throw std::runtime_error("no decode graph for bucket " + std::to_string(bucket));
   CUDA_CHECK(cudaGraphLaunch(it->second, stream));

@@ -1,4 +1,4 @@
-// defines: DecodeGraphs (one captured CUDA graph per decode batch bucket), decode_buckets
+// defines: BucketGraphs (one captured CUDA graph per bucket: decode batch sizes, prefill row counts), decode_buckets
 #pragma once
 #include <cuda_runtime.h>
 
@@ -11,12 +11,12 @@ namespace attnbench {
 // 1, 2, 4, 8, then steps of 8 up to 64, then steps of 16, the last bucket = max_seqs.
 std::vector<int> decode_buckets(int max_seqs);
 
-class DecodeGraphs {
+class BucketGraphs {
  public:
-  DecodeGraphs() = default;
-  ~DecodeGraphs();
-  DecodeGraphs(const DecodeGraphs&) = delete;
-  DecodeGraphs& operator=(const DecodeGraphs&) = delete;
+  BucketGraphs() = default;
+  ~BucketGraphs();
+  BucketGraphs(const BucketGraphs&) = delete;
+  BucketGraphs& operator=(const BucketGraphs&) = delete;
 
   // Captures `enqueue` (which must only enqueue work on `stream`) as the graph for `bucket`.
   void capture(int bucket, cudaStream_t stream, const std::function<void()>& enqueue);

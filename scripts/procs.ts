@@ -1,4 +1,5 @@
-// The process table (Linux /proc): descendants of a pid, liveness, resident memory.
+// The process table (Linux /proc): descendants of a pid, liveness, resident memory. Shared by the soak
+// (scripts/soak.ts) and the reliability tests.
 import { readdirSync, readFileSync } from "node:fs";
 
 interface Proc {
@@ -26,7 +27,7 @@ function table(): Proc[] {
 }
 
 /** Live descendants of `root` (any depth), optionally only those whose comm starts with `comm`. */
-export function descendants(root: number, comm?: string, _all = false): number[] {
+export function descendants(root: number, comm?: string): number[] {
   const procs = table();
   const found: Proc[] = [];
   const frontier = [root];
