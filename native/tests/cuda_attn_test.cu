@@ -1,6 +1,9 @@
-// The naive CUDA attention backend (through the registry) against an fp32 CPU reference on a
-// paged cache with shuffled blocks: prefill lengths 1, 17, 255, 1000, with and without context,
-// mixed prefill + decode batches, block sizes 1 / 16 / 256, GQA, fp16 and bf16.
+// Every available CUDA attention backend (naive, fused, flashattn, cudnn, flashinfer: prefill and
+// decode, through the registry) against an fp32 CPU reference on a paged cache with shuffled blocks:
+// prefill lengths 1, 17, 255, 1000, with and without context, mixed prefill + decode batches, block
+// sizes 1 / 16 / 256, GQA, fp16 and bf16. A decode backend that reads the QKV rows (run_qkv) is
+// checked a second time that way, with the newest keys' cache slots poisoned before the call: the
+// output must not have read them and the backend must have written them.
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
@@ -79,7 +82,20 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
       }
     }
 
-  auto d_q = to_device(to_bits(q, t)), d_k = to_device(to_bits(kc, t)), d_v = to_device(to_bits(vc, t));
+  // This step's new K/V rows, [num_tokens, Hkv, D] (prefill backends may read them instead of the cache),
+  // and each token's cache slot.
+  std::vector<float> knew((size_t)total_tokens * row), vnew((size_t)total_tokens * row);
+  std::vector<int32_t> slots(total_tokens);
+  for (int s = 0; s < S; ++s)
+    for (int i = 0; i < slices[s].q; ++i) {
+      const int tok = b.cu_seqlens_q[s] + i, pos = slices[s].ctx + i;
+      slots[tok] = b.block_tables[(size_t)s * max_blocks + pos / bs] * bs + pos % bs;
+      std::copy_n(kc.begin() + (size_t)slots[tok] * row, row, knew.begin() + (size_t)tok * row);
+      std::copy_n(vc.begin() + (size_t)slots[tok] * row, row, vnew.begin() + (size_t)tok * row);
+    }
+  const std::vector<uint16_t> kc_bits = to_bits(kc, t), vc_bits = to_bits(vc, t);
+  auto d_q = to_device(to_bits(q, t)), d_k = to_device(kc_bits), d_v = to_device(vc_bits);
+  auto d_knew = to_device(to_bits(knew, t)), d_vnew = to_device(to_bits(vnew, t));
   auto d_out = poisoned16((size_t)total_tokens * H * D);
   auto d_cu = to_device(b.cu_seqlens_q), d_ctx = to_device(b.ctx_lens), d_seqk = to_device(b.seq_lens_k);
   auto d_bt = to_device(b.block_tables);
@@ -89,18 +105,83 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
   md.max_q_len = b.max_q_len(); md.max_k_len = b.max_k_len(); md.max_blocks_per_seq = max_blocks;
   md.cu_seqlens_q = d_cu; md.ctx_lens = d_ctx; md.seq_lens_k = d_seqk; md.block_tables = d_bt; md.host = &b;
   PagedKv kv{d_k, d_v, blocks};
-  auto prefill = make_prefill_attn("naive", Device::CUDA, dims);
-  auto decode = make_decode_attn("naive", Device::CUDA, dims);
-  const size_t elt = 2, dec_off = (size_t)md.num_prefill_tokens * H * D * elt;
-  if (md.num_prefill_seqs) { prefill->plan(md); prefill->run(0, d_q, nullptr, nullptr, kv, d_out, md, nullptr); }
-  if (md.num_decode_seqs) {
+  const size_t elt = 2, n_pre = (size_t)md.num_prefill_tokens * H * D, dec_off = n_pre * elt;
+  const std::vector<float> ref_pre(ref.begin(), ref.begin() + n_pre), ref_dec(ref.begin() + n_pre, ref.end());
+  const double tol = t == DType::F16 ? 3e-3 : 2e-2;
+  const std::string tag = " bs " + std::to_string(bs) + " " + dtype_name(t);
+  auto out_rows = [&](size_t from, size_t n) {
+    auto all = from_bits(to_host(d_out, ref.size()), t);
+    return std::vector<float>(all.begin() + from, all.begin() + from + n);
+  };
+  auto poison_out = [&] { CUDA_CHECK(cudaMemset(d_out, 0xFF, ref.size() * elt)); };
+  // A backend the registry refuses for these dims (head dim, dtype ...) is reported and skipped.
+  auto made = [&](const std::string& what, auto make) -> decltype(make()) {
+    try {
+      return make();
+    } catch (const std::exception& e) {
+      std::printf("skip   %s%s: %.160s\n", what.c_str(), tag.c_str(), e.what());
+      return nullptr;
+    }
+  };
+
+  for (const BackendStatus& be : list_backends(Device::CUDA, AttnPhase::Prefill)) {
+    if (!md.num_prefill_seqs || be.status != "ok") continue;
+    auto prefill = made("prefill " + be.name + " " + name, [&] { return make_prefill_attn(be.name, Device::CUDA, dims); });
+    if (!prefill) continue;
+    poison_out();
+    prefill->plan(md);
+    prefill->run(0, d_q, d_knew, d_vnew, kv, d_out, md, nullptr);
+    const double e = rel_l2(out_rows(0, n_pre), ref_pre);
+    check(e < tol, "prefill " + be.name + " " + name + tag + fmt(" rel %.2e", e));
+  }
+  for (const BackendStatus& be : list_backends(Device::CUDA, AttnPhase::Decode)) {
+    if (!md.num_decode_seqs || be.status != "ok") continue;
+    auto decode = made("decode " + be.name + " " + name, [&] { return make_decode_attn(be.name, Device::CUDA, dims); });
+    if (!decode) continue;
+    poison_out();
     decode->plan(md);
     decode->run(0, (char*)d_q + dec_off, kv, (char*)d_out + dec_off, md, nullptr);
+    double e = rel_l2(out_rows(n_pre, ref_dec.size()), ref_dec);
+    check(e < tol, "decode " + be.name + " " + name + tag + fmt(" rel %.2e", e));
+    if (!decode->reads_qkv_rows()) continue;
+    // QKV rows [q | k | v] per decode sequence; the newest key/value slots hold other values until
+    // the backend appends them.
+    const int nd = md.num_decode_seqs, stride = (H + 2 * Hkv) * D;
+    std::vector<float> qkv((size_t)nd * stride);
+    std::vector<int32_t> dslots(nd);
+    std::vector<uint16_t> kpois = kc_bits, vpois = vc_bits;
+    auto junk = to_bits(randn(row, rng), t);
+    for (int i = 0; i < nd; ++i) {
+      const int tok = md.num_prefill_tokens + i;
+      dslots[i] = slots[tok];
+      std::copy_n(q.begin() + (size_t)tok * H * D, H * D, qkv.begin() + (size_t)i * stride);
+      std::copy_n(knew.begin() + (size_t)tok * row, row, qkv.begin() + (size_t)i * stride + H * D);
+      std::copy_n(vnew.begin() + (size_t)tok * row, row, qkv.begin() + (size_t)i * stride + H * D + row);
+      std::copy(junk.begin(), junk.end(), kpois.begin() + (size_t)dslots[i] * row);
+      std::copy(junk.rbegin(), junk.rend(), vpois.begin() + (size_t)dslots[i] * row);
+    }
+    auto d_qkv = to_device(to_bits(qkv, t)), d_kp = to_device(kpois), d_vp = to_device(vpois);
+    auto d_slots = to_device(dslots);
+    PagedKv kvp{d_kp, d_vp, blocks};
+    DecodeQkvRows rows_in{d_qkv, stride, d_slots};
+    poison_out();
+    decode->plan(md);
+    decode->run_qkv(0, rows_in, kvp, (char*)d_out + dec_off, md, nullptr);
+    e = rel_l2(out_rows(n_pre, ref_dec.size()), ref_dec);
+    check(e < tol, "decode " + be.name + " (QKV rows) " + name + tag + fmt(" rel %.2e", e));
+    bool appended = true;
+    const auto kback = to_host(d_kp, kc_bits.size()), vback = to_host(d_vp, vc_bits.size());
+    for (int i = 0; i < nd; ++i)
+      for (size_t j = 0; j < row; ++j) {
+        const size_t at = (size_t)dslots[i] * row + j;
+        appended &= kback[at] == kc_bits[at] && vback[at] == vc_bits[at];
+      }
+    check(appended && kback == kc_bits && vback == vc_bits,
+          "decode " + be.name + " (QKV rows) appends the new K/V, nothing else changes " + name + tag);
+    for (void* p : {(void*)d_qkv, (void*)d_kp, (void*)d_vp, (void*)d_slots}) cudaFree(p);
   }
-  auto out = from_bits(to_host(d_out, ref.size()), t);
-  double e = rel_l2(out, ref);
-  check(e < (t == DType::F16 ? 3e-3 : 2e-2), name + " bs " + std::to_string(bs) + " " + dtype_name(t) + fmt(" rel %.2e", e));
-  for (void* p : {(void*)d_q, (void*)d_k, (void*)d_v, (void*)d_out, (void*)d_cu, (void*)d_ctx, (void*)d_seqk, (void*)d_bt})
+  for (void* p : {(void*)d_q, (void*)d_k, (void*)d_v, (void*)d_knew, (void*)d_vnew, (void*)d_out, (void*)d_cu,
+                  (void*)d_ctx, (void*)d_seqk, (void*)d_bt})
     cudaFree(p);
 }
 
@@ -116,6 +197,10 @@ int main() {
     run_case({{7, 40}, {100, 1}, {64, 1}}, 1, 16, 8, 2, 128, DType::F16, "GQA 8/2 hd128 mixed");
     run_case({{0, 129}, {12, 1}}, 1, 16, 4, 4, 64, DType::BF16, "mixed");
     run_case({{3, 30}, {40, 1}}, 1, 16, 4, 4, 16, DType::F16, "hd16 (synthetic:tiny) mixed");
+    // GPT-2 heads, decode lengths around the split chunk (64 / 256 keys) and a long one that splits.
+    run_case({{63, 1}, {64, 1}, {255, 1}, {256, 1}, {289, 1}, {2047, 1}}, 0, 16, 12, 12, 64, DType::F16,
+             "decode 12 heads ragged");
+    run_case({{0, 33}, {200, 1}, {999, 1}}, 1, 7, 8, 2, 128, DType::BF16, "GQA 8/2 hd128 bf16 page 7");
     run_case({{0, 20}, {9, 1}}, 1, 16, 2, 1, 8, DType::F16, "hd8 GQA 2/1 mixed");
   } catch (const std::exception& e) {
     std::printf("NOT OK exception: %s\n", e.what());

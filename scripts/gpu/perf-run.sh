@@ -43,6 +43,19 @@ if [ "${PERF_LAB:-0}" = 1 ]; then
     -o "$W/attention_decode" >"$W/lab_build.log" 2>&1
   step lab timeout 200 "$W/attention_decode" >"$W/lab_decode.log" 2>&1
 fi
+# Per-kernel GPU time of the seed workload through the runner (fused, graphs), PERF_NSYS=1: Nsight
+# Systems with graph nodes traced one by one, summed per kernel name (nsys stats cuda_gpu_kern_sum).
+if [ "${PERF_NSYS:-0}" = 1 ]; then
+  NSYS=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+  if [ -n "$NSYS" ]; then
+    step nsys timeout 150 "$NSYS" profile --cuda-graph-trace=node -t cuda -o "$W/nsys_seed" -f true \
+      $B/cuda_offline_bench --backends fused >"$W/nsys.log" 2>&1
+    step nsys-stats timeout 90 "$NSYS" stats -q --report cuda_gpu_kern_sum --format csv -o "$W/nsys_seed" "$W/nsys_seed.nsys-rep" \
+      >>"$W/nsys.log" 2>&1
+  else
+    echo "nsys: not found" >"$W/nsys.log"
+  fi
+fi
 # Linear layers at decode row counts, cuBLASLt vs the skinny weight-stream kernel (PERF_GEMM=1).
 if [ "${PERF_GEMM:-0}" = 1 ]; then
   step gemm-bench timeout 90 $B/attnbench-gemm-bench >"$W/gemm.txt" 2>&1
@@ -55,6 +68,10 @@ for spec in ${PERF_SMALL:-}; do
     >"$W/small_$spec.jsonl" 2>&1
   step "small-$spec-cublaslt" env ATTNBENCH_SKINNY_MAX_M=0 timeout 60 $B/cuda_offline_bench --backends fused \
     --prompts "$np" --input-len "$il" >"$W/small_${spec}_cublaslt.jsonl" 2>&1
+  for ab in ${PERF_AB:-}; do  # the A/B switches at this size too
+    step "small-$spec-ab-$ab" env "$ab" timeout 60 $B/cuda_offline_bench --backends fused --prompts "$np" --input-len "$il" \
+      >"$W/small_${spec}_ab_$ab.jsonl" 2>&1
+  done
 done
 for bud in ${PERF_BUDGETS:-8192}; do
   step "offline-fused-$bud" env ATTNBENCH_PROFILE=1 ATTNBENCH_PROFILE_FILE="$W/prof_fused_$bud.txt" timeout 90 \
@@ -101,6 +118,8 @@ fi
   cat "$W/breakdown.jsonl" "$W/tune.jsonl" 2>/dev/null | sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//'
   for f in "$W"/ab_*.jsonl; do [ -f "$f" ] && { echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; }; done
   [ -f "$W/lab_decode.log" ] && { echo "-- decode lab"; cat "$W/lab_decode.log"; tail -n 3 "$W/lab_build.log"; }
+  for f in "$W"/nsys_seed*kern_sum*.csv; do [ -f "$f" ] && { echo "-- nsys kernels (top 25 by total time)"; head -n 26 "$f" | cut -d, -f1-9 | cut -c1-200; }; done
+  [ -f "$W/nsys.log" ] && grep -iE "not found|error" "$W/nsys.log" | head -3
   [ -f "$W/gemm.txt" ] && { echo "-- gemm bench"; sed -n '/^shape/,$p' "$W/gemm.txt"; tail -n 2 "$W/gemm.txt" | grep -i error; }
   for f in "$W"/small_*.jsonl; do echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; done
   [ -f "$W/hf_baseline.log" ] && { echo "-- hf baseline"; tail -n 2 "$W/hf_baseline.log"; }

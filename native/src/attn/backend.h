@@ -92,12 +92,25 @@ class PrefillAttn {
 // Decode: one query per decode slice over its whole paged context (seq_lens_k keys, own key included).
 //   q   [num_decode_seqs, num_heads, head_dim]  (row j is slice num_prefill_seqs + j)
 //   out same shape
+// The decode rows of the QKV GEMM's output, for a backend that reads them directly.
+struct DecodeQkvRows {
+  const void* qkv = nullptr;              // first decode row: [num_decode_seqs, row_stride]
+  int row_stride = 0;                     // elements: (num_heads + 2 * num_kv_heads) * head_dim
+  const int32_t* slot_mapping = nullptr;  // [num_decode_seqs] cache slot of each new token (-1: none)
+};
+
 class DecodeAttn {
  public:
   virtual ~DecodeAttn() = default;
   virtual void plan(const AttnMetadata& /*md*/) {}
   virtual void run(int layer, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
                    void* stream) = 0;
+  // A backend that returns true here gets run_qkv() instead of run(): q and this step's K/V straight
+  // from the QKV rows, and it appends K/V to the cache itself, so the runner's split/append kernel
+  // covers the prefill rows only (one launch a layer fewer in a decode step).
+  virtual bool reads_qkv_rows() const { return false; }
+  virtual void run_qkv(int /*layer*/, const DecodeQkvRows& /*rows*/, const PagedKv& /*cache*/, void* /*out*/,
+                       const AttnMetadata& /*md*/, void* /*stream*/) {}
 };
 
 enum class AttnPhase { Prefill, Decode };

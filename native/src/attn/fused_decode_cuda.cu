@@ -2,6 +2,8 @@
 // The constructor allocates the split workspace once (fixed addresses); plan() picks the split
 // count on the host from the batch shape; run() launches the split kernel and, when the step uses
 // more than one split, the LSE merge kernel. No sync and no allocation in run(): CUDA-graph safe.
+// run_qkv() (the runner's path) reads q and the new K/V from the QKV rows and appends K/V itself;
+// ATTNBENCH_DECODE_SPLIT_APPEND=1 turns that off (the split kernel appends, run() reads q) to compare.
 // The workspace holds rows = 16 x SMs x 8 (seq, head, split) rows; plan() clamps the split count
 // so that num_decode_seqs x num_heads x splits fits (only small batches split at all).
 #include <cuda_runtime.h>
@@ -34,6 +36,7 @@ class FusedDecodeCuda final : public DecodeAttn {
     ws_rows_ = (size_t)16 * num_sms_ * 8;
     // Launch order experiment switch (native/dev/attention_decode.cu v4 vs v2 measures it).
     if (const char* e = std::getenv("ATTNBENCH_DECODE_HEADS_INNER")) heads_inner_ = std::atoi(e) != 0;
+    if (const char* e = std::getenv("ATTNBENCH_DECODE_SPLIT_APPEND")) qkv_rows_ = std::atoi(e) == 0;
     CUDA_CHECK(cudaMalloc(&partial_o_, ws_rows_ * dims.head_dim * sizeof(float)));
     CUDA_CHECK(cudaMalloc(&partial_lse_, ws_rows_ * sizeof(float)));
   }
@@ -63,6 +66,28 @@ class FusedDecodeCuda final : public DecodeAttn {
     if (num_seqs_ == 0) return;
     FusedDecodeParams p{};
     p.q = q;
+    launch(p, cache, out, md, stream);
+  }
+
+  bool reads_qkv_rows() const override { return qkv_rows_; }
+  void run_qkv(int /*layer*/, const DecodeQkvRows& rows, const PagedKv& cache, void* out, const AttnMetadata& md,
+               void* stream) override {
+    if (num_seqs_ == 0) return;
+    const size_t elt = dims_.dtype == DType::F32 ? 4 : 2;
+    const char* row = static_cast<const char*>(rows.qkv);
+    FusedDecodeParams p{};
+    p.q = row;
+    p.k_new = row + (size_t)dims_.num_heads * dims_.head_dim * elt;
+    p.v_new = row + (size_t)(dims_.num_heads + dims_.num_kv_heads) * dims_.head_dim * elt;
+    p.q_row_stride = rows.row_stride;
+    p.slot_mapping = rows.slot_mapping;
+    p.k_cache_out = cache.k;
+    p.v_cache_out = cache.v;
+    launch(p, cache, out, md, stream);
+  }
+
+ private:
+  void launch(FusedDecodeParams& p, const PagedKv& cache, void* out, const AttnMetadata& md, void* stream) {
     p.k = cache.k;
     p.v = cache.v;
     p.out = out;
@@ -88,9 +113,9 @@ class FusedDecodeCuda final : public DecodeAttn {
     CUDA_CHECK(e);
   }
 
- private:
   AttnDims dims_;
   int num_sms_ = 0, num_seqs_ = 0, num_splits_ = 1, min_chunk_ = 256, heads_inner_ = 1;
+  bool qkv_rows_ = true;
   size_t ws_rows_ = 0;
   float* partial_o_ = nullptr;
   float* partial_lse_ = nullptr;

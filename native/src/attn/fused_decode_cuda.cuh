@@ -10,6 +10,12 @@
 //             output (normalised) and its log2-sum-exp go to the workspace.
 //   kernel 2  grid = (num_seqs, num_heads)  merges the splits of sequences that have more than one.
 //
+// Reading QKV rows (p.k_new set): q comes straight from the QKV GEMM's output rows (row stride
+// q_row_stride), the sequence's newest key (position len - 1) is read from those rows instead of the
+// cache, and the CTA of the last split writes it into the cache slot. This replaces the split/append
+// kernel for decode rows (one launch a layer fewer). No CTA reads that slot during the kernel, so
+// the write does not race; the next layer and step read it from the cache.
+//
 // The split count is chosen on the host (plan) and passed by value; each sequence uses
 // min(num_splits, ceil(len / kMinChunk)) splits, computed the same way by both kernels from the
 // device seq_lens, so the grid is fixed for a given batch and the pair can be captured in a graph.
@@ -22,9 +28,17 @@
 namespace attnbench {
 
 struct FusedDecodeParams {
-  const void* q;      // [num_seqs, num_heads, D]
+  const void* q;      // [num_seqs, num_heads, D] (rows q_row_stride elements apart)
   const void* k;      // paged cache [num_blocks, block_size, num_kv_heads, D]
   const void* v;
+  // QKV rows (optional): the newest key/value of each sequence, [num_seqs, num_kv_heads, D] with rows
+  // q_row_stride elements apart; written to the cache slot slot_mapping[seq] (skipped when < 0).
+  const void* k_new = nullptr;
+  const void* v_new = nullptr;
+  const int32_t* slot_mapping = nullptr;
+  void* k_cache_out = nullptr;  // == k, writable (the append target)
+  void* v_cache_out = nullptr;
+  int q_row_stride = 0;         // 0: num_heads * D (a packed q)
   void* out;          // [num_seqs, num_heads, D]
   const int32_t* seq_lens;      // [num_seqs] keys per sequence (already offset to the decode slices)
   const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq] (offset likewise)
@@ -65,9 +79,24 @@ __device__ __forceinline__ void fused_decode_body(const FusedDecodeParams& p) {
   const int chunk = (len + n_splits - 1) / n_splits;
   const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
   const int kv_head = head0 / (p.num_heads / p.num_kv_heads);
+  const size_t row_stride = p.q_row_stride > 0 ? (size_t)p.q_row_stride : (size_t)p.num_heads * D;
+  // The newest key comes from the QKV rows; -1: every key from the cache.
+  const int t_new = p.k_new ? len - 1 : -1;
+  const T* knew = p.k_new ? static_cast<const T*>(p.k_new) + seq * row_stride + (size_t)kv_head * D : nullptr;
+  const T* vnew = p.k_new ? static_cast<const T*>(p.v_new) + seq * row_stride + (size_t)kv_head * D : nullptr;
+  if (p.slot_mapping && split == n_splits - 1 && threadIdx.x < 2 * (D / 8)) {
+    const int slot = p.slot_mapping[seq];
+    if (slot >= 0) {
+      const bool is_v = threadIdx.x >= D / 8;
+      const int i = (threadIdx.x % (D / 8)) * 8;
+      const size_t dst = (size_t)slot * p.num_kv_heads * D + (size_t)kv_head * D + i;
+      *reinterpret_cast<uint4*>(static_cast<T*>(is_v ? p.v_cache_out : p.k_cache_out) + dst) =
+          *reinterpret_cast<const uint4*>((is_v ? vnew : knew) + i);
+    }
+  }
 
   const int lane = threadIdx.x % 32, group = threadIdx.x / TPG, sub = lane % TPG;
-  const T* qp = static_cast<const T*>(p.q) + ((size_t)seq * p.num_heads + head0) * D + sub * 8;
+  const T* qp = static_cast<const T*>(p.q) + seq * row_stride + (size_t)head0 * D + sub * 8;
   float qv[G][8];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
@@ -92,15 +121,17 @@ __device__ __forceinline__ void fused_decode_body(const FusedDecodeParams& p) {
   for (int base = t_begin; base < t_end; base += U * NG) {
     uint4 kr[U], vr[U];
     size_t off[U];
+    bool from_new[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int t = base + u * NG + group;
-      off[u] = t < t_end ? ((size_t)bt[t / p.block_size] * p.block_size + t % p.block_size) * kv_stride : 0;
+      from_new[u] = t == t_new;
+      off[u] = t < t_end && !from_new[u] ? ((size_t)bt[t / p.block_size] * p.block_size + t % p.block_size) * kv_stride : 0;
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      kr[u] = __ldg(reinterpret_cast<const uint4*>(kbase + off[u]));
-      vr[u] = __ldg(reinterpret_cast<const uint4*>(vbase + off[u]));
+      kr[u] = __ldg(reinterpret_cast<const uint4*>(from_new[u] ? knew + sub * 8 : kbase + off[u]));
+      vr[u] = __ldg(reinterpret_cast<const uint4*>(from_new[u] ? vnew + sub * 8 : vbase + off[u]));
     }
     float s[G][U];
 #pragma unroll

@@ -3,7 +3,8 @@
 // One step:  upload metadata (one copy) -> attention plan() on the host -> forward -> sample ->
 //            copy the sampled tokens back -> one stream sync.
 // forward:   embedding + ln_1 | per layer: QKV GEMM (+bias) -> split q/k/v + append K/V at
-//            slot_mapping -> attention (prefill rows, then decode rows) -> proj GEMM (+bias) ->
+//            slot_mapping (prefill rows; decode rows too unless the decode backend reads the QKV rows
+//            and appends itself) -> attention (prefill rows, then decode rows) -> proj GEMM (+bias) ->
 //            residual + ln_2 -> FC GEMM (+bias+gelu) -> proj GEMM (+bias) -> residual + next ln_1
 //            | last residual + ln_f on the sampled rows only -> LM head (fp32 logits).
 // Pure-decode steps, and lone sampled prefills, replay a captured graph of the whole step (cuda/bucket_graphs.h).
@@ -266,17 +267,27 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
   // The two C-wide projections split K when Gemm::splitk says so (off by default); their partials (plus
   // bias) are summed by the residual add + LayerNorm that follows (Gemm::linear_splitk).
   const int sp_proj = gemm_->splitk(Tg, C_), sp_fc = gemm_->splitk(Tg, I_);
+  // A decode backend that reads the QKV rows appends its own K/V: the split kernel then covers the
+  // prefill rows only (none in a decode step).
+  const bool dec_rows = md.num_decode_seqs > 0 && decode_->reads_qkv_rows();
+  const int split_T = dec_rows ? md.num_prefill_tokens : T;
+  DecodeQkvRows drows;
+  drows.qkv = act(qkv_, (size_t)md.num_prefill_tokens * qkv_N_);
+  drows.row_stride = qkv_N_;
+  drows.slot_mapping = sk_app ? nullptr : in_->slot_mapping + md.num_prefill_tokens;
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const CudaLayerWeights& L = w_.layers[l];
     if (!sk_gemm)
       gemm_->linear(s, qkv_.get(), h_.get(), L.qkv_w, L.qkv_b, Tg, qkv_N_, C_, dtype_, dtype_, GemmEpilogue::Bias);
     if (!sk_app)
       qkv_split_kv_append(q_.get(), k_.get(), v_.get(), layer_kv_[l].k, layer_kv_[l].v, qkv_.get(),
-                          in_->slot_mapping, T, H_, Hkv_, D_, dtype_, s);
+                          in_->slot_mapping, split_T, H_, Hkv_, D_, dtype_, s);
     if (md.num_prefill_seqs > 0 && !sk_attn)
       prefill_->run(l, q_.get(), k_.get(), v_.get(), layer_kv_[l], att_.get(), md, s);
-    if (md.num_decode_seqs > 0 && !sk_attn)
-      decode_->run(l, act(q_, dec_off), layer_kv_[l], act(att_, dec_off), md, s);
+    if (md.num_decode_seqs > 0 && !sk_attn) {
+      if (dec_rows) decode_->run_qkv(l, drows, layer_kv_[l], act(att_, dec_off), md, s);
+      else decode_->run(l, act(q_, dec_off), layer_kv_[l], act(att_, dec_off), md, s);
+    }
     if (!sk_gemm) {
       if (sp_proj > 1) gemm_->linear_splitk(s, part_.get<float>(), att_.get(), L.proj_w, Tg, C_, C_, sp_proj, dtype_);
       else gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, Tg, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
