@@ -33,9 +33,10 @@ if [ "${PERF_BREAKDOWN:-1}" = 1 ]; then
   [ "${PERF_TUNE:-0}" = 1 ] && step tune env ATTNBENCH_GEMM_TUNE=8 timeout 40 $B/cuda_offline_bench --backends fused >"$W/tune.jsonl" 2>&1
 fi
 # A/B of experiment switches on the seed workload through the runner: PERF_AB="VAR=val VAR2=val" runs
-# cuda_offline_bench (fused, graphs and not) once per setting, next to the default run above.
+# cuda_offline_bench (fused, graphs and not) once per setting, next to the default run above
+# (VAR=a,VAR2=b sets both).
 for ab in ${PERF_AB:-}; do
-  step "ab-$ab" env "$ab" timeout 60 $B/cuda_offline_bench --backends fused >"$W/ab_$ab.jsonl" 2>&1
+  step "ab-$ab" env ${ab//,/ } timeout 60 $B/cuda_offline_bench --backends fused >"$W/ab_$ab.jsonl" 2>&1
 done
 # Decode kernel lab (native/dev/attention_decode.cu: versions side by side), PERF_LAB=1.
 if [ "${PERF_LAB:-0}" = 1 ]; then
@@ -69,7 +70,7 @@ for spec in ${PERF_SMALL:-}; do
   step "small-$spec-cublaslt" env ATTNBENCH_SKINNY_MAX_M=0 timeout 60 $B/cuda_offline_bench --backends fused \
     --prompts "$np" --input-len "$il" >"$W/small_${spec}_cublaslt.jsonl" 2>&1
   for ab in ${PERF_AB:-}; do  # the A/B switches at this size too
-    step "small-$spec-ab-$ab" env "$ab" timeout 60 $B/cuda_offline_bench --backends fused --prompts "$np" --input-len "$il" \
+    step "small-$spec-ab-$ab" env ${ab//,/ } timeout 60 $B/cuda_offline_bench --backends fused --prompts "$np" --input-len "$il" \
       >"$W/small_${spec}_ab_$ab.jsonl" 2>&1
   done
 done

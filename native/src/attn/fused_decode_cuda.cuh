@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "attn/cuda_mma.cuh"
+#include "cuda/pdl.cuh"
 
 namespace attnbench {
 
@@ -70,6 +71,8 @@ __device__ __forceinline__ void fused_decode_body(const FusedDecodeParams& p) {
   // heads_inner: the CTAs of one sequence's heads are launched next to each other, so they read the
   // neighbouring 128-byte rows of the same KV blocks (layout [block, token, head, D]) at about the
   // same time instead of 128 sequences apart.
+  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_launch_dependents();
   const int split = p.heads_inner ? blockIdx.y : blockIdx.x;
   const int seq = p.heads_inner ? blockIdx.z : blockIdx.y;
   const int head0 = (p.heads_inner ? blockIdx.x : blockIdx.z) * G;
@@ -235,6 +238,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 1) fused_decode_kernel_wide(co
 // grid (num_seqs, num_heads), block D: out = sum_s w_s * o_s with w_s = 2^(lse_s - max) / sum.
 template <typename T, int D>
 __global__ void fused_decode_merge_kernel(const FusedDecodeParams p) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int seq = blockIdx.x, head = blockIdx.y, d = threadIdx.x;
   const int n_splits = decode_splits_for(p.seq_lens[seq], p.num_splits, p.min_chunk);
   if (n_splits == 1) return;
@@ -284,10 +289,10 @@ template <typename T, int D, int G, int U = 4>
 inline cudaError_t launch_fused_decode_g(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
   const dim3 grid = p.heads_inner ? dim3(p.num_heads / G, p.num_splits, num_seqs) : dim3(p.num_splits, num_seqs, p.num_heads / G);
   if constexpr (D == 64 && G == 1)
-    fused_decode_kernel_wide<T, D, G, U><<<grid, kDecodeThreads, 0, stream>>>(p);
+    launch_pdl(fused_decode_kernel_wide<T, D, G, U>, grid, dim3(kDecodeThreads), 0, stream, p);
   else
-    fused_decode_kernel<T, D, G, U><<<grid, kDecodeThreads, 0, stream>>>(p);
-  if (p.num_splits > 1) fused_decode_merge_kernel<T, D><<<dim3(num_seqs, p.num_heads), D, 0, stream>>>(p);
+    launch_pdl(fused_decode_kernel<T, D, G, U>, grid, dim3(kDecodeThreads), 0, stream, p);
+  if (p.num_splits > 1) launch_pdl(fused_decode_merge_kernel<T, D>, dim3(num_seqs, p.num_heads), dim3(D), 0, stream, p);
   return cudaGetLastError();
 }
 

@@ -3,6 +3,7 @@
 #include "kernels/embedding.cuh"
 
 #include "cuda/cuda_check.h"
+#include "cuda/pdl.cuh"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {
@@ -10,6 +11,8 @@ namespace attnbench {
 template <class T>
 __global__ void embedding_kernel(float* x, const int32_t* tokens, const int32_t* positions, const T* wte,
                                  const T* wpe, int num_tokens, int C) {
+  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_launch_dependents();
   int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= (int64_t)num_tokens * C) return;
   int t = (int)(i / C), c = (int)(i % C);
@@ -22,8 +25,8 @@ void embedding_forward(float* x, const int32_t* tokens, const int32_t* positions
   const int threads = 256;
   int blocks = (int)(((int64_t)num_tokens * C + threads - 1) / threads);
   DISPATCH_DTYPE(dtype, T, {
-    embedding_kernel<T><<<blocks, threads, 0, stream>>>(x, tokens, positions, (const T*)wte, (const T*)wpe,
-                                                        num_tokens, C);
+    launch_pdl(embedding_kernel<T>, dim3(blocks), dim3(threads), 0, stream, x, tokens, positions, (const T*)wte,
+               (const T*)wpe, num_tokens, C);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -4,6 +4,7 @@
 #include "kernels/layernorm.cuh"
 
 #include "cuda/cuda_check.h"
+#include "cuda/pdl.cuh"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {
@@ -16,6 +17,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 template <class T>
 __global__ void residual_layernorm_kernel(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                                           const float* w, const float* b, float eps) {
+  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_launch_dependents();
   int warps = blockDim.x / 32;
   int i = blockIdx.x * warps + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
@@ -129,6 +132,8 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
                                                                             const int32_t* rows, int C, const float* w,
                                                                             const float* b, float eps) {
   __shared__ float sh[4];
+  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_launch_dependents();
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
   float* xr = x + (int64_t)r * C;
@@ -197,7 +202,8 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
 template <class T, int VPT, int VEC>
 static void launch_row(T* out, float* x, const ResidualIn<T>& in, const int32_t* rows, int n_rows, int C,
                        const float* w, const float* b, float eps, cudaStream_t stream) {
-  residual_layernorm_row_kernel<T, VPT, VEC><<<n_rows, kLnThreads, 0, stream>>>(out, x, in, rows, C, w, b, eps);
+  launch_pdl(residual_layernorm_row_kernel<T, VPT, VEC>, dim3(n_rows), dim3(kLnThreads), 0, stream, out, x, in, rows, C,
+             w, b, eps);
 }
 
 template <class T, int VEC>
@@ -236,8 +242,8 @@ void residual_layernorm_forward(void* out, float* x, const void* delta, const in
     in.delta = (const T*)delta;
     if (!launch_rows<T>(o, x, in, rows, n_rows, C, w, b, eps, stream)) {
       const int threads = 256, rows_per_block = threads / 32;
-      residual_layernorm_kernel<T><<<ceil_div(n_rows, rows_per_block), threads, 0, stream>>>(o, x, in.delta, rows,
-                                                                                             n_rows, C, w, b, eps);
+      launch_pdl(residual_layernorm_kernel<T>, dim3(ceil_div(n_rows, rows_per_block)), dim3(threads), 0, stream, o, x,
+                 in.delta, rows, n_rows, C, w, b, eps);
     }
   });
   CUDA_CHECK_LAUNCH();

@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "cuda/cuda_check.h"
+#include "cuda/pdl.cuh"
 
 namespace attnbench {
 
@@ -60,6 +61,8 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* token_out, fl
   __shared__ float s_f[32];
   __shared__ int s_i[32];
   __shared__ int s_token;
+  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_launch_dependents();
   const int row = blockIdx.x, tid = threadIdx.x;
   const float* l = logits + (long long)row * ld;
 
@@ -167,7 +170,8 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* token_out, fl
 void sample_forward(int32_t* token_out, float* logprob_out, const float* logits, int rows, int vocab,
                     const SampleParamsDev& params, cudaStream_t stream, int ld) {
   if (rows == 0) return;
-  sample_kernel<<<rows, kThreads, 0, stream>>>(token_out, logprob_out, logits, vocab, ld > 0 ? ld : vocab, params);
+  launch_pdl(sample_kernel, dim3(rows), dim3(kThreads), 0, stream, token_out, logprob_out, logits, vocab, ld > 0 ? ld : vocab,
+             params);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -16,6 +16,7 @@
 
 #include "attn/cuda_mma.cuh"  // mma::unpack8: 8 x 16-bit -> fp32
 #include "cuda/cuda_check.h"
+#include "cuda/pdl.cuh"
 #include "kernels/dtype.cuh"
 #include "kernels/gelu.cuh"
 
@@ -45,6 +46,14 @@ skinny_gemm_kernel(TO* __restrict__ y, int ldy, const T* __restrict__ x, const T
   const T* wrow[COLS];
 #pragma unroll
   for (int c = 0; c < COLS; ++c) wrow[c] = w + (size_t)min(n0 + c, N - 1) * K;  // tail columns: re-read, discarded
+  // Weights never change during a run, so this warp's rows are pulled toward L2 before waiting for
+  // the kernel that writes x (launch_pdl): the weight stream overlaps that kernel's tail.
+#pragma unroll
+  for (int c = 0; c < COLS; ++c)
+    for (int k = lane * (128 / (int)sizeof(T)); k < K; k += 32 * (128 / (int)sizeof(T)))
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(wrow[c] + k));
+  pdl_wait();
+  pdl_launch_dependents();
 
   float acc[MT][COLS];
 #pragma unroll
@@ -114,11 +123,11 @@ void launch_cols(void* y, int ldy, const void* x, const void* w, const void* bia
                  cudaStream_t s) {
   const int blocks = ceil_div(N, kWarps * COLS);
   if (gelu)
-    skinny_gemm_kernel<T, TO, MT, COLS, true>
-        <<<blocks, kWarps * 32, 0, s>>>((TO*)y, ldy, (const T*)x, (const T*)w, (const T*)bias, M, N, K);
+    launch_pdl(skinny_gemm_kernel<T, TO, MT, COLS, true>, dim3(blocks), dim3(kWarps * 32), 0, s, (TO*)y, ldy, (const T*)x,
+               (const T*)w, (const T*)bias, M, N, K);
   else
-    skinny_gemm_kernel<T, TO, MT, COLS, false>
-        <<<blocks, kWarps * 32, 0, s>>>((TO*)y, ldy, (const T*)x, (const T*)w, (const T*)bias, M, N, K);
+    launch_pdl(skinny_gemm_kernel<T, TO, MT, COLS, false>, dim3(blocks), dim3(kWarps * 32), 0, s, (TO*)y, ldy, (const T*)x,
+               (const T*)w, (const T*)bias, M, N, K);
 }
 
 template <class T, class TO, int MT>
