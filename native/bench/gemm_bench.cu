@@ -95,9 +95,10 @@ int main(int argc, char** argv) {
       CUDA_CHECK(cudaMalloc(&bias, (size_t)sh.N * 2));
       CUDA_CHECK(cudaMemset(bias, 0, (size_t)sh.N * 2));
       for (int M : rows) {
-        for (int path = 0; path < 2; ++path) {  // 0: cuBLASLt, 1: Gemm's default (skinny where it applies)
-          gemm.set_skinny_max_m(path == 0 ? 0 : 16);
-          if (path == 1 && !gemm.skinny(M)) continue;
+        for (int path = 0; path < 3; ++path) {  // 0: cuBLASLt, 1: skinny (CUDA cores), 2: skinny on tensor cores
+          gemm.set_skinny_max_m(path == 1 ? 16 : 0);
+          gemm.set_skinny_tc_max_m(path == 2 ? 32 : 0);
+          if ((path == 1 && !gemm.skinny(M)) || (path == 2 && !gemm.skinny_tc(M))) continue;
           auto call = [&](int i) {
             gemm.linear(s, y, x, ws[i % copies], sh.ep == GemmEpilogue::None ? nullptr : bias, M, sh.N, sh.K,
                         DType::F16, sh.out, sh.ep, ldy);
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
           std::sort(t.begin(), t.end());
           const double us = t[2] * 1e3 / iters;
           const double gbps = wbytes / (us * 1e-6) / 1e9;
-          const char* pname = path == 0 ? "cublaslt" : "skinny";
+          const char* pname = path == 0 ? "cublaslt" : path == 1 ? "skinny" : "skinny_tc";
           std::printf("{\"shape\":\"%s\",\"N\":%d,\"K\":%d,\"M\":%d,\"path\":\"%s\",\"us\":%.2f,\"weight_gbps\":%.0f}\n",
                       sh.name, sh.N, sh.K, M, pname, us, gbps);
           std::fflush(stdout);

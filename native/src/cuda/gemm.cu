@@ -21,6 +21,7 @@
 #include "cuda/device_buffer.h"
 #include "kernels/gelu.cuh"
 #include "kernels/skinny_gemm.cuh"
+#include "kernels/skinny_gemm_tc.cuh"
 
 namespace attnbench {
 
@@ -52,6 +53,12 @@ struct Gemm::Impl {
   // vs 6.8, LM head 27 vs 33), at M = 2 still ahead, from M = 4 behind (each lane re-reads the
   // activation rows per weight vector). So 2.
   int skinny_max_m = 2;
+  // Rows up to which kernels/skinny_gemm_tc.cu (tensor cores, weights loaded before the PDL wait)
+  // replaces cuBLASLt, past skinny_max_m; ATTNBENCH_SKINNY_TC_MAX_M overrides, 0 = never. H100,
+  // attnbench-gemm-bench: qkv 3.8 / 3.9 / 4.2 us at M = 4 / 8 / 16 (cuBLASLt 4.6-4.7), fc_proj 5.9 /
+  // 6.0 / 6.5 (6.9-7.1); at M = 32 it loses (qkv 4.95 vs 4.78, fc_proj 9.5 vs 7.2). Decode step GPU,
+  // same run: 4x900 0.487 -> 0.436 ms, 8x900 0.566 -> 0.515, 16x900 0.644 -> 0.613. So 16.
+  int tc_max_m = 16;
   // K per split-K chunk (linear_splitk via Gemm::splitk); 0 = never. ATTNBENCH_SPLITK_CHUNK turns it
   // on. Off by default: on the H100 every chunk tried made the seed decode step slower (GPU 1.096 ms
   // unsplit; chunk 96: 1.223, 192: 1.202, 384: 1.182) -- cuBLASLt's strided-batched kernels for
@@ -132,11 +139,14 @@ Gemm::Gemm(size_t workspace_bytes) : impl_(new Impl) {
   impl_->lt_gelu = !(env && env[0] == '1');
   if (const char* t = std::getenv("ATTNBENCH_GEMM_TUNE")) impl_->tune = std::atoi(t);
   if (const char* t = std::getenv("ATTNBENCH_SKINNY_MAX_M")) impl_->skinny_max_m = std::atoi(t);
+  if (const char* t = std::getenv("ATTNBENCH_SKINNY_TC_MAX_M")) impl_->tc_max_m = std::atoi(t);
   if (const char* t = std::getenv("ATTNBENCH_SPLITK_CHUNK")) impl_->splitk_chunk = std::atoi(t);
 }
 
 bool Gemm::skinny(int M) const { return M <= impl_->skinny_max_m && M <= kSkinnyMaxRows; }
+bool Gemm::skinny_tc(int M) const { return !skinny(M) && M <= impl_->tc_max_m && M <= kSkinnyTcMaxRows; }
 void Gemm::set_skinny_max_m(int m) { impl_->skinny_max_m = m; }
+void Gemm::set_skinny_tc_max_m(int m) { impl_->tc_max_m = m; }
 
 void Gemm::set_splitk_chunk(int k) { impl_->splitk_chunk = k; }
 
@@ -170,6 +180,12 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
   if (skinny(M) && skinny_gemm_supported(y, x, w, M, K, in) && (out == in || (out == DType::F32 && ep != GemmEpilogue::BiasGelu))) {
     skinny_gemm_forward(y, ldy, x, w, ep == GemmEpilogue::None ? nullptr : bias, M, N, K, in, out,
                         ep == GemmEpilogue::BiasGelu, stream);
+    return;
+  }
+  if (skinny_tc(M) && skinny_gemm_tc_supported(y, x, w, M, K, in) &&
+      (out == in || (out == DType::F32 && ep != GemmEpilogue::BiasGelu))) {
+    skinny_gemm_tc_forward(y, ldy, x, w, ep == GemmEpilogue::None ? nullptr : bias, M, N, K, in, out,
+                           ep == GemmEpilogue::BiasGelu, stream);
     return;
   }
   GemmEpilogue lt_ep = ep;

@@ -33,10 +33,14 @@ class Gemm {
   // then BiasGelu runs as a bias epilogue plus kernels/gelu.cu.
   bool fused_gelu() const;
 
-  // True when an M-row GEMM goes to kernels/skinny_gemm.cu instead of cuBLASLt (M <= 16 unless
+  // True when an M-row GEMM goes to kernels/skinny_gemm.cu instead of cuBLASLt (M <= 2 unless
   // ATTNBENCH_SKINNY_MAX_M says otherwise; shapes it cannot take still go to cuBLASLt).
   bool skinny(int M) const;
   void set_skinny_max_m(int m);  // benchmarks: 0 forces cuBLASLt
+  // True when an M-row GEMM goes to kernels/skinny_gemm_tc.cu (rows past skinny(), up to 16 unless
+  // ATTNBENCH_SKINNY_TC_MAX_M says otherwise).
+  bool skinny_tc(int M) const;
+  void set_skinny_tc_max_m(int m);  // benchmarks: 0 = never
 
   // Split-K for the narrow projections at decode row counts (N = C = 768 gives cuBLASLt only a few
   // output tiles, so a handful of SMs stream all of K): partials[s][M][N] (fp32, row stride N) =

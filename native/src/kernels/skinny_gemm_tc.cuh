@@ -1,0 +1,31 @@
+// defines: skinny_gemm_tc_forward, skinny_gemm_tc_supported, kSkinnyTcMaxRows
+// y[M, N] = x[M, K] . w[N, K]^T (+ bias[N]) (then gelu_new) for M <= 32 on tensor cores (mma.sync
+// m16n8k16, fp32 accumulation): the small-batch decode GEMMs as a stream over the weights, with
+// the weight loads started before the previous kernel ends (launch_pdl). cuBLASLt takes ~4.2-5.0 us
+// for each GPT-2 decode GEMM at any M <= 128 (H100, attnbench-gemm-bench), its fixed cost; the
+// CUDA-core kernel in skinny_gemm.cu wins only at M <= 2 because it re-reads x per weight vector.
+// Called from cuda/gemm.cu, which decides when.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/types.h"
+
+namespace attnbench {
+
+constexpr int kSkinnyTcMaxRows = 32;
+
+// M in [1, 32], K % 8 == 0 (16-byte rows), x and w 16-byte aligned, in fp16 or bf16; out the input
+// type or fp32 (LM head logits).
+inline bool skinny_gemm_tc_supported(const void* y, const void* x, const void* w, int M, int K, DType in) {
+  auto al = [](const void* p) { return ((uintptr_t)p & 15) == 0; };
+  return M >= 1 && M <= kSkinnyTcMaxRows && K % 8 == 0 && K > 0 && al(x) && al(w) && y != nullptr &&
+         (in == DType::F16 || in == DType::BF16);
+}
+
+// bias: `in`'s type (may be null); gelu applies gelu_new after the bias. ldy: elements between rows of y.
+void skinny_gemm_tc_forward(void* y, int ldy, const void* x, const void* w, const void* bias, int M, int N, int K,
+                            DType in, DType out, bool gelu, cudaStream_t stream);
+
+}  // namespace attnbench
