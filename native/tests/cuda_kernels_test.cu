@@ -232,54 +232,6 @@ static void test_skinny_gemm(DType t, bool tc) {
         }
 }
 
-// Split-K projection + the residual LayerNorm that sums its partials, against a double reference:
-// x1 = x0 + a . w^T + bias, out = LN(x1). Odd row count, a gathered-rows variant (ln_f before the
-// LM head), both 16-bit types.
-static void test_splitk_residual_layernorm(DType t, Gemm& gemm, bool gather) {
-  const int M = 37, N = 200, K = 384, splits = 4, R = gather ? 5 : M;
-  auto a = round16(randn((size_t)M * K, rng), t), w = round16(randn((size_t)N * K, rng, 0.05f), t);
-  auto bias = round16(randn(N, rng, 0.1f), t);
-  auto x0 = randn((size_t)M * N, rng);
-  auto lw = randn(N, rng, 0.1f), lb = randn(N, rng, 0.1f);
-  for (float& v : lw) v += 1.f;
-  std::vector<int32_t> rows;
-  for (int i = 0; i < R; ++i) rows.push_back(gather ? (i * 7 + 3) % M : i);
-  auto d_a = to_device(to_bits(a, t)), d_w = to_device(to_bits(w, t)), d_bias = to_device(to_bits(bias, t));
-  float* d_x = to_device(x0);
-  float* d_part = to_device(std::vector<float>((size_t)splits * M * N, NAN));
-  auto d_lw = to_device(lw), d_lb = to_device(lb);
-  auto d_rows = to_device(rows);
-  auto d_out = poisoned16((size_t)R * N);
-  gemm.linear_splitk(0, d_part, d_a, d_w, M, N, K, splits, t);
-  residual_layernorm_partials_forward(d_out, d_x, d_part, splits, (size_t)M * N, d_bias, gather ? d_rows : nullptr, R, N,
-                                      d_lw, d_lb, 1e-5f, t, 0);
-  auto out = from_bits(to_host(d_out, (size_t)R * N), t);
-  auto x1 = to_host(d_x, (size_t)M * N);
-  std::vector<float> ref((size_t)R * N), ref_x;
-  double xerr = 0, xden = 0;
-  for (int i = 0; i < R; ++i) {
-    const int r = rows[i];
-    std::vector<double> xr(N);
-    double mean = 0, var = 0;
-    for (int n = 0; n < N; ++n) {
-      double acc = x0[(size_t)r * N + n] + bias[n];
-      for (int k = 0; k < K; ++k) acc += (double)a[(size_t)r * K + k] * w[(size_t)n * K + k];
-      xr[n] = acc;
-      mean += acc;
-      xerr += (x1[(size_t)r * N + n] - acc) * (x1[(size_t)r * N + n] - acc);
-      xden += acc * acc;
-    }
-    mean /= N;
-    for (int n = 0; n < N; ++n) var += (xr[n] - mean) * (xr[n] - mean);
-    const double rstd = 1.0 / std::sqrt(var / N + 1e-5);
-    for (int n = 0; n < N; ++n) ref[(size_t)i * N + n] = (float)((xr[n] - mean) * rstd * lw[n] + lb[n]);
-  }
-  const double e = rel_l2(out, ref), ex = std::sqrt(xerr / xden);
-  check(e < (t == DType::F16 ? 2e-3 : 1e-2) && ex < 1e-5,
-        std::string("split-K proj + residual layernorm ") + dtype_name(t) + (gather ? " gathered rows" : "") +
-            fmt(" out rel %.2e", e) + fmt(" residual rel %.2e", ex));
-}
-
 static void test_sampling() {
   const int R = 200, V = 5003;
   std::vector<float> logits = randn((size_t)R * V, rng, 2.f);
@@ -354,8 +306,6 @@ int main() {
       for (GemmEpilogue ep : {GemmEpilogue::None, GemmEpilogue::Bias, GemmEpilogue::BiasGelu}) test_gemm(t, ep, gemm);
       test_skinny_gemm(t, false);
       test_skinny_gemm(t, true);
-      test_splitk_residual_layernorm(t, gemm, false);
-      test_splitk_residual_layernorm(t, gemm, true);
     }
     test_cast();
     test_gemm_f32_out(gemm);

@@ -84,7 +84,6 @@ class CudaRunner final : public ModelRunner {
   DeviceBuffer x_;                  // fp32 residual [T, C]
   DeviceBuffer h_, qkv_, q_, k_, v_, att_, tmp_, fc_;
   DeviceBuffer logits_;             // fp32 [S, V]
-  DeviceBuffer part_;               // fp32 split-K partials [splits, rows, C] (Gemm::linear_splitk)
   DeviceBuffer sampled_;            // int32 tokens [S] | fp32 logprobs [S]
   PinnedBuffer sampled_host_;
   std::vector<int> buckets_;        // decode batch sizes a pure-decode step is padded to
@@ -225,8 +224,7 @@ CudaRunner::CudaRunner(const Gpt2Weights& w, const RunnerOptions& opt)
   lm_n_ = Vld_;
   Vld_ = (Vld_ + 31) / 32 * 32;  // aligned row stride when not padding rows
   logits_.resize((size_t)gemm_rows(max_seqs_) * Vld_ * sizeof(float));
-  part_.resize((size_t)Gemm::kSplitKMaxSplits * Gemm::kSplitKMaxRows * C_ * sizeof(float));
-  for (DeviceBuffer* b : {&x_, &h_, &qkv_, &q_, &k_, &v_, &att_, &tmp_, &fc_, &logits_, &part_})
+  for (DeviceBuffer* b : {&x_, &h_, &qkv_, &q_, &k_, &v_, &att_, &tmp_, &fc_, &logits_})
     CUDA_CHECK(cudaMemset(b->get(), 0, b->bytes()));  // rows past M are read by rounded GEMMs: no NaN bits
   sampled_.resize((size_t)max_seqs_ * 8);
   sampled_host_ = PinnedBuffer((size_t)max_seqs_ * 8);
@@ -264,9 +262,6 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
     residual_layernorm_forward(h_.get(), x_.get<float>(), nullptr, nullptr, T, C_, w_.layers[0].ln_1_w,
                                w_.layers[0].ln_1_b, eps, dtype_, s);
   const size_t dec_off = (size_t)md.num_prefill_tokens * H_ * D_;  // decode rows follow prefill rows
-  // The two C-wide projections split K when Gemm::splitk says so (off by default); their partials (plus
-  // bias) are summed by the residual add + LayerNorm that follows (Gemm::linear_splitk).
-  const int sp_proj = gemm_->splitk(Tg, C_), sp_fc = gemm_->splitk(Tg, I_);
   // A decode backend that reads the QKV rows appends its own K/V: the split kernel then covers the
   // prefill rows only (none in a decode step).
   const bool dec_rows = md.num_decode_seqs > 0 && decode_->reads_qkv_rows();
@@ -288,22 +283,13 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
       if (dec_rows) decode_->run_qkv(l, drows, layer_kv_[l], act(att_, dec_off), md, s);
       else decode_->run(l, act(q_, dec_off), layer_kv_[l], act(att_, dec_off), md, s);
     }
-    if (!sk_gemm) {
-      if (sp_proj > 1) gemm_->linear_splitk(s, part_.get<float>(), att_.get(), L.proj_w, Tg, C_, C_, sp_proj, dtype_);
-      else gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, Tg, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
-    }
-    if (!sk_norm) {
-      if (sp_proj > 1)
-        residual_layernorm_partials_forward(h_.get(), x_.get<float>(), part_.get<float>(), sp_proj, (size_t)Tg * C_,
-                                            L.proj_b, nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps, dtype_, s);
-      else
-        residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps,
-                                   dtype_, s);
-    }
+    if (!sk_gemm)
+      gemm_->linear(s, tmp_.get(), att_.get(), L.proj_w, L.proj_b, Tg, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
+    if (!sk_norm)
+      residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nullptr, T, C_, L.ln_2_w, L.ln_2_b, eps, dtype_, s);
     if (!sk_gemm) {
       gemm_->linear(s, fc_.get(), h_.get(), L.fc_w, L.fc_b, Tg, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
-      if (sp_fc > 1) gemm_->linear_splitk(s, part_.get<float>(), fc_.get(), L.fc_proj_w, Tg, C_, I_, sp_fc, dtype_);
-      else gemm_->linear(s, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, Tg, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
+      gemm_->linear(s, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, Tg, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
     }
     // The residual add of this MLP, then the next LayerNorm: the next layer's ln_1, or ln_f on the
     // sampled rows only (the LM head needs no other row).
@@ -314,11 +300,7 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
       const float* nb = last ? w_.ln_f_b : w_.layers[l + 1].ln_1_b;
       const int32_t* nrows = last ? rows : nullptr;
       const int nr = last ? n_rows : T;
-      if (sp_fc > 1)
-        residual_layernorm_partials_forward(h_.get(), x_.get<float>(), part_.get<float>(), sp_fc, (size_t)Tg * C_,
-                                            L.fc_proj_b, nrows, nr, C_, nw, nb, eps, dtype_, s);
-      else
-        residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nrows, nr, C_, nw, nb, eps, dtype_, s);
+      residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nrows, nr, C_, nw, nb, eps, dtype_, s);
     }
   }
   if (skip_ & kSkipLmHead) return;
@@ -350,17 +332,6 @@ void CudaRunner::warm_gemms() {
     gemm_->linear(stream_, tmp_.get(), att_.get(), L.proj_w, L.proj_b, r, C_, C_, dtype_, dtype_, GemmEpilogue::Bias);
     gemm_->linear(stream_, fc_.get(), h_.get(), L.fc_w, L.fc_b, r, I_, C_, dtype_, dtype_, GemmEpilogue::BiasGelu);
     gemm_->linear(stream_, tmp_.get(), fc_.get(), L.fc_proj_w, L.fc_proj_b, r, C_, I_, dtype_, dtype_, GemmEpilogue::Bias);
-    for (const int K : {C_, I_}) {
-      const int sp = gemm_->splitk(r, K);
-      if (sp <= 1) continue;
-      try {
-        gemm_->linear_splitk(stream_, part_.get<float>(), K == C_ ? att_.get() : fc_.get(),
-                             K == C_ ? L.proj_w : L.fc_proj_w, r, C_, K, sp, dtype_);
-      } catch (const std::exception& e) {  // no cuBLASLt algorithm for the batched layout: do not split
-        std::fprintf(stderr, "attnbench-engine: split-K GEMMs off (%s)\n", e.what());
-        gemm_->set_splitk_chunk(0);
-      }
-    }
     if (r <= gemm_rows(max_seqs_))
       gemm_->linear(stream_, logits_.get<float>(), h_.get(), lm_w_, nullptr, r, lm_n_, C_, dtype_, DType::F32,
                     GemmEpilogue::None, Vld_);

@@ -59,13 +59,8 @@ struct Gemm::Impl {
   // 6.0 / 6.5 (6.9-7.1); at M = 32 it loses (qkv 4.95 vs 4.78, fc_proj 9.5 vs 7.2). Decode step GPU,
   // same run: 4x900 0.487 -> 0.436 ms, 8x900 0.566 -> 0.515, 16x900 0.644 -> 0.613. So 16.
   int tc_max_m = 16;
-  // K per split-K chunk (linear_splitk via Gemm::splitk); 0 = never. ATTNBENCH_SPLITK_CHUNK turns it
-  // on. Off by default: on the H100 every chunk tried made the seed decode step slower (GPU 1.096 ms
-  // unsplit; chunk 96: 1.223, 192: 1.202, 384: 1.182) -- cuBLASLt's strided-batched kernels for
-  // these shapes cost more than the parallelism they add (docs/perf-notes.md).
-  int splitk_chunk = 0;
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
-  std::map<std::tuple<int, int, int, int, int, int, int, int>, Plan> plans;
+  std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
 
   ~Impl() {
     for (auto& [key, p] : plans) {
@@ -78,9 +73,7 @@ struct Gemm::Impl {
   }
 
   // Returns false when cuBLASLt has no algorithm for this epilogue (caller falls back).
-  // splits > 1: a strided batch over K chunks (linear_splitk), each chunk's product in its own
-  // [M, N] slab of D. K here is the chunk length; the full row length (the ld of A and B) is K * splits.
-  bool make_plan(Plan& p, int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep, int splits = 1) {
+  bool make_plan(Plan& p, int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep) {
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
@@ -90,19 +83,9 @@ struct Gemm::Impl {
                                                       : CUBLASLT_EPILOGUE_GELU_BIAS;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof(e)));
     p.has_bias = ep != GemmEpilogue::None;
-    const int ldk = K * splits;
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, cuda_type(in), K, N, ldk));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, cuda_type(in), K, M, ldk));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, cuda_type(in), K, N, K));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, cuda_type(in), K, M, K));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.d, cuda_type(out), N, M, ldy));
-    if (splits > 1) {
-      const int32_t count = splits;
-      const int64_t k_off = K, d_off = (int64_t)ldy * M;
-      for (cublasLtMatrixLayout_t l : {p.a, p.b, p.d})
-        CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
-      CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p.a, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &k_off, sizeof(k_off)));
-      CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p.b, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &k_off, sizeof(k_off)));
-      CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(p.d, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &d_off, sizeof(d_off)));
-    }
     cublasLtMatmulPreference_t pref;
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -119,12 +102,12 @@ struct Gemm::Impl {
     return true;
   }
 
-  Plan& plan(int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep, int splits = 1) {
-    auto key = std::make_tuple(M, N, K, ldy, (int)in, (int)out, (int)ep, splits);
+  Plan& plan(int M, int N, int K, int ldy, DType in, DType out, GemmEpilogue ep) {
+    auto key = std::make_tuple(M, N, K, ldy, (int)in, (int)out, (int)ep);
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
     Plan p;
-    if (!make_plan(p, M, N, K, ldy, in, out, ep, splits))
+    if (!make_plan(p, M, N, K, ldy, in, out, ep))
       throw std::runtime_error("cuBLASLt: no algorithm for M=" + std::to_string(M) + " N=" + std::to_string(N) +
                                " K=" + std::to_string(K));
     return plans.emplace(key, p).first->second;
@@ -140,32 +123,12 @@ Gemm::Gemm(size_t workspace_bytes) : impl_(new Impl) {
   if (const char* t = std::getenv("ATTNBENCH_GEMM_TUNE")) impl_->tune = std::atoi(t);
   if (const char* t = std::getenv("ATTNBENCH_SKINNY_MAX_M")) impl_->skinny_max_m = std::atoi(t);
   if (const char* t = std::getenv("ATTNBENCH_SKINNY_TC_MAX_M")) impl_->tc_max_m = std::atoi(t);
-  if (const char* t = std::getenv("ATTNBENCH_SPLITK_CHUNK")) impl_->splitk_chunk = std::atoi(t);
 }
 
 bool Gemm::skinny(int M) const { return M <= impl_->skinny_max_m && M <= kSkinnyMaxRows; }
 bool Gemm::skinny_tc(int M) const { return !skinny(M) && M <= impl_->tc_max_m && M <= kSkinnyTcMaxRows; }
 void Gemm::set_skinny_max_m(int m) { impl_->skinny_max_m = m; }
 void Gemm::set_skinny_tc_max_m(int m) { impl_->tc_max_m = m; }
-
-void Gemm::set_splitk_chunk(int k) { impl_->splitk_chunk = k; }
-
-int Gemm::splitk(int M, int K) const {
-  const int kc = impl_->splitk_chunk;
-  if (kc <= 0 || M > kSplitKMaxRows || skinny(M) || K % kc != 0 || kc % 8 != 0) return 1;
-  return std::min(K / kc, kSplitKMaxSplits);
-}
-
-void Gemm::linear_splitk(cudaStream_t stream, float* partials, const void* x, const void* w, int M, int N, int K,
-                         int splits, DType in) {
-  if (M == 0) return;
-  if (splits < 2 || K % splits != 0 || (K / splits) % 8 != 0)
-    throw std::runtime_error("Gemm::linear_splitk: K = " + std::to_string(K) + " does not split " + std::to_string(splits) + " ways");
-  Plan& p = impl_->plan(M, N, K / splits, N, in, DType::F32, GemmEpilogue::None, splits);
-  const float alpha = 1.f, beta = 0.f;
-  CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &alpha, w, p.a, x, p.b, &beta, partials, p.d, partials, p.d, &p.algo,
-                              impl_->workspace.get(), impl_->workspace_bytes, stream));
-}
 
 Gemm::~Gemm() = default;
 

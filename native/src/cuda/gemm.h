@@ -42,19 +42,6 @@ class Gemm {
   bool skinny_tc(int M) const;
   void set_skinny_tc_max_m(int m);  // benchmarks: 0 = never
 
-  // Split-K for the narrow projections at decode row counts (N = C = 768 gives cuBLASLt only a few
-  // output tiles, so a handful of SMs stream all of K): partials[s][M][N] (fp32, row stride N) =
-  // x[:, s K/S .. (s+1) K/S) . w[:, same]^T, one strided-batched cuBLASLt call. The caller sums the
-  // partials and adds the bias: kernels/layernorm.cu's residual_layernorm_partials_forward does it in
-  // the residual add that follows anyway, so the split costs no extra kernel.
-  void linear_splitk(cudaStream_t stream, float* partials, const void* x, const void* w, int M, int N, int K,
-                     int splits, DType in);
-  // Splits linear_splitk should use for an M x K projection: 1 = do not split (M past
-  // kSplitKMaxRows, M on the skinny path, K not a multiple of the chunk, or turned off).
-  int splitk(int M, int K) const;
-  void set_splitk_chunk(int k);  // K per chunk; 0 = never split (ATTNBENCH_SPLITK_CHUNK)
-  static constexpr int kSplitKMaxRows = 256;
-  static constexpr int kSplitKMaxSplits = 16;
 
  private:
   struct Impl;

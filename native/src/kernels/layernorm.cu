@@ -62,16 +62,6 @@ __device__ __forceinline__ float block_sum_128(float v, float* sh) {
   return sh[0] + sh[1] + sh[2] + sh[3];
 }
 
-// Residual input: delta (T) or, when part != null, n_part fp32 split-K partials plus a bias (T).
-template <class T>
-struct ResidualIn {
-  const T* delta = nullptr;
-  const float* part = nullptr;
-  int n_part = 0;
-  size_t part_stride = 0;
-  const T* bias = nullptr;
-};
-
 // VEC contiguous elements per access (4: float4 / 8-byte 16-bit loads, when C % 4 == 0 and the
 // pointers allow): a prefill step's 8192-row calls are bandwidth-bound (9 KB a row), and scalar
 // 2-byte loads of delta/out left ~35 % of HBM bandwidth unused (H100: 38.6 us a call vs ~25 floor).
@@ -128,7 +118,7 @@ __device__ __forceinline__ void store_vec16(T* p, const float* v) {
 
 // VPT: VEC-vectors per thread (C <= kLnThreads * VPT * VEC).
 template <class T, int VPT, int VEC>
-__global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* out, float* x, const ResidualIn<T> in,
+__global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* out, float* x, const T* delta,
                                                                             const int32_t* rows, int C, const float* w,
                                                                             const float* b, float eps) {
   __shared__ float sh[4];
@@ -137,7 +127,7 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;
   float* xr = x + (int64_t)r * C;
-  const T* dr = in.delta ? in.delta + (int64_t)r * C : nullptr;
+  const T* dr = delta ? delta + (int64_t)r * C : nullptr;
   float v[VPT][VEC], wk[VPT][VEC], bk[VPT][VEC];
   float sum = 0.f;
 #pragma unroll
@@ -151,20 +141,9 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
       ldg_vec<VEC>(w + c, wk[k]);
       ldg_vec<VEC>(b + c, bk[k]);
       load_vec<VEC>(xr + c, v[k]);
-      if (dr || in.part) {
+      if (dr) {
         float add[VEC];
-        if (dr) {
-          load_vec16<T, VEC>(dr + c, add);
-        } else {
-          load_vec16<T, VEC>(in.bias + c, add);
-          const float* pr = in.part + (int64_t)r * C + c;
-          for (int s = 0; s < in.n_part; ++s) {
-            float p[VEC];
-            load_vec<VEC>(pr + s * in.part_stride, p);
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) add[j] += p[j];
-          }
-        }
+        load_vec16<T, VEC>(dr + c, add);
 #pragma unroll
         for (int j = 0; j < VEC; ++j) v[k][j] += add[j];
         store_vec<VEC>(xr + c, v[k]);
@@ -200,37 +179,36 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
 }
 
 template <class T, int VPT, int VEC>
-static void launch_row(T* out, float* x, const ResidualIn<T>& in, const int32_t* rows, int n_rows, int C,
+static void launch_row(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                        const float* w, const float* b, float eps, cudaStream_t stream) {
-  launch_pdl(residual_layernorm_row_kernel<T, VPT, VEC>, dim3(n_rows), dim3(kLnThreads), 0, stream, out, x, in, rows, C,
+  launch_pdl(residual_layernorm_row_kernel<T, VPT, VEC>, dim3(n_rows), dim3(kLnThreads), 0, stream, out, x, delta, rows, C,
              w, b, eps);
 }
 
 template <class T, int VEC>
-static bool launch_rows_vec(T* o, float* x, const ResidualIn<T>& in, const int32_t* rows, int n_rows, int C,
+static bool launch_rows_vec(T* o, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                             const float* w, const float* b, float eps, cudaStream_t stream) {
   const int vpt = ceil_div(C, kLnThreads * VEC);
-  if (vpt <= 1) launch_row<T, 1, VEC>(o, x, in, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 2) launch_row<T, 2, VEC>(o, x, in, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 4) launch_row<T, 4, VEC>(o, x, in, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 8) launch_row<T, 8, VEC>(o, x, in, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 16) launch_row<T, 16, VEC>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  if (vpt <= 1) launch_row<T, 1, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 2) launch_row<T, 2, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 4) launch_row<T, 4, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 8) launch_row<T, 8, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 16) launch_row<T, 16, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
   else return false;
   return true;
 }
 
 template <class T>
-static bool launch_rows(T* o, float* x, const ResidualIn<T>& in, const int32_t* rows, int n_rows, int C,
+static bool launch_rows(T* o, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                         const float* w, const float* b, float eps, cudaStream_t stream) {
   auto aligned = [](const void* p, int bytes) { return ((uintptr_t)p % bytes) == 0; };
   auto all_aligned = [&](int vec) {
     return C % vec == 0 && aligned(o, 2 * vec) && aligned(x, 4 * vec) && aligned(w, 4 * vec) && aligned(b, 4 * vec) &&
-           (!in.delta || aligned(in.delta, 2 * vec)) && (!in.part || (aligned(in.part, 4 * vec) && in.part_stride % vec == 0)) &&
-           (!in.bias || aligned(in.bias, 2 * vec));
+           (!delta || aligned(delta, 2 * vec));
   };
-  if (all_aligned(4)) return launch_rows_vec<T, 4>(o, x, in, rows, n_rows, C, w, b, eps, stream);
-  if (all_aligned(2)) return launch_rows_vec<T, 2>(o, x, in, rows, n_rows, C, w, b, eps, stream);
-  return launch_rows_vec<T, 1>(o, x, in, rows, n_rows, C, w, b, eps, stream);
+  if (all_aligned(4)) return launch_rows_vec<T, 4>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  if (all_aligned(2)) return launch_rows_vec<T, 2>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  return launch_rows_vec<T, 1>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
 }
 
 void residual_layernorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
@@ -238,31 +216,12 @@ void residual_layernorm_forward(void* out, float* x, const void* delta, const in
   if (n_rows == 0) return;
   DISPATCH_DTYPE(dtype, T, {
     T* o = (T*)out;
-    ResidualIn<T> in;
-    in.delta = (const T*)delta;
-    if (!launch_rows<T>(o, x, in, rows, n_rows, C, w, b, eps, stream)) {
+    const T* d = (const T*)delta;
+    if (!launch_rows<T>(o, x, d, rows, n_rows, C, w, b, eps, stream)) {
       const int threads = 256, rows_per_block = threads / 32;
       launch_pdl(residual_layernorm_kernel<T>, dim3(ceil_div(n_rows, rows_per_block)), dim3(threads), 0, stream, o, x,
-                 in.delta, rows, n_rows, C, w, b, eps);
+                 d, rows, n_rows, C, w, b, eps);
     }
-  });
-  CUDA_CHECK_LAUNCH();
-}
-
-void residual_layernorm_partials_forward(void* out, float* x, const float* partials, int n_partials,
-                                         size_t partial_stride, const void* bias, const int32_t* rows, int n_rows,
-                                         int C, const float* w, const float* b, float eps, DType dtype,
-                                         cudaStream_t stream) {
-  if (n_rows == 0) return;
-  if (!partials || n_partials < 1 || !bias) throw std::runtime_error("residual_layernorm_partials: partials and bias needed");
-  DISPATCH_DTYPE(dtype, T, {
-    ResidualIn<T> in;
-    in.part = partials;
-    in.n_part = n_partials;
-    in.part_stride = partial_stride;
-    in.bias = (const T*)bias;
-    if (!launch_rows<T>((T*)out, x, in, rows, n_rows, C, w, b, eps, stream))
-      throw std::runtime_error("residual_layernorm_partials: C > 2048 is not built");
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -13,11 +13,4 @@ namespace attnbench {
 void residual_layernorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
                                 const float* w, const float* b, float eps, DType dtype, cudaStream_t stream);
 
-// The same with the sublayer's output given as split-K GEMM partials (Gemm::linear_splitk) plus its
-// bias: x[r] += bias + sum_s partials[s * partial_stride + r * C]. Summing here saves the split-K
-// reduction kernel. C <= 2048.
-void residual_layernorm_partials_forward(void* out, float* x, const float* partials, int n_partials,
-                                         size_t partial_stride, const void* bias, const int32_t* rows, int n_rows,
-                                         int C, const float* w, const float* b, float eps, DType dtype,
-                                         cudaStream_t stream);
 }  // namespace attnbench
