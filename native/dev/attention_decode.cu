@@ -128,12 +128,9 @@ static bool check_all() {
     pb.reference(ref);
     printf("%-24s %4s", c.name, c.bf16 ? "bf16" : "fp16");
     for (int ver = 1; ver <= 5; ++ver) {
-      // Run 4 (H100): U = 8 (v3) hit an illegal address on this case and a sticky error ends the
-      // process, so the U = 8 versions skip it until that is found; production uses U = 4.
-      if ((ver == 3 || ver == 5) && c.bs == 7) {
-        printf(" %9s ", "skip");
-        continue;
-      }
+      // Session 1's run 4 saw an illegal address for U = 8 on the page-7 case; session 3 ran every
+      // version on it again, also under compute-sanitizer memcheck: 0 errors, all within tolerance.
+      // Possibly the workspace overflow fixed in 65df3f7 (sized without D); nothing is skipped now.
       pb.poison_out();
       dispatch(ver, pb);
       CK(cudaDeviceSynchronize());
