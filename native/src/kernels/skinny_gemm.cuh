@@ -15,10 +15,14 @@ constexpr int kSkinnyMaxRows = 16;
 
 // Shapes and pointers the kernel takes: M in [1, 16], K % 8 == 0 (16-byte rows), x, w and bias
 // 16-byte aligned where 16-byte loads read them, in/out fp16 or bf16, out also fp32 (LM head logits).
-inline bool skinny_gemm_supported(const void* y, const void* x, const void* w, int M, int K, DType in) {
+// (kernels/skinny_gemm_tc.cu takes the same shapes up to its own row limit.)
+inline bool skinny_shape_ok(const void* y, const void* x, const void* w, int M, int K, DType in, int max_rows) {
   auto al = [](const void* p) { return ((uintptr_t)p & 15) == 0; };
-  return M >= 1 && M <= kSkinnyMaxRows && K % 8 == 0 && K > 0 && al(x) && al(w) && y != nullptr &&
+  return M >= 1 && M <= max_rows && K % 8 == 0 && K > 0 && al(x) && al(w) && y != nullptr &&
          (in == DType::F16 || in == DType::BF16);
+}
+inline bool skinny_gemm_supported(const void* y, const void* x, const void* w, int M, int K, DType in) {
+  return skinny_shape_ok(y, x, w, M, K, in, kSkinnyMaxRows);
 }
 
 // bias: `in`'s type (may be null); gelu applies gelu_new after the bias. ldy: elements between

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "core/types.h"
+#include "kernels/skinny_gemm.cuh"  // skinny_shape_ok
 
 namespace attnbench {
 
@@ -19,9 +20,7 @@ constexpr int kSkinnyTcMaxRows = 32;
 // M in [1, 32], K % 8 == 0 (16-byte rows), x and w 16-byte aligned, in fp16 or bf16; out the input
 // type or fp32 (LM head logits).
 inline bool skinny_gemm_tc_supported(const void* y, const void* x, const void* w, int M, int K, DType in) {
-  auto al = [](const void* p) { return ((uintptr_t)p & 15) == 0; };
-  return M >= 1 && M <= kSkinnyTcMaxRows && K % 8 == 0 && K > 0 && al(x) && al(w) && y != nullptr &&
-         (in == DType::F16 || in == DType::BF16);
+  return skinny_shape_ok(y, x, w, M, K, in, kSkinnyTcMaxRows);
 }
 
 // bias: `in`'s type (may be null); gelu applies gelu_new after the bias. ldy: elements between rows of y.
