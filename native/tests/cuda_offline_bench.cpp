@@ -10,12 +10,15 @@
 // --breakdown 1: graphs only, once per ATTNBENCH_SKIP mask (attention, GEMMs, LM head, sampling,
 // layernorms, qkv split/KV append, embedding, everything): the decode step time with a part left
 // out, so each part's cost is the difference to the full step. Tokens are garbage in those runs.
+// --idle-ms N: the GPU sits idle N ms before the timed run (an online request arriving at an idle
+// engine: does the first step pay for clocks that dropped while idle?).
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/step_batch.h"
@@ -98,7 +101,7 @@ int main(int argc, char** argv) {
   std::string backends = "naive", model = "synthetic:gpt2";
   int budget = 8192;
   bool breakdown = false;
-  int P = 128, in_len = 256, out_len = 64;
+  int P = 128, in_len = 256, out_len = 64, idle_ms = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string f = argv[i], v = argv[i + 1];
     if (f == "--backends") backends = v;
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
     else if (f == "--prompts") P = std::max(1, std::stoi(v));
     else if (f == "--input-len") in_len = std::max(1, std::stoi(v));
     else if (f == "--output-len") out_len = std::max(2, std::stoi(v));
+    else if (f == "--idle-ms") idle_ms = std::max(0, std::stoi(v));
   }
   const int bs = 16;
   int errors = 0;
@@ -143,11 +147,12 @@ int main(int argc, char** argv) {
         }
         r->set_timing(true);
         run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);  // warm-up
+        if (idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
         Times t = run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);
         const double total = t.prefill_ms + t.decode_ms;
-        std::printf("{\"backend\":\"%s\",\"prompts\":%d,\"input_len\":%d,\"skip\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
+        std::printf("{\"backend\":\"%s\",\"prompts\":%d,\"input_len\":%d,\"idle_ms\":%d,\"skip\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
                     "\"decode_step_ms\":%.3f,\"decode_step_gpu_ms\":%.3f,\"decode_step_prep_ms\":%.3f,\"total_ms\":%.2f,\"output_tok_per_s\":%.0f}\n",
-                    name.c_str(), P, in_len, mask.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
+                    name.c_str(), P, in_len, idle_ms, mask.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
                     t.decode_ms / (out_len - 1), t.decode_gpu_ms / (out_len - 1), t.decode_prep_ms / (out_len - 1),
                     total, P * out_len / (total / 1000.0));
         std::fflush(stdout);
