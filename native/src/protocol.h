@@ -44,6 +44,8 @@ struct ParsedLine {
 
 // `vocab_size` bounds prompt and stop token ids.
 ParsedLine parse_op_line(const std::string& line, int vocab_size);
+// Blank lines (spaces, tabs, a CR) are not ops: skipped without an event.
+inline bool is_blank_line(const std::string& line) { return line.find_first_not_of(" \t\r") == std::string::npos; }
 
 uint64_t monotonic_ns();
 

@@ -111,18 +111,20 @@ fi
 if [ "${PERF_CTEST:-0}" = 1 ]; then
   step ctest-gpu timeout "${PERF_CTEST_TIMEOUT:-120}" ctest --test-dir native/build -L gpu ${PERF_CTEST_REGEX:+-R "$PERF_CTEST_REGEX"} --output-on-failure >"$W/ctest_gpu.log" 2>&1
 fi
+# Runner JSON lines without the fields every line repeats.
+trim_json() { sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$@"; }
 {
   echo "== $(cat "$W/gpu.txt")"
   cat "$W/steps.txt"
   grep -E "error|Error" "$W/build.log" | head -5
   echo "-- breakdown / tune (runner, fused, graphs)"
-  cat "$W/breakdown.jsonl" "$W/tune.jsonl" 2>/dev/null | sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//'
-  for f in "$W"/ab_*.jsonl; do [ -f "$f" ] && { echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; }; done
+  cat "$W/breakdown.jsonl" "$W/tune.jsonl" 2>/dev/null | trim_json
+  for f in "$W"/ab_*.jsonl; do [ -f "$f" ] && { echo "-- $(basename "$f")"; trim_json "$f"; }; done
   [ -f "$W/lab_decode.log" ] && { echo "-- decode lab"; cat "$W/lab_decode.log"; tail -n 3 "$W/lab_build.log"; }
   for f in "$W"/nsys_seed*kern_sum*.csv; do [ -f "$f" ] && { echo "-- nsys kernels (top 25 by total time)"; head -n 26 "$f" | cut -d, -f1-9 | cut -c1-200; }; done
   [ -f "$W/nsys.log" ] && grep -iE "not found|error" "$W/nsys.log" | head -3
   [ -f "$W/gemm.txt" ] && { echo "-- gemm bench"; sed -n '/^shape/,$p' "$W/gemm.txt"; tail -n 2 "$W/gemm.txt" | grep -i error; }
-  for f in "$W"/small_*.jsonl; do echo "-- $(basename "$f")"; sed -E 's/"device":"[^"]*",//; s/"output_tok_per_s":[0-9]+//' "$f"; done
+  for f in "$W"/small_*.jsonl; do echo "-- $(basename "$f")"; trim_json "$f"; done
   [ -f "$W/hf_baseline.log" ] && { echo "-- hf baseline"; tail -n 2 "$W/hf_baseline.log"; }
   [ -f "$W/online.log" ] && { echo "-- online"; grep -E "TTFT|error|Error" "$W/online.log" | tail -n 8; }
   [ -f "$W/kernels.log" ] && { echo "-- kernels (decode)"; tail -n 16 "$W/kernels.log"; }

@@ -1,5 +1,5 @@
 // Offline throughput of one repeat: everything submitted at once, timed to the last token.
-import type { RequestRecord } from "../results/schema.js";
+import type { AgreementDetail, RequestRecord } from "../results/schema.js";
 import { percentile } from "./percentiles.js";
 
 export interface RepeatThroughput {
@@ -51,14 +51,7 @@ export interface ScoredOutputs {
   logprobs: readonly number[][];
 }
 
-export interface AgreementDetail {
-  /** Fractions of requests: identical tokens, first divergence at a near tie, a real divergence. */
-  exact: number;
-  near_tie: number;
-  diverged: number;
-  /** Largest |logprob difference| of the same chosen token over the common prefixes. */
-  max_logprob_diff: number;
-}
+export type { AgreementDetail };
 
 /**
  * Where greedy outputs of two backends differ, say whether the difference is a near tie: at the

@@ -154,6 +154,17 @@ export const OfflineRunSchema = z.object({
 });
 export type OfflineRun = z.infer<typeof OfflineRunSchema>;
 
+/** Greedy agreement of one backend with the reference, split by cause (metrics/offline.ts agreementDetail). */
+export const AgreementDetailSchema = z.object({
+  /** Fractions of requests: identical tokens, first divergence at a near tie, a real divergence. */
+  exact: z.number(),
+  near_tie: z.number(),
+  diverged: z.number(),
+  /** Largest |logprob difference| of the same chosen token over the common prefixes. */
+  max_logprob_diff: z.number(),
+});
+export type AgreementDetail = z.infer<typeof AgreementDetailSchema>;
+
 export const OfflineResultsSchema = z.object({
   schema: z.literal(OFFLINE_SCHEMA),
   meta: MetaSchema,
@@ -170,12 +181,7 @@ export const OfflineResultsSchema = z.object({
     reference: z.string().nullable(),
     by_backend: z.record(z.string(), z.number()),
     /** Per backend label: identical / near-tie / real divergences vs the reference (see metrics/offline.ts). */
-    detail: z
-      .record(
-        z.string(),
-        z.object({ exact: z.number(), near_tie: z.number(), diverged: z.number(), max_logprob_diff: z.number() }),
-      )
-      .optional(),
+    detail: z.record(z.string(), AgreementDetailSchema).optional(),
   }),
 });
 export type OfflineResults = z.infer<typeof OfflineResultsSchema>;

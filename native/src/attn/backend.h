@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -89,16 +90,16 @@ class PrefillAttn {
                    void* out, const AttnMetadata& md, void* stream) = 0;
 };
 
-// Decode: one query per decode slice over its whole paged context (seq_lens_k keys, own key included).
-//   q   [num_decode_seqs, num_heads, head_dim]  (row j is slice num_prefill_seqs + j)
-//   out same shape
-// The decode rows of the QKV GEMM's output, for a backend that reads them directly.
+// The decode rows of the QKV GEMM's output, for a decode backend that reads them directly.
 struct DecodeQkvRows {
   const void* qkv = nullptr;              // first decode row: [num_decode_seqs, row_stride]
   int row_stride = 0;                     // elements: (num_heads + 2 * num_kv_heads) * head_dim
   const int32_t* slot_mapping = nullptr;  // [num_decode_seqs] cache slot of each new token (-1: none)
 };
 
+// Decode: one query per decode slice over its whole paged context (seq_lens_k keys, own key included).
+//   q   [num_decode_seqs, num_heads, head_dim]  (row j is slice num_prefill_seqs + j)
+//   out same shape
 class DecodeAttn {
  public:
   virtual ~DecodeAttn() = default;
@@ -110,7 +111,9 @@ class DecodeAttn {
   // covers the prefill rows only (one launch a layer fewer in a decode step).
   virtual bool reads_qkv_rows() const { return false; }
   virtual void run_qkv(int /*layer*/, const DecodeQkvRows& /*rows*/, const PagedKv& /*cache*/, void* /*out*/,
-                       const AttnMetadata& /*md*/, void* /*stream*/) {}
+                       const AttnMetadata& /*md*/, void* /*stream*/) {
+    throw std::logic_error("run_qkv called on a decode backend whose reads_qkv_rows() is false");
+  }
 };
 
 enum class AttnPhase { Prefill, Decode };

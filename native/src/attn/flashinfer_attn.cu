@@ -102,18 +102,8 @@ static cudaError_t decode_run_d(const Workspace& ws, const DecodePlanInfo& info,
   paged_kv_t<half, int32_t> paged(h.kv, kv.page_size, D, kv.batch, QKVLayout::kNHD, kv.k, kv.v, kv.indices,
                                   kv.indptr, kv.last_len);
   DecodeParams p;
-  p.q = const_cast<half*>(q);
+  fill_attention_common<D>(p, h, q, o);
   p.paged_kv = paged;
-  p.o = o;
-  p.lse = nullptr;
-  p.num_qo_heads = h.qo;
-  p.q_stride_n = h.qo * D;
-  p.q_stride_h = D;
-  p.window_left = -1;
-  p.logits_soft_cap = 0.f;
-  p.sm_scale = h.scale;
-  p.rope_rcp_scale = 1.f;
-  p.rope_rcp_theta = 1.f / 1e4f;
   p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
   p.kv_tile_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_tile_indices_offset);
   p.o_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.o_indptr_offset);

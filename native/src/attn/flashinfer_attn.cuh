@@ -37,19 +37,14 @@ struct Heads {
   float scale = 0.f;
 };
 
-// The fields ragged and paged prefill params share (same names): causal attention of `q` into `o`,
-// no custom mask, no rope, no alibi, no soft cap, no sliding window, no LSE output.
+// The fields every params struct we fill shares (decode, ragged and paged prefill; same names):
+// attention of `q` ([tokens, qo heads, D]) into `o`, no LSE output, no sliding window, no soft cap,
+// and rope constants left at their defaults (no rope is applied).
 template <uint32_t D, class Params>
-void fill_prefill_common(Params& p, const Heads& h, const half* q, half* o, int32_t* qo_indptr) {
+void fill_attention_common(Params& p, const Heads& h, const half* q, half* o) {
   p.q = const_cast<half*>(q);
-  p.maybe_custom_mask = nullptr;
-  p.q_indptr = qo_indptr;
-  p.maybe_mask_indptr = nullptr;
-  p.maybe_q_rope_offset = nullptr;
   p.o = o;
   p.lse = nullptr;
-  p.maybe_alibi_slopes = nullptr;
-  p.group_size = flashinfer::uint_fastdiv(h.qo / h.kv);
   p.num_qo_heads = h.qo;
   p.q_stride_n = h.qo * D;
   p.q_stride_h = D;
@@ -58,6 +53,19 @@ void fill_prefill_common(Params& p, const Heads& h, const half* q, half* o, int3
   p.sm_scale = h.scale;
   p.rope_rcp_scale = 1.f;
   p.rope_rcp_theta = 1.f / 1e4f;
+}
+
+// The further fields ragged and paged prefill params share: causal, no custom mask, no rope offsets,
+// no alibi.
+template <uint32_t D, class Params>
+void fill_prefill_common(Params& p, const Heads& h, const half* q, half* o, int32_t* qo_indptr) {
+  fill_attention_common<D>(p, h, q, o);
+  p.maybe_custom_mask = nullptr;
+  p.q_indptr = qo_indptr;
+  p.maybe_mask_indptr = nullptr;
+  p.maybe_q_rope_offset = nullptr;
+  p.maybe_alibi_slopes = nullptr;
+  p.group_size = flashinfer::uint_fastdiv(h.qo / h.kv);
 }
 
 // Points ragged or paged prefill params (same field names) at the plan's work lists in the int

@@ -73,7 +73,7 @@ class FusedDecodeCuda final : public DecodeAttn {
   void run_qkv(int /*layer*/, const DecodeQkvRows& rows, const PagedKv& cache, void* out, const AttnMetadata& md,
                void* stream) override {
     if (num_seqs_ == 0) return;
-    const size_t elt = dims_.dtype == DType::F32 ? 4 : 2;
+    const size_t elt = dtype_bytes(dims_.dtype);
     const char* row = static_cast<const char*>(rows.qkv);
     FusedDecodeParams p{};
     p.q = row;

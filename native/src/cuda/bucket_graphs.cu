@@ -40,11 +40,6 @@ void BucketGraphs::capture(int bucket, cudaStream_t stream, const std::function<
   execs_[bucket] = exec;
 }
 
-int BucketGraphs::bucket_for(int n) const {
-  auto it = execs_.lower_bound(n);
-  return it == execs_.end() ? 0 : it->first;
-}
-
 void BucketGraphs::launch(int bucket, cudaStream_t stream) const {
   auto it = execs_.find(bucket);
   if (it == execs_.end()) throw std::runtime_error("no decode graph for bucket " + std::to_string(bucket));

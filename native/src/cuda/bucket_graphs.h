@@ -20,10 +20,8 @@ class BucketGraphs {
 
   // Captures `enqueue` (which must only enqueue work on `stream`) as the graph for `bucket`.
   void capture(int bucket, cudaStream_t stream, const std::function<void()>& enqueue);
-  // Smallest captured bucket >= n, or 0 when none is.
-  int bucket_for(int n) const;
+  bool has(int bucket) const { return execs_.count(bucket) > 0; }
   void launch(int bucket, cudaStream_t stream) const;
-  bool empty() const { return execs_.empty(); }
 
  private:
   std::map<int, cudaGraphExec_t> execs_;

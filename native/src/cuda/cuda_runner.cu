@@ -303,7 +303,6 @@ void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows
       residual_layernorm_forward(h_.get(), x_.get<float>(), tmp_.get(), nrows, nr, C_, nw, nb, eps, dtype_, s);
     }
   }
-  if (skip_ & kSkipLmHead) return;
   if (logits == logits_.get<float>()) {  // our buffer: the padded head (N = row stride)
     gemm_->linear(s, logits, h_.get(), lm_w_, nullptr, lm_rows, lm_n_, C_, dtype_, DType::F32, GemmEpilogue::None, Vld_);
   } else {  // score(): an exact [n, V] buffer
@@ -449,11 +448,11 @@ void CudaRunner::launch(const StepBatch& b) {
       if (n >= b.num_seqs()) { bucket = n; break; }
   int n_rows = n_samp;
   // A lone sampled prefill (no decode rows): the captured graph of its row bucket, when there is one.
-  int prefill_bucket = 0;
-  if (opt_.cuda_graph && !prefill_graphs_.empty() && b.num_prefill_seqs == 1 && b.num_decode_seqs == 0 && n_samp == 1)
-    prefill_bucket = prefill_graphs_.bucket_for(gemm_rows(b.num_tokens()));
-  if (prefill_bucket > 0 && prefill_bucket == gemm_rows(b.num_tokens())) {
-    // Same GEMM row count as the eager path, so the same outputs with --no-cuda-graph.
+  // Same GEMM row count as the eager path (the bucket is gemm_rows of the prompt), so the same outputs
+  // with --no-cuda-graph.
+  const bool lone_prefill = b.num_prefill_seqs == 1 && b.num_decode_seqs == 0 && n_samp == 1;
+  const int prefill_bucket = lone_prefill && prefill_graphs_.has(gemm_rows(b.num_tokens())) ? gemm_rows(b.num_tokens()) : 0;
+  if (prefill_bucket > 0) {
     StepBatch padded = pad_prefill_batch(b, prefill_bucket);
     AttnMetadata md = prefill_graph_metadata(padded);
     in_->upload(padded, stream_);

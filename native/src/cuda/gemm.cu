@@ -140,16 +140,14 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
   if (ldy <= 0) ldy = N;
   if (ldy != N && ep == GemmEpilogue::BiasGelu) throw std::runtime_error("Gemm::linear: ldy != N with BiasGelu");
   if (!bias && ep != GemmEpilogue::None) throw std::runtime_error("Gemm::linear: epilogue needs a bias");
-  if (skinny(M) && skinny_gemm_supported(y, x, w, M, K, in) && (out == in || (out == DType::F32 && ep != GemmEpilogue::BiasGelu))) {
-    skinny_gemm_forward(y, ldy, x, w, ep == GemmEpilogue::None ? nullptr : bias, M, N, K, in, out,
-                        ep == GemmEpilogue::BiasGelu, stream);
-    return;
-  }
-  if (skinny_tc(M) && skinny_gemm_tc_supported(y, x, w, M, K, in) &&
-      (out == in || (out == DType::F32 && ep != GemmEpilogue::BiasGelu))) {
-    skinny_gemm_tc_forward(y, ldy, x, w, ep == GemmEpilogue::None ? nullptr : bias, M, N, K, in, out,
-                           ep == GemmEpilogue::BiasGelu, stream);
-    return;
+  // The weight-stream kernels (few rows): outputs of the input type, or fp32 without gelu.
+  const bool gelu = ep == GemmEpilogue::BiasGelu;
+  const void* sk_bias = ep == GemmEpilogue::None ? nullptr : bias;
+  if (out == in || (out == DType::F32 && !gelu)) {
+    if (skinny(M) && skinny_gemm_supported(y, x, w, M, K, in))
+      return skinny_gemm_forward(y, ldy, x, w, sk_bias, M, N, K, in, out, gelu, stream);
+    if (skinny_tc(M) && skinny_gemm_tc_supported(y, x, w, M, K, in))
+      return skinny_gemm_tc_forward(y, ldy, x, w, sk_bias, M, N, K, in, out, gelu, stream);
   }
   GemmEpilogue lt_ep = ep;
   if (ep == GemmEpilogue::BiasGelu && !impl_->lt_gelu) lt_ep = GemmEpilogue::Bias;

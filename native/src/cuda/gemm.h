@@ -42,7 +42,6 @@ class Gemm {
   bool skinny_tc(int M) const;
   void set_skinny_tc_max_m(int m);  // benchmarks: 0 = never
 
-
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

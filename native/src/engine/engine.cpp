@@ -189,7 +189,7 @@ void Engine::emit_ready() {
 
 void Engine::handle_line(const std::string& line) {
   if (shut_down_) return;
-  if (line.find_first_not_of(" \t\r") == std::string::npos) return;  // blank lines are not ops
+  if (is_blank_line(line)) return;
   handle_parsed(parse_op_line(line, weights_.config.vocab_size));
 }
 

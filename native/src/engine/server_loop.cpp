@@ -40,7 +40,7 @@ struct InputQueue {
 // dropped as it streams (never held whole in memory) and reported once; blank lines are not ops.
 void reader_main(std::shared_ptr<InputQueue> q, int fd, int vocab_size) {
   auto push_line = [&](const std::string& line) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+    if (is_blank_line(line)) return;
     q->push({InputItem::Line, parse_op_line(line, vocab_size), 0});
   };
   std::string line;

@@ -65,28 +65,19 @@ __device__ __forceinline__ float block_sum_128(float v, float* sh) {
 // VEC contiguous elements per access (4: float4 / 8-byte 16-bit loads, when C % 4 == 0 and the
 // pointers allow): a prefill step's 8192-row calls are bandwidth-bound (9 KB a row), and scalar
 // 2-byte loads of delta/out left ~35 % of HBM bandwidth unused (H100: 38.6 us a call vs ~25 floor).
-template <int VEC>
+// RO: read through the read-only path (__ldg), for the affine parameters nothing writes.
+template <int VEC, bool RO = false>
 __device__ __forceinline__ void load_vec(const float* p, float* o) {
   if constexpr (VEC == 4) {
-    const float4 t = *reinterpret_cast<const float4*>(p);
+    const float4* q = reinterpret_cast<const float4*>(p);
+    const float4 t = RO ? __ldg(q) : *q;
     o[0] = t.x, o[1] = t.y, o[2] = t.z, o[3] = t.w;
   } else if constexpr (VEC == 2) {
-    const float2 t = *reinterpret_cast<const float2*>(p);
+    const float2* q = reinterpret_cast<const float2*>(p);
+    const float2 t = RO ? __ldg(q) : *q;
     o[0] = t.x, o[1] = t.y;
   } else {
-    o[0] = *p;
-  }
-}
-template <int VEC>
-__device__ __forceinline__ void ldg_vec(const float* p, float* o) {
-  if constexpr (VEC == 4) {
-    const float4 t = __ldg(reinterpret_cast<const float4*>(p));
-    o[0] = t.x, o[1] = t.y, o[2] = t.z, o[3] = t.w;
-  } else if constexpr (VEC == 2) {
-    const float2 t = __ldg(reinterpret_cast<const float2*>(p));
-    o[0] = t.x, o[1] = t.y;
-  } else {
-    o[0] = __ldg(p);
+    o[0] = RO ? __ldg(p) : *p;
   }
 }
 template <int VEC>
@@ -138,8 +129,8 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
     if (c < C) {
       // The affine parameters are loaded with the row, not after the two reductions: one memory
       // round trip fewer on the step's critical path (the loads cannot move past __syncthreads).
-      ldg_vec<VEC>(w + c, wk[k]);
-      ldg_vec<VEC>(b + c, bk[k]);
+      load_vec<VEC, true>(w + c, wk[k]);
+      load_vec<VEC, true>(b + c, bk[k]);
       load_vec<VEC>(xr + c, v[k]);
       if (dr) {
         float add[VEC];

@@ -18,6 +18,7 @@
 #include "cuda/cuda_check.h"
 #include "cuda/pdl.cuh"
 #include "kernels/dtype.cuh"
+#include "kernels/skinny_common.cuh"
 #include "kernels/gelu.cuh"
 
 namespace attnbench {
@@ -25,14 +26,6 @@ namespace attnbench {
 namespace {
 
 constexpr int kWarps = 4;
-
-__device__ __forceinline__ uint4 ld_stream(const void* p) {
-  uint4 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-               : "l"(p));
-  return r;
-}
 
 // MT: rows the kernel is unrolled for (M <= MT rows are real).
 template <class T, class TO, int MT, int COLS, bool GELU>
@@ -67,7 +60,7 @@ skinny_gemm_kernel(TO* __restrict__ y, int ldy, const T* __restrict__ x, const T
     for (int u = 0; u < U; ++u) {
       const int k = k0 + u * 256;
 #pragma unroll
-      for (int c = 0; c < COLS; ++c) wv[u][c] = k < K ? ld_stream(wrow[c] + k) : make_uint4(0, 0, 0, 0);
+      for (int c = 0; c < COLS; ++c) wv[u][c] = k < K ? ld_stream_u4(wrow[c] + k) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -156,15 +149,8 @@ void skinny_gemm_forward(void* y, int ldy, const void* x, const void* w, const v
   if (M == 0 || N == 0) return;
   if (!skinny_gemm_supported(y, x, w, M, K, in)) throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
   if (ldy <= 0) ldy = N;
-  DISPATCH_DTYPE(in, T, {
-    if (out == DType::F32) {
-      if (gelu) throw std::runtime_error("skinny_gemm: gelu with fp32 output is not built");
-      launch<T, float>(y, ldy, x, w, bias, M, N, K, false, stream);
-    } else if (out == in) {
-      launch<T, T>(y, ldy, x, w, bias, M, N, K, gelu, stream);
-    } else {
-      throw std::runtime_error("skinny_gemm: output type must be the input type or fp32");
-    }
+  skinny_dispatch("skinny_gemm", in, out, gelu, [&](auto t, auto to, bool g) {
+    launch<decltype(t), decltype(to)>(y, ldy, x, w, bias, M, N, K, g, stream);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -23,6 +23,7 @@
 #include "cuda/cuda_check.h"
 #include "cuda/pdl.cuh"
 #include "kernels/dtype.cuh"
+#include "kernels/skinny_common.cuh"
 #include "kernels/gelu.cuh"
 
 namespace attnbench {
@@ -30,14 +31,6 @@ namespace attnbench {
 namespace {
 
 constexpr int kPre = 8;  // weight chunks per lane loaded before the wait (and per batch after it)
-
-__device__ __forceinline__ uint4 ld_weights(const void* p) {  // read once: keep it out of L1
-  uint4 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-               : "l"(p));
-  return r;
-}
 
 template <class T, class TO, int MT, int WARPS, bool GELU>
 __global__ void __launch_bounds__(WARPS * 32)
@@ -51,7 +44,7 @@ skinny_tc_kernel(TO* __restrict__ y, int ldy, const T* __restrict__ x, const T* 
 #pragma unroll
     for (int p = 0; p < kPre; ++p) {
       const int c = first + p * WARPS;
-      wv[p] = c < chunks && c * 32 + 8 * t < K ? ld_weights(wr + c * 32) : make_uint4(0, 0, 0, 0);
+      wv[p] = c < chunks && c * 32 + 8 * t < K ? ld_stream_u4(wr + c * 32) : make_uint4(0, 0, 0, 0);
     }
   };
   uint4 wv[kPre];
@@ -134,15 +127,8 @@ void skinny_gemm_tc_forward(void* y, int ldy, const void* x, const void* w, cons
   if (M == 0 || N == 0) return;
   if (!skinny_gemm_tc_supported(y, x, w, M, K, in)) throw std::runtime_error("skinny_gemm_tc: unsupported shape or alignment");
   if (ldy <= 0) ldy = N;
-  DISPATCH_DTYPE(in, T, {
-    if (out == DType::F32) {
-      if (gelu) throw std::runtime_error("skinny_gemm_tc: gelu with fp32 output is not built");
-      launch<T, float>(y, ldy, x, w, bias, M, N, K, false, stream);
-    } else if (out == in) {
-      launch<T, T>(y, ldy, x, w, bias, M, N, K, gelu, stream);
-    } else {
-      throw std::runtime_error("skinny_gemm_tc: output type must be the input type or fp32");
-    }
+  skinny_dispatch("skinny_gemm_tc", in, out, gelu, [&](auto t, auto to, bool g) {
+    launch<decltype(t), decltype(to)>(y, ldy, x, w, bias, M, N, K, g, stream);
   });
   CUDA_CHECK_LAUNCH();
 }
