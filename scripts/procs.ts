@@ -1,6 +1,6 @@
 // The process table (Linux /proc): descendants of a pid, liveness, resident memory. Shared by the soak
 // (scripts/soak.ts) and the reliability tests.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 interface Proc {
   pid: number;
@@ -67,4 +67,36 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** TCP ports the process listens on (IPv4 and IPv6): its socket fds matched to LISTEN rows of /proc/net/tcp{,6}. */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  } catch {
+    return [];
+  }
+  const ports: number[] = [];
+  for (const file of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    let rows: string[];
+    try {
+      rows = readFileSync(file, "utf8").trim().split("\n").slice(1);
+    } catch {
+      continue;
+    }
+    for (const row of rows) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const f = row.trim().split(/\s+/);
+      if (f[3] === "0A" && inodes.has(f[9])) ports.push(parseInt(f[1].split(":")[1], 16));
+    }
+  }
+  return ports;
 }

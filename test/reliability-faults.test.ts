@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { OfflineResultsSchema, OnlineResultsSchema } from "../src/results/schema.js";
 import { readResults, tmpOut } from "./helpers/cli.js";
 import { BIN, REAL_ENGINE, REPO_ROOT, realEngineMissing } from "./helpers/paths.js";
-import { descendants, alive, waitFor } from "../scripts/procs.js";
+import { descendants, alive, listeningPorts, waitFor } from "../scripts/procs.js";
 
 const skip = realEngineMissing();
 const ENGINE = ["--engine", REAL_ENGINE, "--model", "synthetic:tiny"];
@@ -23,14 +23,32 @@ const resultsWritten = (out: string, kind: string) => {
   return !!d && existsSync(join(out, d, `${kind}_results.json`));
 };
 
+/**
+ * Waits until the first serve under `benchPid` has finished `n` requests (its /health, found through
+ * the port it listens on). A fixed sleep after the engine appeared raced start-up on a loaded machine:
+ * with nothing finished yet there was nothing to keep.
+ */
+async function firstServeFinished(benchPid: number, n: number): Promise<{ serve: number; engine: number }> {
+  let engines: number[] = [];
+  await waitFor(() => (engines = descendants(benchPid, "attnbench-engin")).length > 0, 30_000, "the first engine");
+  const serve = descendants(benchPid).find((p) => descendants(p, "attnbench-engin").includes(engines[0]))!;
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const port = listeningPorts(serve)[0];
+    const finished = port
+      ? await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<any>).then((h) => h?.stats?.finished ?? 0, () => 0)
+      : 0;
+    if (finished >= n) return { serve, engine: engines[0] };
+    assert.ok(Date.now() < deadline, `the first engine finished ${n} requests within 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test("bench online: the engine SIGKILLed mid-run -> that backend failed with reasons, records kept, the next backend runs", { skip, timeout: 60_000 }, async () => {
   const out = tmpOut();
   const child = bench(["online", ...ENGINE, "--trace", "synthetic:poisson", "--request-rate", "20", "--num-prompts", "60", "--input-len", "16", "--output-len", "40", "--ignore-eos", "--scales", "1", "--backends", "naive,fused", "--step-delay-us", "3000", "--warmup-requests", "0", "--out", out]);
-  // The first backend's engine: wait until it serves, then kill it from outside.
-  let engines: number[] = [];
-  await waitFor(() => (engines = descendants(child.pid!, "attnbench-engin")).length > 0, 30_000, "the first engine");
-  await new Promise((r) => setTimeout(r, 1500)); // about half-way through the 3 s schedule
-  process.kill(engines[0], "SIGKILL");
+  // The first backend's engine: wait until it has finished a few requests, then kill it from outside.
+  const { engine } = await firstServeFinished(child.pid!, 3);
+  process.kill(engine, "SIGKILL");
   const r = await child;
   assert.equal(r.exitCode, 0, r.stderr);
   const res = OnlineResultsSchema.parse(readResults(out, "online"));
@@ -49,10 +67,8 @@ for (const [sig, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
   test(`${sig} during bench online: partial results flushed, exit ${code}, no engine or serve process left`, { skip, timeout: 60_000 }, async () => {
     const out = tmpOut();
     const child = bench(["online", ...ENGINE, "--trace", "synthetic:poisson", "--request-rate", "10", "--num-prompts", "60", "--input-len", "16", "--output-len", "30", "--scales", "1", "--backends", "naive,fused", "--step-delay-us", "2000", "--warmup-requests", "0", "--out", out]);
-    let kids: number[] = [];
-    await waitFor(() => (kids = descendants(child.pid!)).some((p) => descendants(p, "attnbench-engin").length > 0), 30_000, "serve and its engine");
-    await new Promise((r) => setTimeout(r, 1500));
-    kids = descendants(child.pid!);
+    await firstServeFinished(child.pid!, 3);
+    const kids = descendants(child.pid!);
     assert.ok(kids.length >= 2, `serve + engine under bench: ${kids}`);
     child.kill(sig);
     const r = await child;

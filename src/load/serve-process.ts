@@ -21,8 +21,9 @@ export interface ServeChild {
   stop: (graceMs?: number) => Promise<void>;
 }
 
-export async function spawnServe(args: string[], opts: { startTimeoutMs: number; onLog?: (l: string) => void }): Promise<ServeChild> {
-  const proc = execa(process.execPath, [BIN_PATH, "serve", "--port", "0", ...args], {
+export async function spawnServe(args: string[], opts: { startTimeoutMs: number; onLog?: (l: string) => void; nodeArgs?: string[] }): Promise<ServeChild> {
+  // nodeArgs: flags for the serve process's Node itself (the soak passes --inspect to measure its heap).
+  const proc = execa(process.execPath, [...(opts.nodeArgs ?? []), BIN_PATH, "serve", "--port", "0", ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
