@@ -1,7 +1,7 @@
 # CUDA half of the engine, included by native/CMakeLists.txt when ATTNBENCH_CUDA is AUTO or ON.
 # Needs nvcc and the CUDA toolkit's cuBLAS/cuBLASLt (headers + libraries). When found: enables the
-# CUDA language, adds src/cuda, src/kernels and src/attn/*cuda*.cu to attnbench_core, sets
-# ATTNBENCH_WITH_CUDA ON and adds the GPU tests. Otherwise sets ATTNBENCH_CUDA_REASON and returns.
+# CUDA language, adds the CUDA sources (listed below) to attnbench_core, sets ATTNBENCH_WITH_CUDA ON
+# and adds the GPU tests and tools. Otherwise sets ATTNBENCH_CUDA_REASON and returns.
 #   -DATTNBENCH_CUDA_ARCHS="90a"   space/semicolon list; each becomes
 #                                  -gencode=arch=compute_X,code=sm_X (sm_90a needs this form)
 set(ATTNBENCH_CUDA_ARCHS "90a" CACHE STRING "CUDA architectures to build for (e.g. 90a, 90, 80)")
@@ -47,17 +47,37 @@ function(attnbench_cuda_target tgt)
   target_compile_options(${tgt} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${ATTNBENCH_GENCODE} -lineinfo>)
 endfunction()
 
-file(GLOB ATTNBENCH_CUDA_SOURCES CONFIGURE_DEPENDS
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/*.cu
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/kernels/*.cu
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/attn/*cuda*.cu)
+set(ATTNBENCH_CUDA_SOURCES
+  src/kernels/cast.cu
+  src/kernels/embedding.cu
+  src/kernels/gelu.cu
+  src/kernels/kv_append.cu
+  src/kernels/layernorm.cu
+  src/kernels/logprobs.cu
+  src/kernels/residual.cu
+  src/kernels/rope_append.cu
+  src/kernels/sampling.cu
+  src/kernels/silu_mul.cu
+  src/kernels/skinny_gemm.cu
+  src/kernels/skinny_gemm_tc.cu
+  src/kernels/synthetic_fill.cu
+  src/attn/naive_cuda.cu
+  src/attn/fused_prefill_cuda.cu
+  src/attn/fused_decode_cuda.cu
+  src/cuda/device_status.cu
+  src/cuda/gemm.cu
+  src/cuda/cuda_weights.cu
+  src/cuda/step_inputs.cu
+  src/cuda/bucket_graphs.cu
+  src/cuda/cuda_forward.cu
+  src/cuda/cuda_runner.cu)
+list(TRANSFORM ATTNBENCH_CUDA_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
 target_sources(attnbench_core PRIVATE ${ATTNBENCH_CUDA_SOURCES})
 attnbench_cuda_target(attnbench_core)
 target_compile_definitions(attnbench_core PUBLIC ATTNBENCH_WITH_CUDA)
 target_link_libraries(attnbench_core PUBLIC CUDA::cudart CUDA::cublas CUDA::cublasLt)
 
-# GPU tests (ctest label "gpu"; they need a device to pass). cuda_score is the one-shot scorer
-# scripts/gpu/hf_check.py drives.
+# GPU tests (ctest label "gpu"; they need a device to pass).
 set(ATTNBENCH_GPU_TESTS cuda_kernels_test.cu cuda_attn_test.cu cuda_runner_test.cpp)
 foreach(_src IN LISTS ATTNBENCH_GPU_TESTS)
   get_filename_component(_name ${_src} NAME_WE)
@@ -68,7 +88,9 @@ foreach(_src IN LISTS ATTNBENCH_GPU_TESTS)
   add_test(NAME ${_tname} COMMAND ${_name} ${CMAKE_CURRENT_SOURCE_DIR}/tests/fixtures)
   set_tests_properties(${_tname} PROPERTIES LABELS gpu TIMEOUT 300)
 endforeach()
-add_executable(cuda_score tests/cuda_score.cpp)
+# Tools (native/tools/): cuda_score is the one-shot scorer scripts/gpu/hf_check.py drives;
+# cuda_offline_bench times the runner alone on an offline workload.
+add_executable(cuda_score tools/cuda_score.cpp)
 target_link_libraries(cuda_score PRIVATE attnbench_core)
-add_executable(cuda_offline_bench tests/cuda_offline_bench.cpp)
+add_executable(cuda_offline_bench tools/cuda_offline_bench.cpp)
 target_link_libraries(cuda_offline_bench PRIVATE attnbench_core)

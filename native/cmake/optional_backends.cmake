@@ -1,5 +1,5 @@
 # Optional official attention backends and the kernel benchmark, included by native/CMakeLists.txt
-# after cmake/cuda.cmake (which already compiles src/attn/*cuda*.cu, our own `fused` kernels).
+# after cmake/cuda.cmake (which already compiles our own CUDA backends, naive and fused).
 #
 #   -DFLASHINFER_INCLUDE_DIR=<flashinfer>/include   `flashinfer` (header-only FlashInfer v0.5.3 / v0.6.9)
 #   -DATTNBENCH_LIBTORCH=AUTO|ON|OFF                 `flashattn` + `cudnn` through libtorch, found via

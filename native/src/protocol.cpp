@@ -189,4 +189,48 @@ std::string fatal_event(const std::string& message) { return dumps(json({{"ev", 
 
 std::string bye_event(uint64_t t_ns) { return dumps(json({{"ev", "bye"}, {"t_ns", t_ns}})); }
 
+std::string ready_event(const ModelConfig& c, const EngineOptions& opt, const std::string& device_name,
+                        int num_kv_blocks, const std::vector<BackendStatus>& prefill,
+                        const std::vector<BackendStatus>& decode, uint64_t t_ns) {
+  auto statuses = [](const std::vector<BackendStatus>& list) {
+    json m = json::object();
+    for (const auto& b : list) m[b.name] = b.status;
+    return m;
+  };
+  const int eos = c.eos_token_id();
+  json ready = {
+      {"ev", "ready"},
+      {"t_ns", t_ns},
+      // n_layer / n_head / n_embd / n_ctx: the names of protocol v1 (GPT-2's), kept for old readers.
+      {"model",
+       {{"name", c.name}, {"family", c.family}, {"n_layer", c.num_layers}, {"n_head", c.num_heads},
+        {"n_embd", c.hidden_size}, {"n_ctx", c.max_context}, {"vocab_size", c.vocab_size},
+        {"eos_token_id", eos >= 0 ? json(eos) : json(nullptr)}, {"eos_token_ids", c.eos_token_ids},
+        {"num_kv_heads", c.num_kv_heads}, {"head_dim", c.head_dim}, {"ffn_size", c.ffn_size}}},
+      {"device",
+       {{"kind", opt.device == Device::CPU ? "cpu" : "cuda"}, {"name", device_name}, {"dtype", dtype_name(opt.dtype)}}},
+      {"backends", {{"prefill", statuses(prefill)}, {"decode", statuses(decode)}}},
+      {"config",
+       {{"prefill_attn_backend", opt.prefill_backend}, {"decode_attn_backend", opt.decode_backend},
+        {"block_size", opt.block_size}, {"num_kv_blocks", num_kv_blocks}, {"max_num_seqs", opt.max_num_seqs},
+        {"max_num_batched_tokens", opt.max_num_batched_tokens}, {"cuda_graph", opt.cuda_graph == 1},
+        {"seed", opt.seed}, {"step_delay_us", opt.step_delay_us}}},
+      {"version", "0.1.0"},
+  };
+  return dumps(ready);
+}
+
+std::string stats_event(const EngineStats& s, uint64_t t_ns) {
+  json j = {{"ev", "stats"},
+            {"t_ns", t_ns},
+            {"kv_blocks_total", s.kv_blocks_total},
+            {"kv_blocks_free", s.kv_blocks_free},
+            {"running", s.running},
+            {"waiting", s.waiting},
+            {"steps", s.steps},
+            {"preemptions", s.preemptions},
+            {"finished", s.finished}};
+  return dumps(j);
+}
+
 }  // namespace attnbench

@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "attn/backend.h"
 #include "core/types.h"
+#include "engine/engine_options.h"
+#include "models/model_config.h"
 
 namespace attnbench {
 
@@ -57,5 +60,17 @@ std::string done_event(const std::string& id, const char* finish, int prompt_tok
 std::string error_event(const std::string& code, const std::string& id, const std::string& message);
 std::string fatal_event(const std::string& message);
 std::string bye_event(uint64_t t_ns);
+
+// `ready`: the model, device, backends (name -> "ok" or "unavailable: ..." per phase) and the engine's
+// resolved configuration.
+std::string ready_event(const ModelConfig& model, const EngineOptions& opt, const std::string& device_name,
+                        int num_kv_blocks, const std::vector<BackendStatus>& prefill,
+                        const std::vector<BackendStatus>& decode, uint64_t t_ns);
+
+struct EngineStats {
+  int kv_blocks_total = 0, kv_blocks_free = 0, running = 0, waiting = 0;
+  uint64_t steps = 0, preemptions = 0, finished = 0;
+};
+std::string stats_event(const EngineStats& s, uint64_t t_ns);
 
 }  // namespace attnbench

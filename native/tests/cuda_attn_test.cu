@@ -1,7 +1,7 @@
 // Every available CUDA attention backend (naive, fused, flashattn, cudnn, flashinfer: prefill and
 // decode, through the registry) against an fp32 CPU reference on a paged cache with shuffled blocks:
 // prefill lengths 1, 17, 255, 1000, with and without context, mixed prefill + decode batches, block
-// sizes 1 / 16 / 256, GQA, fp16 and bf16. A decode backend that reads the QKV rows (run_qkv) is
+// sizes 1 / 16 / 256, GQA, fp16 and bf16. A decode backend that reads the QKV rows (DecodeFromQkvRows::run_qkv) is
 // checked a second time that way, with the newest keys' cache slots poisoned before the call: the
 // output must not have read them and the backend must have written them.
 #include <algorithm>
@@ -143,7 +143,8 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
     decode->run(0, (char*)d_q + dec_off, kv, (char*)d_out + dec_off, md, nullptr);
     double e = rel_l2(out_rows(n_pre, ref_dec.size()), ref_dec);
     check(e < tol, "decode " + be.name + " " + name + tag + fmt(" rel %.2e", e));
-    if (!decode->reads_qkv_rows()) continue;
+    auto* from_rows = dynamic_cast<DecodeFromQkvRows*>(decode.get());
+    if (!from_rows || !from_rows->reads_qkv_rows()) continue;
     // QKV rows [q | k | v] per decode sequence; the newest key/value slots hold other values until
     // the backend appends them.
     const int nd = md.num_decode_seqs, stride = (H + 2 * Hkv) * D;
@@ -166,7 +167,7 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
     DecodeQkvRows rows_in{d_qkv, stride, d_slots};
     poison_out();
     decode->plan(md);
-    decode->run_qkv(0, rows_in, kvp, (char*)d_out + dec_off, md, nullptr);
+    from_rows->run_qkv(0, rows_in, kvp, (char*)d_out + dec_off, md, nullptr);
     e = rel_l2(out_rows(n_pre, ref_dec.size()), ref_dec);
     check(e < tol, "decode " + be.name + " (QKV rows) " + name + tag + fmt(" rel %.2e", e));
     bool appended = true;

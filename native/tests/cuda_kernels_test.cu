@@ -14,6 +14,8 @@
 #include "kernels/layernorm.cuh"
 #include "kernels/logprobs.cuh"
 #include "kernels/residual.cuh"
+#include "kernels/rope_append.cuh"
+#include "kernels/silu_mul.cuh"
 #include "kernels/sampling.cuh"
 #include "kernels/skinny_gemm.cuh"
 #include "kernels/skinny_gemm_tc.cuh"
@@ -38,6 +40,149 @@ static void test_embedding(DType t) {
     for (int c = 0; c < C; ++c) ref[(size_t)i * C + c] = wte[(size_t)tok[i] * C + c] + wpe[(size_t)pos[i] * C + c];
   double e = rel_l2(x, ref);
   check(e < 1e-6, std::string("embedding ") + dtype_name(t) + fmt(" rel %.2e", e));
+}
+
+// No learned positions (Llama): wpe null.
+static void test_embedding_no_pos(DType t) {
+  const int V = 513, C = 72, T = 21;
+  auto wte = round16(randn((size_t)V * C, rng), t);
+  std::vector<int32_t> tok(T), pos(T, 7);
+  for (int i = 0; i < T; ++i) tok[i] = rng() % V;
+  auto d_wte = to_device(to_bits(wte, t));
+  auto d_tok = to_device(tok), d_pos = to_device(pos);
+  float* d_x = to_device(std::vector<float>((size_t)T * C, NAN));
+  embedding_forward(d_x, d_tok, d_pos, d_wte, nullptr, T, C, t, 0);
+  auto x = to_host(d_x, (size_t)T * C);
+  std::vector<float> ref((size_t)T * C);
+  for (int i = 0; i < T; ++i)
+    for (int c = 0; c < C; ++c) ref[(size_t)i * C + c] = wte[(size_t)tok[i] * C + c];
+  double e = rel_l2(x, ref);
+  check(e < 1e-6, std::string("embedding without positions ") + dtype_name(t) + fmt(" rel %.2e", e));
+}
+
+// RMSNorm with the residual add fused, C = 200 / 198 / 199 as for LayerNorm, and a wide row (4096:
+// Llama 8B) on the block-per-row path.
+static void test_residual_rmsnorm(DType t, bool gather, int C) {
+  const int T = 23, R = gather ? 5 : T;
+  auto x0 = randn((size_t)T * C, rng), delta = round16(randn((size_t)T * C, rng), t);
+  auto w = randn(C, rng, 0.1f);
+  for (float& v : w) v += 1.f;
+  std::vector<int32_t> rows;
+  for (int i = 0; i < R; ++i) rows.push_back(gather ? (i * 3 + 2) % T : i);
+  float* d_x = to_device(x0);
+  auto d_delta = to_device(to_bits(delta, t));
+  auto d_w = to_device(w);
+  auto d_rows = to_device(rows);
+  auto d_out = poisoned16((size_t)R * C);
+  residual_rmsnorm_forward(d_out, d_x, d_delta, gather ? d_rows : nullptr, R, C, d_w, 1e-6f, t, 0);
+  auto out = from_bits(to_host(d_out, (size_t)R * C), t);
+  auto x_after = to_host(d_x, (size_t)T * C);
+  std::vector<float> ref((size_t)R * C);
+  bool residual_ok = true;
+  for (int i = 0; i < R; ++i) {
+    const int r = rows[i];
+    double sq = 0;
+    std::vector<double> xr(C);
+    for (int c = 0; c < C; ++c) {
+      xr[c] = (double)x0[(size_t)r * C + c] + delta[(size_t)r * C + c];
+      sq += xr[c] * xr[c];
+      residual_ok &= std::fabs(x_after[(size_t)r * C + c] - xr[c]) < 1e-5;
+    }
+    const double inv = 1.0 / std::sqrt(sq / C + 1e-6);
+    for (int c = 0; c < C; ++c) ref[(size_t)i * C + c] = (float)(xr[c] * inv * w[c]);
+  }
+  double e = rel_l2(out, ref);
+  check(e < (t == DType::F16 ? 2e-3 : 1e-2) && residual_ok, std::string("residual_rmsnorm ") + dtype_name(t) +
+                                                                (gather ? " gather" : "") + " C=" + std::to_string(C) + fmt(" rel %.2e", e));
+}
+
+// q/k norm (optional) + rotary embedding + append, against a double reference. D 64 and 128, GQA
+// 4:1 and 1:1, positions up to 100k (llama3-scaled frequencies are just another inv_freq table).
+static void test_rope_append(DType t, int D, int H, int Hkv, bool qk_norm) {
+  const int T = 17, bs = 16, blocks = 4, half = D / 2;
+  const int heads = H + 2 * Hkv, N = heads * D;
+  auto qkv = round16(randn((size_t)T * N, rng), t);
+  std::vector<int32_t> slots(T), pos(T);
+  std::vector<int> perm(blocks * bs);
+  for (int i = 0; i < blocks * bs; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), rng);
+  for (int i = 0; i < T; ++i) { slots[i] = perm[i]; pos[i] = (int)(rng() % 100000); }
+  slots[3] = -1;
+  std::vector<float> inv(half);
+  for (int i = 0; i < half; ++i) inv[i] = (float)(1.0 / std::pow(500000.0, (2.0 * i) / D));
+  auto qn = randn(D, rng, 0.1f), kn = randn(D, rng, 0.1f);
+  for (float& v : qn) v += 1.f;
+  for (float& v : kn) v += 1.f;
+  auto d_qkv = to_device(to_bits(qkv, t));
+  auto d_slots = to_device(slots), d_pos = to_device(pos);
+  auto d_inv = to_device(inv), d_qn = to_device(qn), d_kn = to_device(kn);
+  auto d_q = poisoned16((size_t)T * H * D), d_k = poisoned16((size_t)T * Hkv * D), d_v = poisoned16((size_t)T * Hkv * D);
+  std::vector<uint16_t> cache0((size_t)blocks * bs * Hkv * D, 0x1234);
+  auto d_kc = to_device(cache0), d_vc = to_device(cache0);
+  qkv_rope_kv_append(d_q, d_k, d_v, d_kc, d_vc, d_qkv, d_slots, d_pos, d_inv, qk_norm ? d_qn : nullptr,
+                     qk_norm ? d_kn : nullptr, 1e-6f, T, H, Hkv, D, t, 0);
+  auto q = from_bits(to_host(d_q, (size_t)T * H * D), t), k = from_bits(to_host(d_k, (size_t)T * Hkv * D), t);
+  auto v = to_host(d_v, (size_t)T * Hkv * D);
+  auto kc = from_bits(to_host(d_kc, cache0.size()), t);
+  auto vc_bits = to_host(d_vc, cache0.size());
+  auto qkv_bits = to_bits(qkv, t);
+  std::vector<float> qref((size_t)T * H * D), kref((size_t)T * Hkv * D), kc_got, kc_ref;
+  auto rot = [&](const float* src, const std::vector<float>& nw, int p, float* dst) {
+    std::vector<double> x(src, src + D);
+    if (qk_norm) {
+      double sq = 0;
+      for (double a : x) sq += a * a;
+      const double r = 1.0 / std::sqrt(sq / D + 1e-6);
+      for (int i = 0; i < D; ++i) x[i] = x[i] * r * nw[i];
+    }
+    for (int i = 0; i < half; ++i) {
+      const double ang = (double)((float)p * inv[i]);
+      dst[i] = (float)(x[i] * std::cos(ang) - x[i + half] * std::sin(ang));
+      dst[i + half] = (float)(x[i + half] * std::cos(ang) + x[i] * std::sin(ang));
+    }
+  };
+  bool v_ok = true, untouched_ok = true;
+  for (int i = 0; i < T; ++i) {
+    for (int h = 0; h < H; ++h) rot(&qkv[(size_t)i * N + h * D], qn, pos[i], &qref[((size_t)i * H + h) * D]);
+    for (int h = 0; h < Hkv; ++h) {
+      rot(&qkv[(size_t)i * N + (H + h) * D], kn, pos[i], &kref[((size_t)i * Hkv + h) * D]);
+      for (int d = 0; d < D; ++d) {
+        const uint16_t want = qkv_bits[(size_t)i * N + (H + Hkv + h) * D + d];
+        v_ok &= v[((size_t)i * Hkv + h) * D + d] == want;
+        if (slots[i] >= 0) {
+          v_ok &= vc_bits[((size_t)slots[i] * Hkv + h) * D + d] == want;
+          kc_got.push_back(kc[((size_t)slots[i] * Hkv + h) * D + d]);
+          kc_ref.push_back(kref[((size_t)i * Hkv + h) * D + d]);
+        }
+      }
+    }
+  }
+  size_t untouched = 0;
+  for (uint16_t x : vc_bits) untouched += x == 0x1234;
+  untouched_ok = untouched == cache0.size() - (size_t)(T - 1) * Hkv * D;
+  const double eq = rel_l2(q, qref), ek = rel_l2(k, kref), ec = rel_l2(kc_got, kc_ref);
+  const double tol = t == DType::F16 ? 2e-3 : 1e-2;
+  check(eq < tol && ek < tol && ec < tol && v_ok && untouched_ok,
+        std::string("qkv_rope_kv_append ") + dtype_name(t) + " D=" + std::to_string(D) + " H=" + std::to_string(H) + "/" +
+            std::to_string(Hkv) + (qk_norm ? " qk_norm" : "") + fmt(" q rel %.2e", eq) + fmt(" k rel %.2e", ek) +
+            (v_ok ? "" : " (v wrong)") + (untouched_ok ? "" : " (cache slots written that should not be)"));
+}
+
+static void test_silu_mul(DType t, int F) {
+  const int R = 11;
+  auto x = round16(randn((size_t)R * 2 * F, rng, 2.f), t);
+  auto d_x = to_device(to_bits(x, t));
+  auto d_y = poisoned16((size_t)R * F);
+  silu_mul_forward(d_y, d_x, R, F, t, 0);
+  auto y = from_bits(to_host(d_y, (size_t)R * F), t);
+  std::vector<float> ref((size_t)R * F);
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < F; ++i) {
+      const double g = x[(size_t)r * 2 * F + i], u = x[(size_t)r * 2 * F + F + i];
+      ref[(size_t)r * F + i] = (float)(g / (1 + std::exp(-g)) * u);
+    }
+  double e = rel_l2(y, ref);
+  check(e < (t == DType::F16 ? 2e-3 : 1e-2), std::string("silu_mul ") + dtype_name(t) + " F=" + std::to_string(F) + fmt(" rel %.2e", e));
 }
 
 // C = 200 takes the 4-wide vector path, 198 the 2-wide, 199 the scalar one.
@@ -303,6 +448,13 @@ int main() {
       test_residual(t);
       test_bias_gelu(t);
       test_kv_append(t);
+      test_embedding_no_pos(t);
+      for (int C : {200, 198, 199, 4096}) test_residual_rmsnorm(t, C == 199, C);
+      test_rope_append(t, 128, 8, 2, false);
+      test_rope_append(t, 64, 4, 4, false);
+      test_rope_append(t, 128, 16, 8, true);
+      test_silu_mul(t, 344);
+      test_silu_mul(t, 173);
       for (GemmEpilogue ep : {GemmEpilogue::None, GemmEpilogue::Bias, GemmEpilogue::BiasGelu}) test_gemm(t, ep, gemm);
       test_skinny_gemm(t, false);
       test_skinny_gemm(t, true);

@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/step_batch.h"
-#include "model/gpt2_weights.h"
+#include "core/step_batch.h"
+#include "core/device_status.h"
+#include "models/registry.h"
 #include "runner/model_runner.h"
 
 using namespace attnbench;
@@ -95,7 +96,7 @@ static std::vector<Req> make_requests(const ModelConfig& c, float temperature, i
   uint32_t x = 12345;
   for (int i = 0; i < 7; ++i) {
     Req q;
-    const int len = std::min(lens[i], c.n_ctx - max_new - 1);  // small fixtures (n_ctx 64)
+    const int len = std::min(lens[i], c.max_context - max_new - 1);  // small fixtures (n_ctx 64)
     for (int k = 0; k < len; ++k) q.prompt.push_back((int32_t)((x = x * 1664525u + 1013904223u) >> 8) % c.vocab_size);
     q.start_step = starts[i];
     q.chunk = chunks[i];
@@ -119,8 +120,8 @@ static std::string tokens_str(const std::vector<int32_t>& v) {
 }
 
 static void test_model(const std::string& spec) {
-  Gpt2Weights w = load_gpt2(spec, 0);
-  const int max_new = std::min(16, w.config.n_ctx / 4);
+  ModelWeights w = load_model(spec, 0);
+  const int max_new = std::min(16, w.config.max_context / 4);
   int num_blocks = 0;
   auto greedy = make_requests(w.config, 0.f, max_new, &num_blocks);
   RunnerOptions o;
@@ -215,9 +216,9 @@ static void test_model(const std::string& spec) {
 }
 
 int main(int argc, char** argv) {
-  const std::string status = cuda_runner_status();
+  const std::string status = cuda_device_status();
   if (status != "ok") {
-    std::printf("NOT OK cuda_runner_status: %s\n", status.c_str());
+    std::printf("NOT OK cuda_device_status: %s\n", status.c_str());
     return 1;
   }
   std::vector<std::string> specs = {"synthetic:tiny"};

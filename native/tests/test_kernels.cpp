@@ -6,6 +6,7 @@
 #include "core/rng.h"
 #include "cpu/elementwise.h"
 #include "cpu/matmul.h"
+#include "core/request_seed.h"
 #include "cpu/sampling.h"
 #include "test_util.h"
 

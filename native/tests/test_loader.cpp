@@ -8,9 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "attn/backend.h"
-#include "model/gpt2_weights.h"
-#include "model/synthetic.h"
-#include "runner/model_runner.h"
+#include "core/device_status.h"
+#include "models/registry.h"
 #include "test_util.h"
 
 using namespace attnbench;
@@ -43,7 +42,7 @@ int main() {
   auto load = [&](const std::string& cfg, const std::string& st) {
     spit(tmp + "/config.json", cfg);
     spit(tmp + "/model.safetensors", st);
-    return error_of([&] { load_gpt2(tmp, 0); });
+    return error_of([&] { load_model(tmp, 0); });
   };
   auto with = [&](const std::string& key_json) {  // config.json with one field replaced/added
     nlohmann::json j = nlohmann::json::parse(config);
@@ -52,7 +51,7 @@ int main() {
   };
 
   CHECK(load(config, weights).empty(), "the untouched copy loads");
-  std::string e = error_of([&] { load_gpt2(tmp + "/nonexistent", 0); });
+  std::string e = error_of([&] { load_model(tmp + "/nonexistent", 0); });
   CHECK(has(e, "nonexistent") && has(e, "not a directory"), "missing directory named: " + e);
   e = load(config, weights.substr(0, weights.size() - 100));
   CHECK(has(e, "model.safetensors") && has(e, "outside the data section"), "truncated file named: " + e);
@@ -81,16 +80,58 @@ int main() {
   CHECK(has(e, "config.json") && has(e, "vocab_size"), "missing config field named: " + e);
   spit(tmp + "/config.json", config);
   ::remove((tmp + "/model.safetensors").c_str());
-  e = error_of([&] { load_gpt2(tmp, 0); });
+  e = error_of([&] { load_model(tmp, 0); });
   CHECK(has(e, "model.safetensors") && has(e, "model.safetensors.index.json"), "absent weights named: " + e);
 
-  e = error_of([&] { load_gpt2("synthetic:gpt5", 0); });
+  e = error_of([&] { load_model("synthetic:gpt5", 0); });
   CHECK(has(e, "gpt5") && has(e, "gpt2-xl") && has(e, "tiny"), "unknown preset lists the known ones: " + e);
   const ModelConfig xl = synthetic_config("gpt2-xl");
-  CHECK(xl.n_embd == 1600 && xl.n_layer == 48 && xl.n_head == 25 && xl.vocab_size == 50257 && xl.n_ctx == 1024,
+  CHECK(xl.hidden_size == 1600 && xl.num_layers == 48 && xl.num_heads == 25 && xl.vocab_size == 50257 && xl.max_context == 1024,
         "gpt2-xl preset has GPT-2 XL's shape");
-  const Gpt2Weights a = load_gpt2("synthetic:tiny", 3), b = load_gpt2("synthetic:tiny", 3), c = load_gpt2("synthetic:tiny", 4);
-  CHECK(a.wte == b.wte && a.layers[1].mlp_c_fc_w == b.layers[1].mlp_c_fc_w && a.wte != c.wte, "synthetic weights are seeded");
+  const ModelWeights a = load_model("synthetic:tiny", 3), b = load_model("synthetic:tiny", 3), c = load_model("synthetic:tiny", 4);
+  CHECK(a.tok_emb == b.tok_emb && a.layers[1].up.w == b.layers[1].up.w && a.tok_emb != c.tok_emb, "synthetic weights are seeded");
+
+  // Llama-family configs: unsupported options are refused by name.
+  {
+    const std::string lfx = std::string(ATTNBENCH_FIXTURES_DIR) + "/llama-gqa";
+    const std::string lconfig = slurp(lfx + "/config.json"), lweights = slurp(lfx + "/model.safetensors");
+    auto lwith = [&](const std::string& key_json) {
+      nlohmann::json j = nlohmann::json::parse(lconfig);
+      j.update(nlohmann::json::parse("{" + key_json + "}"));
+      return j.dump();
+    };
+    CHECK(load(lconfig, lweights).empty(), "the Llama fixture loads");
+    e = load(lwith("\"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4.0, \"rope_theta\": 10000.0}"), lweights);
+    CHECK(has(e, "config.json") && has(e, "yarn") && has(e, "llama3"), "unsupported rope type named: " + e);
+    e = load(lwith("\"rope_parameters\": null, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}"), lweights);
+    CHECK(has(e, "rope_scaling") && has(e, "linear"), "old-style rope_scaling type named: " + e);
+    e = load(lwith("\"hidden_act\": \"gelu\""), lweights);
+    CHECK(has(e, "hidden_act") && has(e, "gelu"), "unsupported activation named: " + e);
+    e = load(lwith("\"partial_rotary_factor\": 0.5"), lweights);
+    CHECK(has(e, "partial_rotary_factor"), "partial rotary named: " + e);
+    e = load(lwith("\"architectures\": [\"FalconForCausalLM\"], \"model_type\": \"falcon\""), lweights);
+    CHECK(has(e, "FalconForCausalLM") && has(e, "LlamaForCausalLM") && has(e, "Qwen3ForCausalLM"),
+          "unknown architecture lists the supported ones: " + e);
+    e = load(lwith("\"architectures\": [\"Qwen2ForCausalLM\"], \"model_type\": \"qwen2\", \"use_sliding_window\": true"), lweights);
+    CHECK(has(e, "use_sliding_window"), "Qwen sliding window named: " + e);
+    e = load(lwith("\"num_key_value_heads\": 3"), lweights);
+    CHECK(has(e, "num_key_value_heads") || has(e, "multiple"), "heads not a multiple of kv heads named: " + e);
+    e = load(lwith("\"num_hidden_layers\": 3"), lweights);
+    CHECK(has(e, "model.layers.2.") && has(e, "missing tensor"), "missing Llama layer tensor named: " + e);
+    e = load(lwith("\"architectures\": [\"Qwen3ForCausalLM\"], \"model_type\": \"qwen3\", \"head_dim\": 16"), lweights);
+    CHECK(has(e, "q_norm"), "Qwen3 without q/k norm tensors named: " + e);
+    const ModelConfig l8 = synthetic_config("llama-3.1-8b");
+    CHECK(l8.hidden_size == 4096 && l8.num_layers == 32 && l8.num_kv_heads == 8 && l8.head_dim == 128 &&
+              l8.ffn_size == 14336 && l8.vocab_size == 128256 && l8.rope.type == "llama3" && !l8.tied_embeddings,
+          "llama-3.1-8b preset has Llama 3.1 8B's shape");
+    const ModelConfig q8 = synthetic_config("qwen3-8b");
+    CHECK(q8.hidden_size == 4096 && q8.num_layers == 36 && q8.head_dim == 128 && q8.qk_norm && q8.ffn_size == 12288,
+          "qwen3-8b preset has Qwen3 8B's shape");
+    ModelWeights lazy = load_model("synthetic:llama-tiny", 5, true), eager = load_model("synthetic:llama-tiny", 5);
+    CHECK(!lazy.materialized() && eager.materialized(), "lazy synthetic weights stay recipes");
+    lazy.materialize();
+    CHECK(lazy.layers[1].up.w == eager.layers[1].up.w && lazy.tok_emb == eager.tok_emb, "a recipe expands to the eager values");
+  }
 
   // Registry.
   bool naive_ok = false, fused_ok = false, fi_cuda_only = false;
@@ -103,10 +144,15 @@ int main() {
   int cuda_listed = 0;
   for (const auto& s : list_backends(Device::CUDA, AttnPhase::Prefill)) {
     cuda_listed++;
-    if (cuda_runner_status() != "ok") CHECK(has(s.status, "unavailable: "), "CUDA backend " + s.name + ": " + s.status);
+    if (cuda_device_status() != "ok") CHECK(has(s.status, "unavailable: "), "CUDA backend " + s.name + ": " + s.status);
   }
   CHECK(cuda_listed >= 5, "every known CUDA backend listed");
-  AttnDims dims{4, 4, 16, 0.25f, 16, DType::F32};
+  AttnDims dims;
+  dims.num_heads = dims.num_kv_heads = 4;
+  dims.head_dim = 16;
+  dims.scale = 0.25f;
+  dims.block_size = 16;
+  dims.dtype = DType::F32;
   e = error_of([&] { make_prefill_attn("warp-speed", Device::CPU, dims); });
   CHECK(has(e, "warp-speed") && has(e, "unknown") && has(e, "naive, fused"), "unknown backend lists available: " + e);
   e = error_of([&] { make_decode_attn("flashinfer", Device::CPU, dims); });

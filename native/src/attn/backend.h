@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/experiments.h"
+#include "core/step_batch.h"
 #include "core/types.h"
-#include "engine/step_batch.h"
 
 namespace attnbench {
 
@@ -25,6 +26,7 @@ struct AttnDims {
   // The runner captures decode steps in CUDA graphs (a backend whose plan() sizes its launches, like
   // FlashInfer's, must then plan in its graph-stable mode: same grid and buffers for a batch size).
   bool cuda_graph = false;
+  ExperimentSwitches exp;  // the engine's experiment switches (core/experiments.h)
 };
 
 // One layer's paged cache. K and V are separate, each [num_blocks, block_size, num_kv_heads, head_dim]
@@ -36,7 +38,7 @@ struct PagedKv {
 };
 
 // Step metadata where the backend can read it (host arrays on CPU, device arrays on CUDA).
-// Slices [0, num_prefill_seqs) are prefill, the rest decode; see engine/step_batch.h.
+// Slices [0, num_prefill_seqs) are prefill, the rest decode; see core/step_batch.h.
 struct AttnMetadata {
   int num_seqs = 0, num_prefill_seqs = 0, num_decode_seqs = 0;
   int num_tokens = 0, num_prefill_tokens = 0;
@@ -46,10 +48,6 @@ struct AttnMetadata {
   const int32_t* seq_lens_k = nullptr;    // [num_seqs]
   const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]
   const StepBatch* host = nullptr;        // always the host copy, for plan()
-  // Graph-shaped step (a padded pure-decode bucket): plan() must size its launches from the scalars
-  // above only (max_k_len is then the context limit), never from host lengths, because a captured
-  // graph replays the plan made at capture for every later step of that bucket.
-  bool bucketed = false;
 };
 
 // Metadata pointing at the StepBatch's own host arrays (CPU backends, tests). The CUDA runner
@@ -72,22 +70,49 @@ inline AttnMetadata host_attn_metadata(const StepBatch& b) {
   return md;
 }
 
+// What prefill and decode backends share: planning, and the CUDA-graph contract (mini-sglang's
+// init_capture_graph / prepare_for_capture / prepare_for_replay). The runner captures steps of a fixed
+// shape -- a bucket: a pure-decode batch padded to a bucket size, or one prompt padded to a GEMM row
+// count -- and replays the graph for every later step of that bucket; what the backend planned
+// before the capture is baked into the graph.
+class AttnBackend {
+ public:
+  virtual ~AttnBackend() = default;
+  // An eager step: plan from this step's metadata (md.host has the host arrays).
+  virtual void plan(const AttnMetadata& /*md*/) {}
+  // May the runner capture steps that use this backend? A decode backend must, to run with CUDA
+  // graphs (every CUDA decode backend here does); a prefill backend that does not is run eagerly.
+  virtual bool supports_graph() const { return false; }
+  // Before capturing a bucket: plan from md's scalars only (max_q_len = the bucket's rows, max_k_len =
+  // the context limit), never from host lengths, since every replay of the bucket reuses this plan.
+  virtual void prepare_for_capture(const AttnMetadata& md) { prepare_for_replay(md); }
+  // Before each replay of a bucket (and before an eager step of a bucket's padded shape): bring what
+  // the graph reads at fixed addresses (page tables, for example) up to this step; same sizes as at
+  // capture.
+  virtual void prepare_for_replay(const AttnMetadata& /*md*/) {
+    throw std::logic_error("this attention backend does not support CUDA graphs");
+  }
+};
+
 // Prefill: causal attention of this step's prefill tokens over their sequence's keys.
 //   q      [num_prefill_tokens, num_heads, head_dim]   (packed by cu_seqlens_q)
 //   k_new  [num_prefill_tokens, num_kv_heads, head_dim] this step's keys (also already in `cache`)
 //   v_new  same
 //   out    [num_prefill_tokens, num_heads, head_dim]
 // Query i of slice s sits at position ctx_lens[s] + i and sees keys [0, ctx_lens[s] + i].
-class PrefillAttn {
+class PrefillAttn : public AttnBackend {
  public:
-  virtual ~PrefillAttn() = default;
-  // True when plan() only sets host scalars from the metadata's counts (no buffer that can move, no
-  // device copy): then the runner may capture a one-sequence prefill step in a CUDA graph, planned
-  // from a `bucketed` metadata (max_q_len = the token bucket) and replayed for any shorter prompt.
-  virtual bool capturable() const { return false; }
-  virtual void plan(const AttnMetadata& /*md*/) {}
   virtual void run(int layer, const void* q, const void* k_new, const void* v_new, const PagedKv& cache,
                    void* out, const AttnMetadata& md, void* stream) = 0;
+};
+
+// Decode: one query per decode slice over its whole paged context (seq_lens_k keys, own key included).
+//   q   [num_decode_seqs, num_heads, head_dim]  (row j is slice num_prefill_seqs + j)
+//   out same shape
+class DecodeAttn : public AttnBackend {
+ public:
+  virtual void run(int layer, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
+                   void* stream) = 0;
 };
 
 // The decode rows of the QKV GEMM's output, for a decode backend that reads them directly.
@@ -97,23 +122,17 @@ struct DecodeQkvRows {
   const int32_t* slot_mapping = nullptr;  // [num_decode_seqs] cache slot of each new token (-1: none)
 };
 
-// Decode: one query per decode slice over its whole paged context (seq_lens_k keys, own key included).
-//   q   [num_decode_seqs, num_heads, head_dim]  (row j is slice num_prefill_seqs + j)
-//   out same shape
-class DecodeAttn {
+// An optional side interface of a decode backend, detected once by the runner (dynamic_cast): the
+// backend takes q and this step's K/V straight from the QKV rows and appends K/V to the cache itself,
+// so the runner's split/append kernel covers the prefill rows only (one launch a layer fewer in a
+// decode step). Used only when the model needs nothing between the QKV GEMM and the cache (no
+// rotary embedding, no q/k norm) and reads_qkv_rows() (an experiment switch can turn it off).
+class DecodeFromQkvRows {
  public:
-  virtual ~DecodeAttn() = default;
-  virtual void plan(const AttnMetadata& /*md*/) {}
-  virtual void run(int layer, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
-                   void* stream) = 0;
-  // A backend that returns true here gets run_qkv() instead of run(): q and this step's K/V straight
-  // from the QKV rows, and it appends K/V to the cache itself, so the runner's split/append kernel
-  // covers the prefill rows only (one launch a layer fewer in a decode step).
-  virtual bool reads_qkv_rows() const { return false; }
-  virtual void run_qkv(int /*layer*/, const DecodeQkvRows& /*rows*/, const PagedKv& /*cache*/, void* /*out*/,
-                       const AttnMetadata& /*md*/, void* /*stream*/) {
-    throw std::logic_error("run_qkv called on a decode backend whose reads_qkv_rows() is false");
-  }
+  virtual ~DecodeFromQkvRows() = default;
+  virtual bool reads_qkv_rows() const = 0;
+  virtual void run_qkv(int layer, const DecodeQkvRows& rows, const PagedKv& cache, void* out, const AttnMetadata& md,
+                       void* stream) = 0;
 };
 
 enum class AttnPhase { Prefill, Decode };

@@ -268,6 +268,11 @@ class FlashInferDecode final : public DecodeAttn, FiState {
     CUDA_CHECK(fi::decode_plan(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size, dims_.cuda_graph, nullptr));
     SYNC_STREAM(nullptr);
   }
+  // With AttnDims::cuda_graph, plan() is FlashInfer's graph mode (grid, split and workspace offsets
+  // depend on the batch size only) and uploads the page table to fixed addresses: replanning before
+  // each replay is what the captured graph needs.
+  bool supports_graph() const override { return true; }
+  void prepare_for_replay(const AttnMetadata& md) override { plan(md); }
   void run(int, const void* q, const PagedKv& cache, void* out, const AttnMetadata&, void* stream) override {
     if (B_ == 0) return;
     fi::PagedArgs kv = pages_;

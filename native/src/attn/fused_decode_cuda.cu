@@ -2,14 +2,13 @@
 // The constructor allocates the split workspace once (fixed addresses); plan() picks the split
 // count on the host from the batch shape; run() launches the split kernel and, when the step uses
 // more than one split, the LSE merge kernel. No sync and no allocation in run(): CUDA-graph safe.
-// run_qkv() (the runner's path) reads q and the new K/V from the QKV rows and appends K/V itself;
-// ATTNBENCH_DECODE_SPLIT_APPEND=1 turns that off (the split kernel appends, run() reads q) to compare.
+// run_qkv() (the runner's path, DecodeFromQkvRows) reads q and the new K/V from the QKV rows and appends
+// K/V itself; ATTNBENCH_DECODE_SPLIT_APPEND=1 turns that off (the split kernel appends, run() reads q).
 // The workspace holds rows = 16 x SMs x 8 (seq, head, split) rows; plan() clamps the split count
 // so that num_decode_seqs x num_heads x splits fits (only small batches split at all).
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -25,7 +24,7 @@ std::string fused_cuda_status(const AttnDims* d);  // fused_prefill_cuda.cu
 
 namespace {
 
-class FusedDecodeCuda final : public DecodeAttn {
+class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
  public:
   explicit FusedDecodeCuda(const AttnDims& dims) : dims_(dims) {
     const std::string st = fused_cuda_status(&dims);
@@ -35,8 +34,8 @@ class FusedDecodeCuda final : public DecodeAttn {
     CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, dev));
     ws_rows_ = (size_t)16 * num_sms_ * 8;
     // Launch order experiment switch (native/dev/attention_decode.cu v4 vs v2 measures it).
-    if (const char* e = std::getenv("ATTNBENCH_DECODE_HEADS_INNER")) heads_inner_ = std::atoi(e) != 0;
-    if (const char* e = std::getenv("ATTNBENCH_DECODE_SPLIT_APPEND")) qkv_rows_ = std::atoi(e) == 0;
+    heads_inner_ = dims.exp.decode_heads_inner ? 1 : 0;
+    qkv_rows_ = dims.exp.decode_reads_qkv_rows;
     CUDA_CHECK(cudaMalloc(&partial_o_, ws_rows_ * dims.head_dim * sizeof(float)));
     CUDA_CHECK(cudaMalloc(&partial_lse_, ws_rows_ * sizeof(float)));
   }
@@ -46,13 +45,18 @@ class FusedDecodeCuda final : public DecodeAttn {
   }
 
   void plan(const AttnMetadata& md) override {
-    num_seqs_ = md.num_decode_seqs;
+    int max_len = 0;
+    for (int i = md.num_prefill_seqs; i < md.num_seqs; ++i) max_len = std::max(max_len, md.host->seq_lens_k[i]);
+    plan_splits(md.num_decode_seqs, max_len);
+  }
+  // A bucket's split count comes from the context limit (md.max_k_len), not the capture's pad lengths:
+  // each sequence then uses min(splits, ceil(len / min_chunk)), computed on the device from seq_lens.
+  bool supports_graph() const override { return true; }
+  void prepare_for_replay(const AttnMetadata& md) override { plan_splits(md.num_decode_seqs, md.max_k_len); }
+
+  void plan_splits(int num_seqs, int max_len) {
+    num_seqs_ = num_seqs;
     if (num_seqs_ == 0) return;
-    int max_len = md.max_k_len;
-    if (md.host && !md.bucketed) {
-      max_len = 0;
-      for (int i = md.num_prefill_seqs; i < md.num_seqs; ++i) max_len = std::max(max_len, md.host->seq_lens_k[i]);
-    }
     const int g = decode_group_tile(dims_.num_heads, dims_.num_kv_heads);
     int s = choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
     const size_t per_split = (size_t)num_seqs_ * dims_.num_heads;

@@ -23,7 +23,7 @@
 #include <cuda_runtime.h>
 #include <cstdint>
 
-#include "attn/cuda_mma.cuh"
+#include "kernels/mma.cuh"
 #include "cuda/pdl.cuh"
 
 namespace attnbench {

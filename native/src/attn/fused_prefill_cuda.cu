@@ -41,17 +41,17 @@ class FusedPrefillCuda final : public PrefillAttn {
     if (st != "ok") throw std::runtime_error("fused prefill (cuda): " + st);
   }
 
-  bool capturable() const override { return true; }  // plan() sets two ints; q tiles past q_len exit
-
   void plan(const AttnMetadata& md) override {
     num_seqs_ = md.num_prefill_seqs;
     max_q_len_ = 0;
-    if (md.host && !md.bucketed) {
-      for (int s = 0; s < num_seqs_; ++s)
-        max_q_len_ = std::max(max_q_len_, md.host->cu_seqlens_q[s + 1] - md.host->cu_seqlens_q[s]);
-    } else {
-      max_q_len_ = md.max_q_len;
-    }
+    for (int s = 0; s < num_seqs_; ++s)
+      max_q_len_ = std::max(max_q_len_, md.host->cu_seqlens_q[s + 1] - md.host->cu_seqlens_q[s]);
+  }
+  // The plan is two ints and the grid covers the bucket's rows: q tiles past a prompt's real length exit.
+  bool supports_graph() const override { return true; }
+  void prepare_for_replay(const AttnMetadata& md) override {
+    num_seqs_ = md.num_prefill_seqs;
+    max_q_len_ = md.max_q_len;
   }
 
   void run(int /*layer*/, const void* q, const void* /*k_new*/, const void* /*v_new*/, const PagedKv& cache,

@@ -22,7 +22,7 @@
 #include <cuda_runtime.h>
 #include <cstdint>
 
-#include "attn/cuda_mma.cuh"
+#include "kernels/mma.cuh"
 
 namespace attnbench {
 

@@ -214,6 +214,9 @@ class NaivePrefillCuda final : public PrefillAttn {
 class NaiveDecodeCuda final : public DecodeAttn {
  public:
   explicit NaiveDecodeCuda(const AttnDims& d) : d_(d) {}
+  // No plan: the grid comes from md's counts at run(), the bucket's under capture.
+  bool supports_graph() const override { return true; }
+  void prepare_for_replay(const AttnMetadata& /*md*/) override {}
   void run(int /*layer*/, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
            void* stream) override {
     if (md.num_decode_seqs == 0) return;

@@ -2,10 +2,11 @@
 // statics so registrations from other files' static initialisers never see it uninitialised.
 #include "attn/registry.h"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
-#include "runner/model_runner.h"
+#include "core/device_status.h"
 
 namespace attnbench {
 
@@ -65,7 +66,7 @@ std::string status_of(const std::string& name, Device device, AttnPhase phase, c
   auto nb = not_built().find({{(int)device, name}, (int)phase});
   if (nb != not_built().end()) return "unavailable: " + nb->second;
   if (device == Device::CPU) return cpu_capable(name) ? "unavailable: not built" : "unavailable: CUDA only";
-  const std::string cuda = cuda_runner_status();
+  const std::string cuda = cuda_device_status();
   if (cuda != "ok") return "unavailable: " + strip_unavailable(cuda);
   const std::string why = build_reason(name);
   return "unavailable: " + (why.empty() ? std::string("not built into this binary") : why);

@@ -109,6 +109,20 @@ PackedMatrix pack_matrix(const float* w, int K, int N) {
   return m;
 }
 
+PackedMatrix pack_linear(const float* w, int N, int K) {
+  PackedMatrix m;
+  m.K = K;
+  m.N = N;
+  m.num_panels = (N + P - 1) / P;
+  m.data.assign((size_t)m.num_panels * K * P, 0.0f);
+  for (int p = 0; p < m.num_panels; ++p)
+    for (int j = 0; j < P && p * P + j < N; ++j) {
+      const float* row = w + (size_t)(p * P + j) * K;
+      for (int k = 0; k < K; ++k) m.data[((size_t)p * K + k) * P + j] = row[k];
+    }
+  return m;
+}
+
 void matmul_bias(const float* x, int M, const PackedMatrix& w, const float* bias, float* y) {
   const int K = w.K, N = w.N;
   const int row_tiles = (M + kRowsPerTile - 1) / kRowsPerTile;

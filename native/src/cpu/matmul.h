@@ -13,6 +13,8 @@ struct PackedMatrix {
   std::vector<float> data;  // [num_panels, K, kPanelCols], zero-padded past N
 };
 PackedMatrix pack_matrix(const float* w, int K, int N);
+// The same packing from an nn.Linear weight [N, K] = [out, in] (the models' layout).
+PackedMatrix pack_linear(const float* w, int N, int K);
 
 // y[M, N] = x[M, K] . W[K, N] + bias[N] (bias may be null). y must not alias x.
 void matmul_bias(const float* x, int M, const PackedMatrix& w, const float* bias, float* y);

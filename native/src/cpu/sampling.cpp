@@ -68,10 +68,4 @@ SampleResult sample_token(const float* logits, int vocab, const SamplingParams& 
   return res;
 }
 
-uint64_t default_request_seed(uint64_t engine_seed, const std::string& request_id) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char c : request_id) h = (h ^ c) * 1099511628211ull;
-  return splitmix64(engine_seed ^ h);
-}
-
 }  // namespace attnbench

@@ -6,16 +6,12 @@
 // The reported logprob is always log_softmax(raw logits)[token].
 #pragma once
 #include <cstdint>
-#include <string>
 
 #include "core/types.h"
-#include "engine/step_batch.h"
+#include "core/step_batch.h"
 
 namespace attnbench {
 
 SampleResult sample_token(const float* logits, int vocab, const SamplingParams& params, uint32_t step);
-
-// The seed of a request that did not give one: the engine seed mixed with a hash of its id.
-uint64_t default_request_seed(uint64_t engine_seed, const std::string& request_id);
 
 }  // namespace attnbench

@@ -7,7 +7,6 @@
 #include <cuda_runtime.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -19,17 +18,15 @@ namespace attnbench {
   throw std::runtime_error(what + " at " + file + ":" + std::to_string(line) + ": " + expr);
 }
 
-// Seconds a stream may take to drain before sync_stream gives up (ATTNBENCH_GPU_TIMEOUT_S, default
-// 60): a kernel that never ends (e.g. a backend reading a stale plan) must become an error the engine
-// reports, not a process that hangs forever in cudaStreamSynchronize.
-inline double gpu_timeout_s() {
-  static const double t = [] {
-    const char* e = std::getenv("ATTNBENCH_GPU_TIMEOUT_S");
-    const double v = e ? std::atof(e) : 0.0;
-    return v > 0 ? v : 60.0;
-  }();
+// Seconds a stream may take to drain before sync_stream gives up (ExperimentSwitches::gpu_timeout_s,
+// ATTNBENCH_GPU_TIMEOUT_S, default 60; the CUDA runner sets it at start-up): a kernel that never ends
+// (e.g. a backend reading a stale plan) must become an error the engine reports, not a process that
+// hangs forever in cudaStreamSynchronize.
+inline double& gpu_timeout_setting() {
+  static double t = 60.0;
   return t;
 }
+inline double gpu_timeout_s() { return gpu_timeout_setting(); }
 
 // cudaStreamSynchronize with a deadline: spins on cudaStreamQuery (as the default spin-wait sync
 // does), throws on an error or when the stream is still busy after gpu_timeout_s().

@@ -1,39 +1,44 @@
-// defines: CudaWeights, upload_weights
-// GPT-2 weights on the device: matrices in the activation dtype, transposed from HF's Conv1D
-// [in, out] to [out, in] for the TN GEMM; LayerNorm parameters stay fp32 (read in fp32 math).
+// defines: CudaWeights, CudaLayerWeights, CudaLinear, upload_weights
+// A model's weights on the device: matrices and biases in the activation dtype, [out, in] (the TN
+// GEMM's layout, models/model_weights.h); norm weights (and LayerNorm biases) in fp32, read in fp32 math.
 #pragma once
 #include <vector>
 
 #include "core/types.h"
 #include "cuda/device_buffer.h"
-#include "model/gpt2_weights.h"
+#include "models/model_weights.h"
 
 namespace attnbench {
 
+struct CudaLinear {
+  const void* w = nullptr;  // [out, in]
+  const void* b = nullptr;  // [out], or null
+  int out = 0, in = 0;
+};
+
+struct CudaNorm {
+  const float* w = nullptr;
+  const float* b = nullptr;  // null: RMSNorm, or a LayerNorm without bias
+};
+
 struct CudaLayerWeights {
-  const float *ln_1_w, *ln_1_b, *ln_2_w, *ln_2_b;  // [C] fp32
-  const void* qkv_w;   // [3C, C]
-  const void* qkv_b;   // [3C]
-  const void* proj_w;  // [C, C]
-  const void* proj_b;  // [C]
-  const void* fc_w;    // [n_inner, C]
-  const void* fc_b;    // [n_inner]
-  const void* fc_proj_w;  // [C, n_inner]
-  const void* fc_proj_b;  // [C]
+  CudaNorm attn_norm, mlp_norm;
+  CudaNorm q_norm, k_norm;  // [head_dim], only with qk_norm
+  CudaLinear qkv, attn_out, up, down;
 };
 
 struct CudaWeights {
   DType dtype = DType::F16;
-  const void* wte = nullptr;      // [V, C]
-  const void* wpe = nullptr;      // [n_ctx, C]
-  const void* lm_head = nullptr;  // [V, C] (== wte when tied)
-  const float *ln_f_w = nullptr, *ln_f_b = nullptr;
+  const void* tok_emb = nullptr;  // [V, C]
+  const void* pos_emb = nullptr;  // [max_context, C], or null
+  const void* lm_head = nullptr;  // [V, C] (== tok_emb when tied)
+  CudaNorm final_norm;
   std::vector<CudaLayerWeights> layers;
   DeviceBuffer arena;             // owns everything above
   size_t bytes = 0;
 };
 
 // Converts and uploads once (synchronous; start-up only).
-void upload_weights(CudaWeights& out, const Gpt2Weights& w, DType dtype);
+void upload_weights(CudaWeights& out, const ModelWeights& w, DType dtype);
 
 }  // namespace attnbench

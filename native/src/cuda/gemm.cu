@@ -114,15 +114,14 @@ struct Gemm::Impl {
   }
 };
 
-Gemm::Gemm(size_t workspace_bytes) : impl_(new Impl) {
+Gemm::Gemm(const ExperimentSwitches& exp, size_t workspace_bytes) : impl_(new Impl) {
   CUBLAS_CHECK(cublasLtCreate(&impl_->handle));
   impl_->workspace.resize(workspace_bytes);
   impl_->workspace_bytes = workspace_bytes;
-  const char* env = std::getenv("ATTNBENCH_NO_LT_GELU");
-  impl_->lt_gelu = !(env && env[0] == '1');
-  if (const char* t = std::getenv("ATTNBENCH_GEMM_TUNE")) impl_->tune = std::atoi(t);
-  if (const char* t = std::getenv("ATTNBENCH_SKINNY_MAX_M")) impl_->skinny_max_m = std::atoi(t);
-  if (const char* t = std::getenv("ATTNBENCH_SKINNY_TC_MAX_M")) impl_->tc_max_m = std::atoi(t);
+  impl_->lt_gelu = exp.lt_gelu;
+  impl_->tune = exp.gemm_tune;
+  if (exp.skinny_max_m >= 0) impl_->skinny_max_m = exp.skinny_max_m;
+  if (exp.skinny_tc_max_m >= 0) impl_->tc_max_m = exp.skinny_tc_max_m;
 }
 
 bool Gemm::skinny(int M) const { return M <= impl_->skinny_max_m && M <= kSkinnyMaxRows; }

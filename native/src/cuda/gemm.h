@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "core/experiments.h"
 #include "core/types.h"
 
 namespace attnbench {
@@ -16,7 +17,7 @@ enum class GemmEpilogue { None, Bias, BiasGelu };
 
 class Gemm {
  public:
-  explicit Gemm(size_t workspace_bytes = 32u << 20);
+  explicit Gemm(const ExperimentSwitches& exp = ExperimentSwitches{}, size_t workspace_bytes = 32u << 20);
   ~Gemm();
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;

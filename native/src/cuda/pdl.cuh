@@ -13,7 +13,6 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include <cstdlib>
 #include <utility>
 
 #include "cuda/cuda_check.h"
@@ -32,17 +31,20 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-// On unless ATTNBENCH_PDL=0 (to compare), and only on compute capability >= 9.0.
+// Whether launches may use PDL: set once at start-up from ExperimentSwitches::pdl (ATTNBENCH_PDL=0 turns
+// it off to compare; the CUDA runner sets it), and only on compute capability >= 9.0.
+inline bool& pdl_requested() {
+  static bool on = true;
+  return on;
+}
 inline bool pdl_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("ATTNBENCH_PDL");
-    if (e && std::atoi(e) == 0) return false;
+  static const bool arch_ok = [] {
     int dev = 0, major = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) return false;
     if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
     return major >= 9;
   }();
-  return on;
+  return arch_ok && pdl_requested();
 }
 
 // kernel<<<grid, block, smem, stream>>>(args...), with the programmatic-serialization attribute when

@@ -13,7 +13,7 @@
 
 #include "attn/backend.h"
 #include "cuda/device_buffer.h"
-#include "engine/step_batch.h"
+#include "core/step_batch.h"
 #include "kernels/sampling.cuh"
 
 namespace attnbench {

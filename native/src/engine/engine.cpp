@@ -8,16 +8,14 @@
 #include <map>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "attn/backend.h"
-#include "cpu/sampling.h"
+#include "core/request_seed.h"
 #include "cpu/thread_pool.h"
+#include "engine/step_profiler.h"
+#include "models/registry.h"
 #include "protocol.h"
 
 namespace attnbench {
-
-using json = nlohmann::ordered_json;
 
 namespace {
 
@@ -31,81 +29,7 @@ int resolve_num_kv_blocks(const EngineOptions& opt, const ModelConfig& c, DType 
   return (int)std::min(blocks, (double)(1 << 30));
 }
 
-double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 }  // namespace
-
-// --profile-steps / ATTNBENCH_PROFILE=1: one line per step and a summary per busy period (from the
-// first step after idle to the step that leaves no work) and at shutdown, on stderr or in
-// $ATTNBENCH_PROFILE_FILE (appended).
-//   step kind tokens seqs(prefill+decode) rows | sched build | prep launch wait gpu | emit | gap
-// sched: scheduler.schedule(); build: StepBatch; prep/launch/wait/gpu: the runner (host before the
-// first launch, enqueueing, waiting at the sync, device time by events); emit: commit + event
-// formatting + the write; gap: host time since the previous step ended (input handling, idle).
-struct StepProfiler {
-  struct Acc {
-    int steps = 0;
-    long tokens = 0;
-    double wall = 0, sched = 0, build = 0, prep = 0, launch = 0, wait = 0, gpu = 0, emit = 0, gap = 0;
-  };
-  FILE* f = stderr;
-  bool own = false;
-  std::map<std::string, Acc> period, total;
-  std::chrono::steady_clock::time_point last_end{}, period_start{};
-  bool in_period = false;
-  uint64_t n = 0;
-
-  StepProfiler() {
-    if (const char* p = std::getenv("ATTNBENCH_PROFILE_FILE"); p && *p) {
-      if (FILE* g = std::fopen(p, "a")) { f = g; own = true; }
-    }
-    std::fprintf(f, "# profile: step kind tokens seqs(p+d) rows | sched build | prep launch wait gpu | emit | gap | wall (ms)\n");
-  }
-  ~StepProfiler() {
-    summary("shutdown", total);
-    if (own) std::fclose(f);
-  }
-  void summary(const char* what, const std::map<std::string, Acc>& m) {
-    Acc all;
-    for (const auto& [k, a] : m) {
-      std::fprintf(f, "# %s %-7s steps %4d tokens %6ld | wall %8.2f sched %6.2f build %6.2f prep %6.2f launch %6.2f "
-                      "wait %8.2f gpu %8.2f emit %6.2f gap %7.2f | per step wall %.3f gpu %.3f\n",
-                   what, k.c_str(), a.steps, a.tokens, a.wall, a.sched, a.build, a.prep, a.launch, a.wait, a.gpu, a.emit,
-                   a.gap, a.wall / std::max(1, a.steps), a.gpu / std::max(1, a.steps));
-      all.steps += a.steps; all.tokens += a.tokens; all.wall += a.wall; all.gpu += a.gpu; all.gap += a.gap;
-      all.emit += a.emit; all.sched += a.sched; all.build += a.build; all.prep += a.prep; all.launch += a.launch;
-      all.wait += a.wait;
-    }
-    std::fprintf(f, "# %s all     steps %4d tokens %6ld | wall %8.2f (steps) + gap %.2f; gpu %.2f host-only %.2f\n", what,
-                 all.steps, all.tokens, all.wall, all.gap, all.gpu, all.wall - all.gpu);
-    std::fflush(f);
-  }
-  void record(const std::string& kind, int tokens, int np, int nd, int rows, double sched, double build,
-              const RunnerStepTiming& t, double emit, std::chrono::steady_clock::time_point start,
-              std::chrono::steady_clock::time_point end) {
-    const double gap = in_period ? ms_between(last_end, start) : 0.0;
-    if (!in_period) { in_period = true; period_start = start; }
-    const double wall = ms_between(start, end);
-    std::fprintf(f, "step %6llu %-7s %6d %3d+%-3d %3d | %6.3f %6.3f | %6.3f %6.3f %7.3f %7.3f%s | %6.3f | %6.3f | %7.3f\n",
-                 (unsigned long long)n++, kind.c_str(), tokens, np, nd, rows, sched, build, t.prep_ms, t.launch_ms,
-                 t.wait_ms, t.gpu_ms, t.graph ? "g" : " ", emit, gap, wall);
-    for (auto* m : {&period, &total}) {
-      Acc& a = (*m)[kind];
-      a.steps++; a.tokens += tokens; a.wall += wall; a.sched += sched; a.build += build; a.prep += t.prep_ms;
-      a.launch += t.launch_ms; a.wait += t.wait_ms; a.gpu += t.gpu_ms; a.emit += emit; a.gap += gap;
-    }
-    last_end = end;
-  }
-  void idle() {  // the engine ran out of work: close the busy period
-    if (!in_period) return;
-    std::fprintf(f, "# busy period %.2f ms (first step start to last step end)\n", ms_between(period_start, last_end));
-    summary("period", period);
-    period.clear();
-    in_period = false;
-  }
-};
 
 Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(std::move(emit)) {
   if (opt_.max_num_batched_tokens <= 0)
@@ -113,7 +37,8 @@ Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(s
         opt_.device == Device::CUDA ? kDefaultMaxBatchedTokensCuda : kDefaultMaxBatchedTokensCpu;
   const EngineOptions& opt = opt_;
   if (opt.cpu_threads > 0) set_cpu_threads(opt.cpu_threads);
-  weights_ = load_gpt2(opt.model, opt.seed);
+  // A synthetic model for CUDA is generated on the device (lazy recipes until the upload).
+  weights_ = load_model(opt.model, opt.seed, /*lazy_synthetic=*/opt.device == Device::CUDA);
   const ModelConfig& c = weights_.config;
   RunnerOptions ro;
   ro.device = opt.device;
@@ -125,66 +50,39 @@ Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(s
   ro.max_num_seqs = opt.max_num_seqs;
   ro.max_num_batched_tokens = opt.max_num_batched_tokens;
   ro.cuda_graph = opt.cuda_graph < 0 ? opt.device == Device::CUDA : opt.cuda_graph == 1;
+  ro.exp = opt.exp;
   opt_.cuda_graph = ro.cuda_graph ? 1 : 0;
-  runner_ = opt.device == Device::CPU ? make_cpu_runner(weights_, ro) : make_cuda_runner(weights_, ro);
+  if (opt.device == Device::CPU) {
+    runner_ = make_cpu_runner(weights_, ro);
+  } else {
+    runner_ = make_cuda_runner(weights_, ro);
+    weights_.release_tensors();  // on the device now; an 8B model's fp32 host copy is 32 GB
+  }
   SchedulerConfig sc;
   sc.max_num_seqs = opt.max_num_seqs;
   sc.max_num_batched_tokens = opt.max_num_batched_tokens;
   sc.block_size = opt.block_size;
   sc.num_blocks = ro.num_kv_blocks;
-  sc.n_ctx = c.n_ctx;
+  sc.n_ctx = c.max_context;
   scheduler_ = std::make_unique<Scheduler>(sc);
 
   // Warm-up: one single-token step through block 0 (no request owns any block yet), so threads,
   // buffers and code paths are live before `ready`.
-  StepBatch warm;
-  warm.tokens = {0};
-  warm.positions = {0};
-  warm.slot_mapping = {0};
-  warm.cu_seqlens_q = {0, 1};
-  warm.ctx_lens = {0};
-  warm.seq_lens_k = {1};
-  warm.block_tables = {0};
-  warm.max_blocks_per_seq = 1;
-  warm.num_prefill_seqs = 1;
-  warm.sample_seq = {0};
-  warm.sample_params = {SamplingParams{}};
-  warm.sample_step = {0};
+  const SamplingParams warm_sampling;
   std::vector<SampleResult> ignored;
-  runner_->step(warm, ignored);
+  runner_->step(one_sequence_prefill({0}, {0}, opt.block_size, true, &warm_sampling), ignored);
   if (opt.profile_steps) {
     runner_->set_timing(true);
-    prof_ = std::make_unique<StepProfiler>();
+    prof_ = std::make_unique<StepProfiler>(opt.exp.profile_file);
   }
 }
 
 Engine::~Engine() = default;
 
 void Engine::emit_ready() {
-  const ModelConfig& c = weights_.config;
-  json backends = json::object();
-  for (auto phase : {AttnPhase::Prefill, AttnPhase::Decode}) {
-    json m = json::object();
-    for (const auto& b : list_backends(opt_.device, phase)) m[b.name] = b.status;
-    backends[phase == AttnPhase::Prefill ? "prefill" : "decode"] = m;
-  }
-  json ready = {
-      {"ev", "ready"},
-      {"t_ns", monotonic_ns()},
-      {"model",
-       {{"name", c.name}, {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_embd", c.n_embd}, {"n_ctx", c.n_ctx},
-        {"vocab_size", c.vocab_size}, {"eos_token_id", c.eos_token_id >= 0 ? json(c.eos_token_id) : json(nullptr)}}},
-      {"device",
-       {{"kind", opt_.device == Device::CPU ? "cpu" : "cuda"}, {"name", runner_->device_name()}, {"dtype", dtype_name(opt_.dtype)}}},
-      {"backends", backends},
-      {"config",
-       {{"prefill_attn_backend", opt_.prefill_backend}, {"decode_attn_backend", opt_.decode_backend},
-        {"block_size", opt_.block_size}, {"num_kv_blocks", num_kv_blocks()}, {"max_num_seqs", opt_.max_num_seqs},
-        {"max_num_batched_tokens", opt_.max_num_batched_tokens}, {"cuda_graph", opt_.cuda_graph == 1},
-        {"seed", opt_.seed}, {"step_delay_us", opt_.step_delay_us}}},
-      {"version", "0.1.0"},
-  };
-  emit_(ready.dump(-1, ' ', false, json::error_handler_t::replace));
+  emit_(ready_event(weights_.config, opt_, runner_->device_name(), num_kv_blocks(),
+                    list_backends(opt_.device, AttnPhase::Prefill), list_backends(opt_.device, AttnPhase::Decode),
+                    monotonic_ns()));
 }
 
 void Engine::handle_line(const std::string& line) {
@@ -240,7 +138,7 @@ void Engine::add(const AddRequest& req) {
   seq->sampling = req.sampling;
   if (!req.has_seed) seq->sampling.seed = default_request_seed(opt_.seed, req.id);
   seq->ignore_eos = req.ignore_eos;
-  seq->eos_token_id = weights_.config.eos_token_id;
+  seq->eos_token_id = weights_.config.eos_token_id();
   seq->stop_token_ids = req.stop_token_ids;
   scheduler_->add(seq.get());
   live_[req.id] = std::move(seq);
@@ -306,14 +204,7 @@ void Engine::step() {
     const std::string msg = std::string("engine step failed: ") + e.what();
     pending_toks_.clear();
     pending_done_.clear();  // still in live_: ended below with the error
-    std::vector<Sequence*> seqs;
-    for (auto& kv : live_) seqs.push_back(kv.second.get());
-    std::sort(seqs.begin(), seqs.end(), [](const Sequence* a, const Sequence* b) { return a->seq_id < b->seq_id; });
-    for (Sequence* sq : seqs) {
-      scheduler_->remove(sq);
-      sq->finish = FinishReason::Error;
-      finish(sq, msg);
-    }
+    end_all_live(FinishReason::Error, msg);
     emit_(fatal_event(msg));
     flush();
     fatal_ = true;
@@ -354,30 +245,32 @@ void Engine::step() {
 }
 
 void Engine::emit_stats() {
-  json j = {{"ev", "stats"},
-            {"t_ns", monotonic_ns()},
-            {"kv_blocks_total", num_kv_blocks()},
-            {"kv_blocks_free", num_free_kv_blocks()},
-            {"running", scheduler_->num_running()},
-            {"waiting", scheduler_->num_waiting()},
-            {"steps", steps_},
-            {"preemptions", scheduler_->num_preemptions()},
-            {"finished", finished_}};
-  emit_(j.dump());
+  EngineStats st;
+  st.kv_blocks_total = num_kv_blocks();
+  st.kv_blocks_free = num_free_kv_blocks();
+  st.running = scheduler_->num_running();
+  st.waiting = scheduler_->num_waiting();
+  st.steps = steps_;
+  st.preemptions = scheduler_->num_preemptions();
+  st.finished = finished_;
+  emit_(stats_event(st, monotonic_ns()));
 }
 
-void Engine::shutdown() {
-  if (shut_down_) return;
-  flush_pending();
-  // Abort in arrival order so the done events are deterministic.
+void Engine::end_all_live(FinishReason reason, const std::string& error) {
   std::vector<Sequence*> seqs;
   for (auto& kv : live_) seqs.push_back(kv.second.get());
   std::sort(seqs.begin(), seqs.end(), [](const Sequence* a, const Sequence* b) { return a->seq_id < b->seq_id; });
   for (Sequence* s : seqs) {
     scheduler_->remove(s);
-    s->finish = FinishReason::Abort;
-    finish(s);
+    s->finish = reason;
+    finish(s, error);
   }
+}
+
+void Engine::shutdown() {
+  if (shut_down_) return;
+  flush_pending();
+  end_all_live(FinishReason::Abort);
   emit_(bye_event(monotonic_ns()));
   flush();
   shut_down_ = true;

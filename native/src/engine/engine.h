@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "engine/engine_options.h"
-#include "model/gpt2_weights.h"
+#include "models/model_weights.h"
 #include "runner/model_runner.h"
 #include "sched/scheduler.h"
 
@@ -15,7 +15,7 @@ namespace attnbench {
 
 using EmitFn = std::function<void(const std::string& line)>;
 using FlushFn = std::function<void()>;
-struct StepProfiler;
+class StepProfiler;
 
 class Engine {
  public:
@@ -63,11 +63,13 @@ class Engine {
   void add(const struct AddRequest& req);
   void abort(const std::string& id);
   void finish(Sequence* seq, const std::string& error = "");
+  // Ends every live request (arrival order, so the done events are deterministic) with `reason`.
+  void end_all_live(FinishReason reason, const std::string& error = "");
   void emit_stats();
 
   EngineOptions opt_;
   EmitFn emit_;
-  Gpt2Weights weights_;  // the CPU runner reads these: declared before runner_
+  ModelWeights weights_;  // the CPU runner reads these (a CUDA runner copies them: then only the config stays)
   std::unique_ptr<ModelRunner> runner_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unordered_map<std::string, std::unique_ptr<Sequence>> live_;

@@ -141,7 +141,12 @@ EngineOptions parse_engine_flags(int argc, char** argv, std::vector<std::string>
   if (!o.dtype_given && o.device == Device::CUDA) o.dtype = DType::F16;
   if (o.max_num_batched_tokens == 0)
     o.max_num_batched_tokens = o.device == Device::CUDA ? kDefaultMaxBatchedTokensCuda : kDefaultMaxBatchedTokensCpu;
-  if (const char* e = std::getenv("ATTNBENCH_PROFILE"); e && e[0] == '1') o.profile_steps = true;
+  try {
+    o.exp = read_experiment_switches();  // the one place the engine reads ATTNBENCH_* variables
+  } catch (const std::exception& e) {
+    errors.push_back(e.what());
+  }
+  if (o.exp.profile_steps) o.profile_steps = true;
   return o;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/experiments.h"
 #include "core/types.h"
 
 namespace attnbench {
@@ -25,6 +26,7 @@ struct EngineOptions {
   int64_t step_delay_us = 0;
   int cpu_threads = 0;          // 0: hardware concurrency
   bool profile_steps = false;   // --profile-steps or ATTNBENCH_PROFILE=1: per-step timing on stderr
+  ExperimentSwitches exp;       // ATTNBENCH_* variables, read once by parse_engine_flags
   // One-shot mode.
   bool generate = false;
   std::vector<int32_t> prompt_ids;

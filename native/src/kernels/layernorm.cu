@@ -1,6 +1,7 @@
-// Fused residual add + LayerNorm, one warp per row (llm.c's layernorm_forward shape). The residual
-// stream stays fp32 so twelve layers of adds don't accumulate 16-bit rounding; the output is the
-// 16-bit GEMM input. Rows are re-read from L1/L2 instead of held in registers so any C works.
+// Fused residual add + LayerNorm or RMSNorm (RMS: no mean, no bias), one warp per row (llm.c's
+// layernorm_forward shape). The residual stream stays fp32 so many layers of adds don't accumulate
+// 16-bit rounding; the output is the 16-bit GEMM input. Rows are re-read from L1/L2 instead of held
+// in registers so any C works.
 #include "kernels/layernorm.cuh"
 
 #include "cuda/cuda_check.h"
@@ -14,7 +15,7 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-template <class T>
+template <class T, bool RMS>
 __global__ void residual_layernorm_kernel(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                                           const float* w, const float* b, float eps) {
   pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
@@ -36,7 +37,7 @@ __global__ void residual_layernorm_kernel(T* out, float* x, const T* delta, cons
   } else {
     for (int c = lane; c < C; c += 32) sum += xr[c];
   }
-  float mean = warp_sum(sum) / C;
+  float mean = RMS ? 0.f : warp_sum(sum) / C;
   float sq = 0.f;
   for (int c = lane; c < C; c += 32) {
     float d = xr[c] - mean;
@@ -44,7 +45,7 @@ __global__ void residual_layernorm_kernel(T* out, float* x, const T* delta, cons
   }
   float rstd = rsqrtf(warp_sum(sq) / C + eps);
   T* o = out + (int64_t)i * C;
-  for (int c = lane; c < C; c += 32) o[c] = from_f32<T>((xr[c] - mean) * rstd * w[c] + b[c]);
+  for (int c = lane; c < C; c += 32) o[c] = from_f32<T>((xr[c] - mean) * rstd * w[c] + (RMS ? 0.f : b[c]));
 }
 
 // Block-per-row version for C <= 16 * 128 (GPT-2: 768 -> 6 values per thread): the row lives in
@@ -108,7 +109,7 @@ __device__ __forceinline__ void store_vec16(T* p, const float* v) {
 }
 
 // VPT: VEC-vectors per thread (C <= kLnThreads * VPT * VEC).
-template <class T, int VPT, int VEC>
+template <class T, int VPT, int VEC, bool RMS>
 __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* out, float* x, const T* delta,
                                                                             const int32_t* rows, int C, const float* w,
                                                                             const float* b, float eps) {
@@ -130,7 +131,7 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
       // The affine parameters are loaded with the row, not after the two reductions: one memory
       // round trip fewer on the step's critical path (the loads cannot move past __syncthreads).
       load_vec<VEC, true>(w + c, wk[k]);
-      load_vec<VEC, true>(b + c, bk[k]);
+      if (!RMS) load_vec<VEC, true>(b + c, bk[k]);
       load_vec<VEC>(xr + c, v[k]);
       if (dr) {
         float add[VEC];
@@ -143,7 +144,7 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
       for (int j = 0; j < VEC; ++j) sum += v[k][j];
     }
   }
-  const float mean = block_sum_128(sum, sh) / C;
+  const float mean = RMS ? 0.f : block_sum_128(sum, sh) / C;
   float sq = 0.f;
 #pragma unroll
   for (int k = 0; k < VPT; ++k) {
@@ -163,58 +164,69 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
     if (c < C) {
       float y[VEC];
 #pragma unroll
-      for (int j = 0; j < VEC; ++j) y[j] = (v[k][j] - mean) * rstd * wk[k][j] + bk[k][j];
+      for (int j = 0; j < VEC; ++j) y[j] = (v[k][j] - mean) * rstd * wk[k][j] + (RMS ? 0.f : bk[k][j]);
       store_vec16<T, VEC>(o + c, y);
     }
   }
 }
 
-template <class T, int VPT, int VEC>
+template <class T, int VPT, int VEC, bool RMS>
 static void launch_row(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                        const float* w, const float* b, float eps, cudaStream_t stream) {
-  launch_pdl(residual_layernorm_row_kernel<T, VPT, VEC>, dim3(n_rows), dim3(kLnThreads), 0, stream, out, x, delta, rows, C,
+  launch_pdl(residual_layernorm_row_kernel<T, VPT, VEC, RMS>, dim3(n_rows), dim3(kLnThreads), 0, stream, out, x, delta, rows, C,
              w, b, eps);
 }
 
-template <class T, int VEC>
+template <class T, int VEC, bool RMS>
 static bool launch_rows_vec(T* o, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                             const float* w, const float* b, float eps, cudaStream_t stream) {
   const int vpt = ceil_div(C, kLnThreads * VEC);
-  if (vpt <= 1) launch_row<T, 1, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 2) launch_row<T, 2, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 4) launch_row<T, 4, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 8) launch_row<T, 8, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 16) launch_row<T, 16, VEC>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  if (vpt <= 1) launch_row<T, 1, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 2) launch_row<T, 2, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 4) launch_row<T, 4, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 8) launch_row<T, 8, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 16) launch_row<T, 16, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
   else return false;
   return true;
 }
 
-template <class T>
+template <class T, bool RMS>
 static bool launch_rows(T* o, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                         const float* w, const float* b, float eps, cudaStream_t stream) {
   auto aligned = [](const void* p, int bytes) { return ((uintptr_t)p % bytes) == 0; };
   auto all_aligned = [&](int vec) {
-    return C % vec == 0 && aligned(o, 2 * vec) && aligned(x, 4 * vec) && aligned(w, 4 * vec) && aligned(b, 4 * vec) &&
-           (!delta || aligned(delta, 2 * vec));
+    return C % vec == 0 && aligned(o, 2 * vec) && aligned(x, 4 * vec) && aligned(w, 4 * vec) &&
+           (RMS || aligned(b, 4 * vec)) && (!delta || aligned(delta, 2 * vec));
   };
-  if (all_aligned(4)) return launch_rows_vec<T, 4>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  if (all_aligned(2)) return launch_rows_vec<T, 2>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  return launch_rows_vec<T, 1>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  if (all_aligned(4)) return launch_rows_vec<T, 4, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  if (all_aligned(2)) return launch_rows_vec<T, 2, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  return launch_rows_vec<T, 1, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
 }
 
-void residual_layernorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
-                                const float* w, const float* b, float eps, DType dtype, cudaStream_t stream) {
+template <bool RMS>
+static void residual_norm(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
+                          const float* w, const float* b, float eps, DType dtype, cudaStream_t stream) {
   if (n_rows == 0) return;
   DISPATCH_DTYPE(dtype, T, {
     T* o = (T*)out;
     const T* d = (const T*)delta;
-    if (!launch_rows<T>(o, x, d, rows, n_rows, C, w, b, eps, stream)) {
+    if (!launch_rows<T, RMS>(o, x, d, rows, n_rows, C, w, b, eps, stream)) {
       const int threads = 256, rows_per_block = threads / 32;
-      launch_pdl(residual_layernorm_kernel<T>, dim3(ceil_div(n_rows, rows_per_block)), dim3(threads), 0, stream, o, x,
-                 d, rows, n_rows, C, w, b, eps);
+      launch_pdl(residual_layernorm_kernel<T, RMS>, dim3(ceil_div(n_rows, rows_per_block)), dim3(threads), 0, stream, o,
+                 x, d, rows, n_rows, C, w, b, eps);
     }
   });
   CUDA_CHECK_LAUNCH();
+}
+
+void residual_layernorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
+                                const float* w, const float* b, float eps, DType dtype, cudaStream_t stream) {
+  residual_norm<false>(out, x, delta, rows, n_rows, C, w, b, eps, dtype, stream);
+}
+
+void residual_rmsnorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
+                              const float* w, float eps, DType dtype, cudaStream_t stream) {
+  residual_norm<true>(out, x, delta, rows, n_rows, C, w, nullptr, eps, dtype, stream);
 }
 
 }  // namespace attnbench

@@ -1,4 +1,4 @@
-// defines: residual_layernorm_forward
+// defines: residual_layernorm_forward, residual_rmsnorm_forward
 #pragma once
 #include <cuda_runtime.h>
 #include <cstdint>
@@ -12,5 +12,8 @@ namespace attnbench {
 // before. rows must not repeat (the add would repeat too).
 void residual_layernorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
                                 const float* w, const float* b, float eps, DType dtype, cudaStream_t stream);
+// The same with RMSNorm: out[i] = x[r] / sqrt(mean(x[r]^2) + eps) * w (Llama, Qwen).
+void residual_rmsnorm_forward(void* out, float* x, const void* delta, const int32_t* rows, int n_rows, int C,
+                              const float* w, float eps, DType dtype, cudaStream_t stream);
 
 }  // namespace attnbench

@@ -14,7 +14,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "attn/cuda_mma.cuh"  // mma::unpack8: 8 x 16-bit -> fp32
+#include "kernels/mma.cuh"  // mma::unpack8: 8 x 16-bit -> fp32
 #include "cuda/cuda_check.h"
 #include "cuda/pdl.cuh"
 #include "kernels/dtype.cuh"

@@ -19,7 +19,7 @@
 
 #include <stdexcept>
 
-#include "attn/cuda_mma.cuh"  // mma::mma_16816
+#include "kernels/mma.cuh"  // mma::mma_16816
 #include "cuda/cuda_check.h"
 #include "cuda/pdl.cuh"
 #include "kernels/dtype.cuh"

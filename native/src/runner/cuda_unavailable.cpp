@@ -2,6 +2,7 @@
 // reports why CUDA is missing.
 #include <stdexcept>
 
+#include "core/device_status.h"
 #include "runner/model_runner.h"
 
 #ifndef ATTNBENCH_CUDA_REASON
@@ -10,10 +11,10 @@
 
 namespace attnbench {
 
-std::string cuda_runner_status() { return std::string("unavailable: ") + ATTNBENCH_CUDA_REASON; }
+std::string cuda_device_status() { return std::string("unavailable: ") + ATTNBENCH_CUDA_REASON; }
 
-std::unique_ptr<ModelRunner> make_cuda_runner(const Gpt2Weights&, const RunnerOptions&) {
-  throw std::runtime_error("--device cuda: " + cuda_runner_status());
+std::unique_ptr<ModelRunner> make_cuda_runner(const ModelWeights&, const RunnerOptions&) {
+  throw std::runtime_error("--device cuda: " + cuda_device_status());
 }
 
 }  // namespace attnbench

@@ -1,14 +1,15 @@
-// A model runner executes one engine step (embedding -> blocks -> LM head -> sampling) on a device.
-// The scheduler never sees device memory; it talks to the runner through StepBatch.
+// A model runner executes one engine step on a device: the step machinery (inputs, buffers, graphs,
+// timing, sampling) around a model's forward (models/forward.h), which it runs through its own device
+// primitives. The scheduler never sees device memory; it talks to the runner through StepBatch.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "attn/backend.h"
+#include "core/experiments.h"
+#include "core/step_batch.h"
 #include "core/types.h"
-#include "engine/step_batch.h"
-#include "model/gpt2_weights.h"
+#include "models/model_weights.h"
 
 namespace attnbench {
 
@@ -22,6 +23,7 @@ struct RunnerOptions {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 2048;
   bool cuda_graph = false;
+  ExperimentSwitches exp;       // read once by the engine (core/experiments.h)
 };
 
 // Where one step's time went inside the runner (filled when timing is on; -1 = not measured).
@@ -65,14 +67,13 @@ class ModelRunner {
 
 // Bytes of KV cache per block (both K and V, every layer), to size the pool from --kv-cache-gb.
 inline size_t kv_bytes_per_block(const ModelConfig& c, int block_size, DType dtype) {
-  return (size_t)2 * c.n_layer * block_size * c.n_kv_head * c.head_dim() * dtype_bytes(dtype);
+  return (size_t)2 * c.num_layers * block_size * c.num_kv_heads * c.head_dim * dtype_bytes(dtype);
 }
 
 // runner/cpu_runner.cpp (fp32 only). Reads `w` in place: the weights must outlive the runner.
-std::unique_ptr<ModelRunner> make_cpu_runner(const Gpt2Weights& w, const RunnerOptions& opt);
-// cuda/cuda_runner.cu when built with CUDA; otherwise runner/cuda_unavailable.cpp throws with the reason.
-std::unique_ptr<ModelRunner> make_cuda_runner(const Gpt2Weights& w, const RunnerOptions& opt);
-// "ok" or "unavailable: <reason>" (no CUDA build, no device, ...).
-std::string cuda_runner_status();
+std::unique_ptr<ModelRunner> make_cpu_runner(const ModelWeights& w, const RunnerOptions& opt);
+// cuda/cuda_runner.cu when built with CUDA; otherwise runner/cuda_unavailable.cpp throws with the
+// reason. Copies what it needs to the device: `w` may be released afterwards.
+std::unique_ptr<ModelRunner> make_cuda_runner(const ModelWeights& w, const RunnerOptions& opt);
 
 }  // namespace attnbench

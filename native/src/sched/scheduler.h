@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/step_batch.h"
+#include "core/step_batch.h"
 #include "kv/block_pool.h"
 #include "sched/sequence.h"
 

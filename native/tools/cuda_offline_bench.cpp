@@ -7,6 +7,7 @@
 //                      [--prompts 128 --input-len 256 --output-len 64]   (e.g. --prompts 2 --input-len 900:
 //                      the small-batch decode step an online TPOT is made of)
 // Each line also has the decode steps' device time (cudaEvents inside the runner) and host time.
+// ATTNBENCH_* experiment switches (docs/experiments.md) are read once, as the engine reads them.
 // --breakdown 1: graphs only, once per ATTNBENCH_SKIP mask (attention, GEMMs, LM head, sampling,
 // layernorms, qkv split/KV append, embedding, everything): the decode step time with a part left
 // out, so each part's cost is the difference to the full step. Tokens are garbage in those runs.
@@ -21,8 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "engine/step_batch.h"
-#include "model/gpt2_weights.h"
+#include "core/experiments.h"
+#include "core/step_batch.h"
+#include "models/registry.h"
 #include "runner/model_runner.h"
 
 using namespace attnbench;
@@ -116,7 +118,8 @@ int main(int argc, char** argv) {
   const int bs = 16;
   int errors = 0;
   try {
-    Gpt2Weights w = load_gpt2(model, 0);
+    const ExperimentSwitches env_switches = read_experiment_switches();  // this tool's ATTNBENCH_* variables
+    ModelWeights w = load_model(model, 0);
     std::stringstream ss(backends);
     for (std::string name; std::getline(ss, name, ',');) {
       std::vector<std::string> masks = {""};
@@ -126,9 +129,12 @@ int main(int argc, char** argv) {
       for (const std::string& mask : masks)
       for (bool graph : {true, false}) {
         if (breakdown && !graph) continue;
-        if (mask.empty()) unsetenv("ATTNBENCH_SKIP");
-        else setenv("ATTNBENCH_SKIP", mask.c_str(), 1);
         RunnerOptions o;
+        o.exp = env_switches;
+        if (breakdown) {
+          setenv("ATTNBENCH_SKIP", mask.c_str(), 1);
+          o.exp.skip = read_experiment_switches().skip;
+        }
         o.device = Device::CUDA;
         o.dtype = DType::F16;
         o.prefill_backend = o.decode_backend = name;

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "model/gpt2_weights.h"
+#include "core/experiments.h"
+#include "models/registry.h"
 #include "runner/model_runner.h"
 
 using namespace attnbench;
@@ -27,8 +28,9 @@ int main(int argc, char** argv) {
   std::stringstream ss(tokens_arg);
   for (std::string t; std::getline(ss, t, ',');) tokens.push_back(std::stoi(t));
   try {
-    Gpt2Weights w = load_gpt2(model, 0);
+    ModelWeights w = load_model(model, 0);
     RunnerOptions o;
+    o.exp = read_experiment_switches();
     o.device = Device::CUDA;
     o.dtype = dtype;
     o.prefill_backend = backend;

@@ -52,6 +52,32 @@ inline int StepBatch::max_k_len() const {
   return m;
 }
 
+// A step that prefills one whole sequence from position 0 (warm-up, scoring, graph capture):
+// token i at position i, its K/V written to slot block_table[i / block_size] * block_size +
+// i % block_size (or nowhere when !write_kv: slot -1), the last row sampled with *sample when given.
+inline StepBatch one_sequence_prefill(const std::vector<int32_t>& tokens, const std::vector<int32_t>& block_table,
+                                      int block_size, bool write_kv = true, const SamplingParams* sample = nullptr) {
+  StepBatch b;
+  const int n = (int)tokens.size();
+  b.tokens = tokens;
+  for (int i = 0; i < n; ++i) {
+    b.positions.push_back(i);
+    b.slot_mapping.push_back(write_kv ? block_table[i / block_size] * block_size + i % block_size : -1);
+  }
+  b.cu_seqlens_q = {0, n};
+  b.ctx_lens = {0};
+  b.seq_lens_k = {n};
+  b.block_tables = block_table;
+  b.max_blocks_per_seq = (int)block_table.size();
+  b.num_prefill_seqs = 1;
+  if (sample) {
+    b.sample_seq = {0};
+    b.sample_params = {*sample};
+    b.sample_step = {0};
+  }
+  return b;
+}
+
 // Result of one sampled row.
 struct SampleResult {
   int32_t token = -1;
