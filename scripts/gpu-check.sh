@@ -9,6 +9,11 @@
 #   online  Azure conv trace, --num-prompts (default 200), scales 0.4..1.6, backends $ONLINE_BACKENDS
 #   hf      Hugging Face transformers generate() on the same offline workload (eager, static+compile)
 #   kernels scripts/gpu/kernels-check.sh (attention microbenchmark + PyTorch anchors)
+#   llama   scripts/gpu/llama_check.py: Llama/Qwen/Mistral logprobs vs HF fp32 (engine error vs HF's own
+#           fp16/bf16 error) on the tiny fixtures and 8B-shaped checkpoints; greedy across backends
+#   llama-bench  offline at llama-3.1-8b shapes, bf16: the seed workload (128 x 256 -> 64) and a long-
+#           context one (16 x 8192 -> 128), backends $LLAMA_BACKENDS
+#   ab      scripts/gpu/ab-engines.sh: this build vs the base tree in .carry/ab-base (same run)
 # Choose with GPU_CHECK_PHASES (default build,engine,offline,gate); logs and JSON go to $OUT.
 # Node: uses `node` if present, else .carry/node.xz; production deps and built JS from .carry/
 # (scripts/carry-prep.sh makes them). A short summary table is printed last.
@@ -45,7 +50,8 @@ fi
 [ -d node_modules ] || { [ -f .carry/node_modules.tar.xz ] && tar -xJf .carry/node_modules.tar.xz; }
 [ -d node_modules/tsx ] || [ -f dist/index.js ] || { [ -f .carry/dist.tar.xz ] && tar -xJf .carry/dist.tar.xz; }
 ab() { node bin/attnbench.js "$@"; }
-TRACE=${TRACE:-../shared/traces/AzureLLMInferenceTrace_conv.csv}
+TRACE=${TRACE:-traces/AzureLLMInferenceTrace_conv.csv}
+[ -f "$TRACE" ] || TRACE=../shared/traces/AzureLLMInferenceTrace_conv.csv
 [ -f "$TRACE" ] || TRACE=.carry/traces/AzureLLMInferenceTrace_conv.csv
 
 # --- build --------------------------------------------------------------------------------------
@@ -107,6 +113,25 @@ if has kernels; then
   run_stage kernels kernels.log timeout 300 env OUT="$OUT" FLASHINFER_INCLUDE_DIR="$FI" bash scripts/gpu/kernels-check.sh
 fi
 
+# --- Llama-family models -------------------------------------------------------------------------
+if has llama; then
+  run_stage llama-check llama_check.log timeout 420 env PYTHONUNBUFFERED=1 OUT="$OUT" python3 scripts/gpu/llama_check.py \
+    --engine-score native/build/cuda_score --engine native/build/attnbench-engine --layers "${LLAMA_CHECK_LAYERS:-4}"
+  cp "$OUT/llama_check.json" "$FINAL_OUT/" 2>/dev/null
+fi
+if has llama-bench; then
+  L=(bench offline --model synthetic:llama-3.1-8b --device cuda --dtype bf16 --seed 0 --no-plot --backends "${LLAMA_BACKENDS:-fused}")
+  run_stage llama-seed llama_seed.log timeout 420 node bin/attnbench.js "${L[@]}" --input-len 256 --output-len 64 \
+    --num-prompts 128 --repeats "${LLAMA_REPEATS:-3}" --out "$OUT/llama_seed"
+  cp "$OUT"/llama_seed/offline_*/offline_results.json "$FINAL_OUT/llama_seed_results.json" 2>/dev/null
+  run_stage llama-long llama_long.log timeout 560 node bin/attnbench.js "${L[@]}" --input-len 8192 --output-len 128 \
+    --num-prompts 16 --repeats "${LLAMA_REPEATS:-2}" --out "$OUT/llama_long"
+  cp "$OUT"/llama_long/offline_*/offline_results.json "$FINAL_OUT/llama_long_results.json" 2>/dev/null
+fi
+if has ab; then
+  run_stage ab ab.log timeout 560 env OUT="$OUT" TRACE="$TRACE" bash scripts/gpu/ab-engines.sh
+fi
+
 # --- summary, last -------------------------------------------------------------------------------
 {
 echo
@@ -114,6 +139,9 @@ echo
 [ -f "$OUT/ctest_gpu.log" ] && grep -hE "tests passed|tests failed" "$OUT/ctest_gpu.log" | tail -1
 [ -f "$OUT/hf_check.log" ] && tail -n 3 "$OUT/hf_check.log"
 [ -f "$OUT/hf_baseline.log" ] && tail -n 2 "$OUT/hf_baseline.log"
+[ -f "$OUT/llama_check.log" ] && grep -A40 "^model  " "$OUT/llama_check.log" | tail -n 42
+[ -f "$OUT/ab.log" ] && grep -A12 "^== A/B" "$OUT/ab.log"
+for f in "$OUT/llama_seed.log" "$OUT/llama_long.log"; do [ -f "$f" ] && grep -E "tok/s|wall|fused|naive|flash|cudnn" "$f" | tail -n 8; done
 for f in "$OUT/offline.log" "$OUT/online.log"; do [ -f "$f" ] && grep -E "^\s*(backend|scale|[a-z/]+ +\|)|tok/s|TTFT" "$f" | tail -n 24; done
 echo
 echo "== gpu-check summary ($(head -1 "$OUT/gpu.txt")), $((SECONDS - t_start)) s"

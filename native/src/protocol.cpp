@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -190,7 +191,7 @@ std::string fatal_event(const std::string& message) { return dumps(json({{"ev", 
 std::string bye_event(uint64_t t_ns) { return dumps(json({{"ev", "bye"}, {"t_ns", t_ns}})); }
 
 std::string ready_event(const ModelConfig& c, const EngineOptions& opt, const std::string& device_name,
-                        int num_kv_blocks, const std::vector<BackendStatus>& prefill,
+                        int num_kv_blocks, size_t kv_cache_bytes, const std::vector<BackendStatus>& prefill,
                         const std::vector<BackendStatus>& decode, uint64_t t_ns) {
   auto statuses = [](const std::vector<BackendStatus>& list) {
     json m = json::object();
@@ -212,7 +213,13 @@ std::string ready_event(const ModelConfig& c, const EngineOptions& opt, const st
       {"backends", {{"prefill", statuses(prefill)}, {"decode", statuses(decode)}}},
       {"config",
        {{"prefill_attn_backend", opt.prefill_backend}, {"decode_attn_backend", opt.decode_backend},
-        {"block_size", opt.block_size}, {"num_kv_blocks", num_kv_blocks}, {"max_num_seqs", opt.max_num_seqs},
+        {"block_size", opt.block_size}, {"num_kv_blocks", num_kv_blocks}, {"kv_cache_bytes", kv_cache_bytes},
+        // The longest request (prompt + output) the pool can hold at all.
+        {"max_context_fit", std::min<long long>(c.max_context, (long long)num_kv_blocks * opt.block_size)},
+        {"gpu_memory_utilization",
+         opt.device == Device::CUDA && opt.num_kv_blocks <= 0 && opt.kv_cache_gb <= 0 ? json(opt.gpu_memory_utilization)
+                                                                                        : json(nullptr)},
+        {"max_num_seqs", opt.max_num_seqs},
         {"max_num_batched_tokens", opt.max_num_batched_tokens}, {"cuda_graph", opt.cuda_graph == 1},
         {"seed", opt.seed}, {"step_delay_us", opt.step_delay_us}}},
       {"version", "0.1.0"},

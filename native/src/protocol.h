@@ -64,7 +64,7 @@ std::string bye_event(uint64_t t_ns);
 // `ready`: the model, device, backends (name -> "ok" or "unavailable: ..." per phase) and the engine's
 // resolved configuration.
 std::string ready_event(const ModelConfig& model, const EngineOptions& opt, const std::string& device_name,
-                        int num_kv_blocks, const std::vector<BackendStatus>& prefill,
+                        int num_kv_blocks, size_t kv_cache_bytes, const std::vector<BackendStatus>& prefill,
                         const std::vector<BackendStatus>& decode, uint64_t t_ns);
 
 struct EngineStats {

@@ -72,7 +72,7 @@ static void random_run(uint32_t seed) {
         for (int i = 0; i < prompt; ++i) q->prompt.push_back(R(0, 9));
         q->max_tokens = max_tokens;
         q->ignore_eos = R(0, 1);
-        q->eos_token_id = 3;
+        q->eos_token_ids = {3};
         if (R(0, 3) == 0) q->stop_token_ids = {5};
         live.push_back(q.get());
         s.add(q.get());

@@ -1,6 +1,7 @@
 // One-shot scorer for scripts/gpu/hf_check.py: teacher-forced logprobs of a token sequence on the
 // CUDA runner. Prints {"logprobs":[...],"device":"..."} on stdout.
 //   cuda_score --model DIR|synthetic:NAME --tokens 1,2,3 [--dtype fp16|bf16] [--prefill-attn-backend naive]
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     o.prefill_backend = backend;
     o.num_kv_blocks = ((int)tokens.size() + o.block_size - 1) / o.block_size + 1;
     o.max_num_seqs = 8;
+    o.max_num_batched_tokens = std::max<int>(256, (int)tokens.size());  // score() runs the whole sequence in one step
     o.cuda_graph = false;
     auto r = make_cuda_runner(w, o);
     std::vector<float> lp = r->score(tokens);

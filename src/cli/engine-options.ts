@@ -15,6 +15,7 @@ export const EngineOptionsSchema = z
     blockSize: optInt(1, 1024),
     numKvBlocks: optInt(1),
     kvCacheGb: optNum(0.001, 4096),
+    gpuMemoryUtilization: optNum(0.01, 1),
     maxNumSeqs: optInt(1),
     maxNumBatchedTokens: optInt(1),
     cudaGraph: z.boolean().default(true),
@@ -29,13 +30,19 @@ export const EngineOptionsSchema = z
       ctx.addIssue({ code: "custom", path: ["dtype"], message: `--device cpu supports fp32 only, got ${o.dtype}` });
     if (o.numKvBlocks !== undefined && o.kvCacheGb !== undefined)
       ctx.addIssue({ code: "custom", path: ["numKvBlocks"], message: "give --num-kv-blocks or --kv-cache-gb, not both" });
+    if (o.gpuMemoryUtilization !== undefined && o.device !== "cuda")
+      ctx.addIssue({ code: "custom", path: ["gpuMemoryUtilization"], message: "--gpu-memory-utilization applies to --device cuda only" });
   });
 export type EngineOptions = z.infer<typeof EngineOptionsSchema>;
 
 /** Register the engine flags on a command. `backendFlags` false for bench (it has --backends). */
 export function addEngineOptions(cmd: Command, backendFlags = true): Command {
   cmd
-    .option("--model <name>", "HF GPT-2 directory or synthetic:<preset> (tiny, gpt2, gpt2-medium, ...)", "synthetic:tiny")
+    .option(
+      "--model <name>",
+      "Hugging Face model directory (GPT-2, Llama, Mistral, Qwen2, Qwen3) or synthetic:<preset> (tiny, gpt2..gpt2-xl, llama-tiny, llama-3.2-1b, llama-3.1-8b, qwen2-tiny, qwen3-tiny, qwen3-0.6b, qwen3-8b)",
+      "synthetic:tiny",
+    )
     .option("--device <kind>", "cpu or cuda", "cpu")
     .option("--dtype <type>", "fp32, fp16 or bf16 (default: the engine's: fp32 on cpu, fp16 on cuda)");
   if (backendFlags)
@@ -45,7 +52,8 @@ export function addEngineOptions(cmd: Command, backendFlags = true): Command {
   return cmd
     .option("--block-size <tokens>", "tokens per KV-cache block (default: the engine's, 16)")
     .option("--num-kv-blocks <n>", "KV-cache blocks in the pool (default: derived from --kv-cache-gb)")
-    .option("--kv-cache-gb <GiB>", "KV-cache pool size in GiB (default: the engine's: 0.25 cpu, 4 cuda)")
+    .option("--kv-cache-gb <GiB>", "KV-cache pool size in GiB (default: the engine's: 0.25 cpu; cuda: from --gpu-memory-utilization)")
+    .option("--gpu-memory-utilization <fraction>", "cuda: fraction of GPU memory for the engine; what weights and buffers leave becomes KV cache (default: the engine's, 0.9)")
     .option("--max-num-seqs <n>", "running sequences per engine step (default: the engine's, 256)")
     .option("--max-num-batched-tokens <tokens>", "token budget per engine step (default: the engine's: 2048 cpu, 8192 cuda)")
     .option("--no-cuda-graph", "disable CUDA graphs for decode (default: on for cuda)")
@@ -73,6 +81,7 @@ export function engineArgs(o: EngineOptions, backend?: BackendPair): string[] {
   put("--block-size", o.blockSize);
   put("--num-kv-blocks", o.numKvBlocks);
   put("--kv-cache-gb", o.kvCacheGb);
+  put("--gpu-memory-utilization", o.gpuMemoryUtilization);
   put("--max-num-seqs", o.maxNumSeqs);
   put("--max-num-batched-tokens", o.maxNumBatchedTokens);
   if (!o.cudaGraph) a.push("--no-cuda-graph");

@@ -38,6 +38,8 @@ class CudaRunner final : public ModelRunner {
   void collect(std::vector<SampleResult>& out) override;
   std::vector<float> score(const std::vector<int32_t>& tokens) override;
   std::string device_name() const override { return device_name_; }
+  int num_kv_blocks() const override { return num_kv_blocks_; }
+  size_t kv_cache_bytes() const override { return kv_.bytes(); }
   void set_timing(bool on) override;
   RunnerStepTiming last_timing() const override { return timing_; }
 
@@ -52,6 +54,7 @@ class CudaRunner final : public ModelRunner {
   AttnMetadata prefill_bucket_metadata(const StepBatch& padded) const;
   void capture_decode_graphs();
   void capture_prefill_graphs();
+  int blocks_from_memory(double utilization) const;
   bool skip(unsigned part) const { return (opt_.exp.skip & part) != 0; }
 
   ModelConfig cfg_;
@@ -65,6 +68,7 @@ class CudaRunner final : public ModelRunner {
   std::unique_ptr<StepInputs> in_;
   DeviceBuffer kv_;                 // [layer][K|V][blocks + 1, block_size, Hkv, D]
   std::vector<PagedKv> layer_kv_;
+  int num_kv_blocks_ = 0;           // the scheduler's pool (without the scratch block)
   int scratch_block_ = 0;           // the extra block pad rows of a graph write to
   int Vld_ = 0;                     // logits_ row stride
   DeviceBuffer logits_;             // fp32 [S, Vld_]
@@ -100,12 +104,13 @@ void CudaRunner::set_timing(bool on) {
 CudaRunner::CudaRunner(const ModelWeights& w, const RunnerOptions& opt)
     : cfg_(w.config), opt_(opt), dtype_(opt.dtype), model_forward_(model_family(w.config.family).forward) {
   if (opt.dtype == DType::F32) throw std::runtime_error("CUDA runner takes fp16 or bf16, not fp32");
-  if (opt.num_kv_blocks <= 0) throw std::runtime_error("CUDA runner: num_kv_blocks must be resolved (> 0)");
   // Process-wide settings of the CUDA helpers, from the engine's switches (core/experiments.h).
   pdl_requested() = opt.exp.pdl;
   gpu_timeout_setting() = opt.exp.gpu_timeout_s;
   max_seqs_ = std::max(1, opt.max_num_seqs);
-  max_tokens_ = std::max({opt.max_num_batched_tokens, max_seqs_, cfg_.max_context});
+  // Activation buffers and GEMM warm-up cover a step's token budget (not the context: at 128k a
+  // context-sized step would need tens of GB of activations); score() takes at most this many tokens.
+  max_tokens_ = std::max(opt.max_num_batched_tokens, max_seqs_);
 
   int dev = 0;
   CUDA_CHECK(cudaGetDevice(&dev));
@@ -124,8 +129,13 @@ CudaRunner::CudaRunner(const ModelWeights& w, const RunnerOptions& opt)
   caps.max_blocks_per_seq = (cfg_.max_context + opt.block_size - 1) / opt.block_size;
   in_ = std::make_unique<StepInputs>(caps);
 
-  scratch_block_ = opt.num_kv_blocks;
-  const int blocks = opt.num_kv_blocks + 1;
+  logits_.resize((size_t)gemm_rows(max_seqs_) * Vld_ * sizeof(float));
+  CUDA_CHECK(cudaMemset(logits_.get(), 0, logits_.bytes()));
+  sampled_.resize((size_t)max_seqs_ * 8);
+  sampled_host_ = PinnedBuffer((size_t)max_seqs_ * 8);
+  num_kv_blocks_ = opt.num_kv_blocks > 0 ? opt.num_kv_blocks : blocks_from_memory(opt.gpu_memory_utilization);
+  scratch_block_ = num_kv_blocks_;
+  const int blocks = num_kv_blocks_ + 1;
   const size_t per_tensor = (size_t)blocks * opt.block_size * cfg_.kv_dim() * dtype_bytes(dtype_);
   kv_.resize(per_tensor * 2 * cfg_.num_layers);
   for (int l = 0; l < cfg_.num_layers; ++l) {
@@ -135,10 +145,6 @@ CudaRunner::CudaRunner(const ModelWeights& w, const RunnerOptions& opt)
     p.num_blocks = blocks;
     layer_kv_.push_back(p);
   }
-  logits_.resize((size_t)gemm_rows(max_seqs_) * Vld_ * sizeof(float));
-  CUDA_CHECK(cudaMemset(logits_.get(), 0, logits_.bytes()));
-  sampled_.resize((size_t)max_seqs_ * 8);
-  sampled_host_ = PinnedBuffer((size_t)max_seqs_ * 8);
   buckets_ = decode_buckets(max_seqs_);
   fwd_->warm_gemms(stream_);
   if (opt.cuda_graph) {
@@ -155,6 +161,26 @@ CudaRunner::~CudaRunner() {
   }
   if (ev0_) cudaEventDestroy(ev0_);
   if (ev1_) cudaEventDestroy(ev1_);
+}
+
+// vLLM's rule: `utilization` of the GPU's whole memory is this engine's; what is in use now (weights,
+// activation buffers, workspaces, and anything else on the device) is subtracted, and a reserve for
+// what comes after the pool (captured graphs, cuBLASLt's lazily loaded kernels, allocator slack) is
+// kept back. The rest becomes KV blocks (plus the scratch block).
+int CudaRunner::blocks_from_memory(double utilization) const {
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const double budget = utilization * (double)total_b - (double)(total_b - free_b);
+  const double reserve = std::max(512.0 * (1 << 20), 0.01 * (double)total_b);
+  const double per_block = (double)kv_bytes_per_block(cfg_, opt_.block_size, dtype_);
+  const double blocks = (budget - reserve) / per_block - 1;
+  if (blocks < 1)
+    throw std::runtime_error("--gpu-memory-utilization " + std::to_string(utilization) + ": " +
+                             std::to_string((long long)((total_b - free_b) >> 20)) + " MiB of " +
+                             std::to_string((long long)(total_b >> 20)) +
+                             " MiB in use after the weights and buffers leave no room for a KV block (raise it, or "
+                             "give --kv-cache-gb / --num-kv-blocks)");
+  return (int)std::min(blocks, (double)(1 << 30));
 }
 
 void CudaRunner::forward(const AttnMetadata& md, const int32_t* rows, int n_rows, float* logits) {
@@ -359,7 +385,10 @@ void CudaRunner::collect(std::vector<SampleResult>& out) {
 std::vector<float> CudaRunner::score(const std::vector<int32_t>& tokens) {
   const int n = (int)tokens.size();
   if (n < 2) return {};
-  if (n > cfg_.max_context || n > max_tokens_) throw std::runtime_error("score: sequence longer than the context");
+  if (n > cfg_.max_context) throw std::runtime_error("score: sequence longer than the context");
+  if (n > max_tokens_)
+    throw std::runtime_error("score: " + std::to_string(n) + " tokens exceed the step budget (max_num_batched_tokens " +
+                             std::to_string(max_tokens_) + ")");
   const int bs = opt_.block_size, nblk = (n + bs - 1) / bs;
   if (nblk > opt_.num_kv_blocks) throw std::runtime_error("score: not enough KV blocks");
   std::vector<int32_t> table(nblk);

@@ -1,4 +1,4 @@
-// Step metadata packing (host) and its single upload.
+// Step metadata packing (host) and its upload (two copies: the fixed-size arrays, then the block tables).
 #include "cuda/step_inputs.h"
 
 #include <algorithm>
@@ -69,16 +69,20 @@ void StepInputs::upload(const StepBatch& b, cudaStream_t stream) {
     seed_hi[j] = (uint32_t)(p.seed >> 32);
     step[j] = b.sample_step[j];
   }
+  // Block tables: only the step's own width w of each row moves (one 2D copy at the device's stride B);
+  // entries past a sequence's blocks are never read, so they are not cleared. With a 128k context B is
+  // 8192: a full-width copy would be 4 MB for a 128-sequence decode step.
   int32_t* bt = h + off_block_tables_;
   const int src_w = b.max_blocks_per_seq, w = std::min(src_w, B);
   for (int s = 0; s < ns; ++s) {
     if (b.seq_lens_k[s] > B * caps.block_size)
       throw std::runtime_error("sequence of " + std::to_string(b.seq_lens_k[s]) + " keys exceeds the block table");
-    std::memcpy(bt + (size_t)s * B, b.block_tables.data() + (size_t)s * src_w, (size_t)w * 4);
-    std::fill(bt + (size_t)s * B + w, bt + (size_t)(s + 1) * B, 0);
+    std::memcpy(bt + (size_t)s * w, b.block_tables.data() + (size_t)s * src_w, (size_t)w * 4);
   }
-  const size_t bytes = (off_block_tables_ + (size_t)ns * B) * 4;
-  CUDA_CHECK(cudaMemcpyAsync(dev_.get(), h, bytes, cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaMemcpyAsync(dev_.get(), h, off_block_tables_ * 4, cudaMemcpyHostToDevice, stream));
+  if (ns > 0 && w > 0)
+    CUDA_CHECK(cudaMemcpy2DAsync(dev_.get<int32_t>() + off_block_tables_, (size_t)B * 4, bt, (size_t)w * 4, (size_t)w * 4,
+                                 ns, cudaMemcpyHostToDevice, stream));
 }
 
 AttnMetadata StepInputs::metadata(const StepBatch& b) const {

@@ -1,4 +1,4 @@
-// defines: StepInputs (per-step metadata: one pinned buffer, one host->device copy), pad_decode_batch,
+// defines: StepInputs (per-step metadata: one pinned buffer, two host->device copies), pad_decode_batch,
 //          pad_prefill_batch
 //
 // Device layout (int32 words, fixed offsets from the capacities, so captured graphs keep reading
@@ -28,7 +28,7 @@ struct StepCaps {
 class StepInputs {
  public:
   explicit StepInputs(const StepCaps& caps);
-  // Packs `b` into the pinned buffer and enqueues one cudaMemcpyAsync. The pinned buffer is reused
+  // Packs `b` into the pinned buffer and enqueues its copies (the block tables at their used width). The pinned buffer is reused
   // next step: callers synchronise the stream at the end of each step (the runner does).
   // Sampled row j reads token row cu_seqlens_q[sample_seq[j] + 1] - 1.
   void upload(const StepBatch& b, cudaStream_t stream);

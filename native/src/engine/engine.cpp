@@ -19,9 +19,12 @@ namespace attnbench {
 
 namespace {
 
+// KV blocks from --num-kv-blocks or --kv-cache-gb (or the CPU's 0.25 GiB default); 0 on CUDA without
+// either: the runner sizes the pool from --gpu-memory-utilization after its own allocations.
 int resolve_num_kv_blocks(const EngineOptions& opt, const ModelConfig& c, DType dtype) {
   if (opt.num_kv_blocks > 0) return opt.num_kv_blocks;
-  const double gb = opt.kv_cache_gb > 0 ? opt.kv_cache_gb : (opt.device == Device::CPU ? 0.25 : 4.0);
+  if (opt.kv_cache_gb <= 0 && opt.device == Device::CUDA) return 0;
+  const double gb = opt.kv_cache_gb > 0 ? opt.kv_cache_gb : 0.25;
   const double blocks = gb * (1ull << 30) / (double)kv_bytes_per_block(c, opt.block_size, dtype);
   if (blocks < 1)
     throw std::runtime_error("--kv-cache-gb " + std::to_string(gb) + " holds no KV block of " +
@@ -47,6 +50,7 @@ Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(s
   ro.decode_backend = opt.decode_backend;
   ro.block_size = opt.block_size;
   ro.num_kv_blocks = resolve_num_kv_blocks(opt, c, opt.dtype);
+  ro.gpu_memory_utilization = opt.gpu_memory_utilization;
   ro.max_num_seqs = opt.max_num_seqs;
   ro.max_num_batched_tokens = opt.max_num_batched_tokens;
   ro.cuda_graph = opt.cuda_graph < 0 ? opt.device == Device::CUDA : opt.cuda_graph == 1;
@@ -62,7 +66,7 @@ Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(s
   sc.max_num_seqs = opt.max_num_seqs;
   sc.max_num_batched_tokens = opt.max_num_batched_tokens;
   sc.block_size = opt.block_size;
-  sc.num_blocks = ro.num_kv_blocks;
+  sc.num_blocks = runner_->num_kv_blocks();
   sc.n_ctx = c.max_context;
   scheduler_ = std::make_unique<Scheduler>(sc);
 
@@ -80,7 +84,7 @@ Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(s
 Engine::~Engine() = default;
 
 void Engine::emit_ready() {
-  emit_(ready_event(weights_.config, opt_, runner_->device_name(), num_kv_blocks(),
+  emit_(ready_event(weights_.config, opt_, runner_->device_name(), num_kv_blocks(), runner_->kv_cache_bytes(),
                     list_backends(opt_.device, AttnPhase::Prefill), list_backends(opt_.device, AttnPhase::Decode),
                     monotonic_ns()));
 }
@@ -138,7 +142,7 @@ void Engine::add(const AddRequest& req) {
   seq->sampling = req.sampling;
   if (!req.has_seed) seq->sampling.seed = default_request_seed(opt_.seed, req.id);
   seq->ignore_eos = req.ignore_eos;
-  seq->eos_token_id = weights_.config.eos_token_id();
+  seq->eos_token_ids = weights_.config.eos_token_ids;
   seq->stop_token_ids = req.stop_token_ids;
   scheduler_->add(seq.get());
   live_[req.id] = std::move(seq);

@@ -31,7 +31,8 @@ bool parse_double(const std::string& s, double& v) {
 std::string engine_usage() {
   return "usage: attnbench-engine [--model DIR|synthetic:NAME] [--device cpu|cuda] [--dtype fp32|fp16|bf16]\n"
          "  [--prefill-attn-backend NAME] [--decode-attn-backend NAME] [--block-size N] [--num-kv-blocks N]\n"
-         "  [--kv-cache-gb X] [--max-num-seqs N] [--max-num-batched-tokens N] [--seed N] [--cuda-graph|--no-cuda-graph]\n"
+         "  [--kv-cache-gb X] [--gpu-memory-utilization F] [--max-num-seqs N] [--max-num-batched-tokens N] [--seed N]\n"
+         "  [--cuda-graph|--no-cuda-graph]\n"
          "  [--step-delay-us N] [--cpu-threads N] [--profile-steps]\n"
          "  one-shot: --generate --prompt-ids 1,2,3 [--max-tokens N] [--temperature X] [--top-p X] [--top-k N] [--ignore-eos]\n"
          "Without --generate: JSON lines on stdin/stdout (docs/protocol.md).\n";
@@ -77,6 +78,7 @@ EngineOptions parse_engine_flags(int argc, char** argv, std::vector<std::string>
       {"--block-size", [&](auto& f, auto& v) { int_in(f, v, 1, 1 << 16, o.block_size); }},
       {"--num-kv-blocks", [&](auto& f, auto& v) { int_in(f, v, 1, kBig, o.num_kv_blocks); }},
       {"--kv-cache-gb", [&](auto& f, auto& v) { num_in(f, v, 0.0, 1e6, true, o.kv_cache_gb); }},
+      {"--gpu-memory-utilization", [&](auto& f, auto& v) { num_in(f, v, 0.0, 1.0, true, o.gpu_memory_utilization); }},
       {"--max-num-seqs", [&](auto& f, auto& v) { int_in(f, v, 1, kBig, o.max_num_seqs); }},
       {"--max-num-batched-tokens", [&](auto& f, auto& v) { int_in(f, v, 1, kBig, o.max_num_batched_tokens); }},
       {"--seed", [&](auto& f, auto& v) { int_in(f, v, 0, (long long)(~0ull >> 1), o.seed); }},

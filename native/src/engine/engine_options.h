@@ -18,7 +18,10 @@ struct EngineOptions {
   std::string decode_backend = "naive";
   int block_size = 16;
   int num_kv_blocks = 0;        // 0: derived from kv_cache_gb
-  double kv_cache_gb = -1.0;    // < 0: the device default (cpu 0.25, cuda 4)
+  double kv_cache_gb = -1.0;    // < 0: the device default (cpu 0.25 GiB; cuda: --gpu-memory-utilization)
+  // cuda, without --num-kv-blocks / --kv-cache-gb: this fraction of the GPU's memory is the engine's;
+  // what weights, activations and workspaces leave of it (measured at start-up) becomes KV blocks.
+  double gpu_memory_utilization = 0.9;
   int max_num_seqs = 256;
   int max_num_batched_tokens = 0;  // 0: the device default (kDefaultMaxBatchedTokens{Cpu,Cuda})
   uint64_t seed = 0;

@@ -93,6 +93,9 @@ class CpuRunner : public ModelRunner {
     return lp;
   }
 
+  int num_kv_blocks() const override { return opt_.num_kv_blocks; }
+  size_t kv_cache_bytes() const override { return kv_bytes_per_block(c_, opt_.block_size, DType::F32) * opt_.num_kv_blocks; }
+
   std::string device_name() const override {
     return cpu_model_name() + " (" + std::to_string(cpu_pool().num_threads()) + " threads)";
   }

@@ -19,7 +19,8 @@ struct RunnerOptions {
   std::string prefill_backend = "naive";
   std::string decode_backend = "naive";
   int block_size = 16;
-  int num_kv_blocks = 0;        // resolved by the engine before the runner is made
+  int num_kv_blocks = 0;        // from the engine; 0 (CUDA only): size the pool from gpu_memory_utilization
+  double gpu_memory_utilization = 0.9;
   int max_num_seqs = 256;
   int max_num_batched_tokens = 2048;
   bool cuda_graph = false;
@@ -57,6 +58,9 @@ class ModelRunner {
   // Teacher-forced scoring for checks: log p(tokens[i+1] | tokens[..i]) for i in [0, n-1).
   virtual std::vector<float> score(const std::vector<int32_t>& tokens) = 0;
   virtual std::string device_name() const = 0;
+  // The KV pool the runner holds (blocks the scheduler may hand out) and its bytes.
+  virtual int num_kv_blocks() const = 0;
+  virtual size_t kv_cache_bytes() const = 0;
   // Step timing (engine --profile-steps): off by default, since the device events cost a little.
   virtual void set_timing(bool /*on*/) {}
   virtual RunnerStepTiming last_timing() const { return {}; }

@@ -115,7 +115,8 @@ FinishReason finish_reason_after_token(const Sequence& seq) {
   const int32_t tok = seq.output.back();
   if (std::find(seq.stop_token_ids.begin(), seq.stop_token_ids.end(), tok) != seq.stop_token_ids.end())
     return FinishReason::Stop;
-  if (!seq.ignore_eos && seq.eos_token_id >= 0 && tok == seq.eos_token_id) return FinishReason::Stop;
+  if (!seq.ignore_eos && std::find(seq.eos_token_ids.begin(), seq.eos_token_ids.end(), tok) != seq.eos_token_ids.end())
+    return FinishReason::Stop;
   if ((int)seq.output.size() >= seq.max_tokens) return FinishReason::Length;
   return FinishReason::None;
 }

@@ -29,7 +29,7 @@ struct Sequence {
   int max_tokens = 16;
   SamplingParams sampling;
   bool ignore_eos = false;
-  int eos_token_id = -1;             // -1: none
+  std::vector<int32_t> eos_token_ids;  // any of them ends the request (Llama 3: end_of_text, eom, eot)
   std::vector<int32_t> stop_token_ids;
 
   SeqStatus status = SeqStatus::Waiting;
