@@ -19,6 +19,10 @@
 //   7  version 6 with 3 stages (2 CTAs per SM at D 128 instead of 1)
 //   8  version 6 with 32-key tiles and 3 stages
 //   9  version 6 with 6 stages (1 CTA per SM at D 128, 5 tiles in flight per warp)
+//  10  v7 at D 128, v6 at D 64, with half the splits where few (sequence, head-group) CTAs split
+//      8 x SMs deep (choose_decode_tc_splits; bs 1 x 32k: ~2 waves of ~2k-key CTAs instead of ~4
+//      of ~1k): production
+//  11  production with at least 2 splits (twice the CTAs: shorter tail wave, one merge more)
 // (A v6 capped registers for 12 CTAs per SM (__launch_bounds__(128, 12)) so the seed shape's 1536
 //  CTAs fit one wave: 1.91 vs 2.22 TB/s for v4 on the H100, spills; dropped. Note that even
 //  __launch_bounds__(128, 1) is not neutral: it let ptxas take 77 registers instead of 56.)
@@ -81,12 +85,16 @@ static cudaError_t launch_u(const FusedDecodeParams& p, int B) {
   }
 }
 
-constexpr int kVersions = 9;
+constexpr int kVersions = 11;
 
+// split_mode 0: choose_decode_splits; 1: choose_decode_tc_splits (production, half the splits when
+// they were 8 x SMs deep); 2: at least 2.
 template <typename T, int D, int KW, int STAGES, int WARPS>
-static void run_tc(FusedDecodeParams p, int B, int max_len) {
+static void run_tc(FusedDecodeParams p, int B, int max_len, int split_mode = 0) {
   const int g = decode_tc_group_tile(p.num_heads, p.num_kv_heads);
-  p.num_splits = choose_decode_splits(B, p.num_heads, g, max_len, g_sms);
+  p.num_splits = split_mode == 1 ? choose_decode_tc_splits(B, p.num_heads, g, max_len, g_sms)
+                                 : choose_decode_splits(B, p.num_heads, g, max_len, g_sms);
+  if (split_mode == 2) p.num_splits = std::min(kDecodeMaxSplits, std::max(2, p.num_splits));
   p.min_chunk = decode_min_chunk(B, p.num_heads, g, g_sms);
   g_ws.ensure((size_t)B * p.num_heads * p.num_splits, D);
   p.partial_o = g_ws.o;
@@ -101,6 +109,8 @@ static void run_version(int ver, FusedDecodeParams p, int B, int max_len) {
     case 7: return run_tc<T, D, 16, 3, 4>(p, B, max_len);
     case 8: return run_tc<T, D, 32, 3, 4>(p, B, max_len);
     case 9: return run_tc<T, D, 16, 6, 4>(p, B, max_len);
+    case 10: return run_tc<T, D, 16, D == 128 ? 3 : 4, 4>(p, B, max_len, 1);
+    case 11: return run_tc<T, D, 16, D == 128 ? 3 : 4, 4>(p, B, max_len, 2);
     default: break;
   }
   if (ver == 1) {

@@ -1,7 +1,7 @@
 // `fused` decode on CUDA: split-KV paged decode (flash-decoding). Two kernels: the tensor-core one
-// (attn/fused_decode_tc_cuda.cuh, lab v7: the GQA group as mma rows, warp-private cp.async rings),
-// the default, and the CUDA-core one (attn/fused_decode_cuda.cuh, lab v4), kept for comparison
-// (ATTNBENCH_DECODE_TC=0).
+// (attn/fused_decode_tc_cuda.cuh, lab v10: the GQA group as mma rows, warp-private cp.async rings,
+// splits from choose_decode_tc_splits), the default, and the CUDA-core one (attn/fused_decode_cuda.cuh,
+// lab v4), kept for comparison (ATTNBENCH_DECODE_TC=0).
 // The constructor allocates the split workspace once (fixed addresses); plan() picks the split
 // count on the host from the batch shape; run() launches the split kernel and, when the step uses
 // more than one split, the LSE merge kernel. No sync and no allocation in run(): CUDA-graph safe.
@@ -60,7 +60,8 @@ class FusedDecodeCuda final : public DecodeAttn {
     }
     const int g = tc_ ? decode_tc_group_tile(dims_.num_heads, dims_.num_kv_heads)
                       : decode_group_tile(dims_.num_heads, dims_.num_kv_heads);
-    int s = choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
+    int s = tc_ ? choose_decode_tc_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_)
+                : choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
     const size_t per_split = (size_t)num_seqs_ * dims_.num_heads;
     s = (int)std::min<size_t>((size_t)s, std::max<size_t>(1, ws_rows_ / per_split));
     num_splits_ = s;

@@ -290,6 +290,16 @@ inline int decode_tc_group_tile(int num_heads, int num_kv_heads) {
   return 1;
 }
 
+// Splits per sequence for this kernel: choose_decode_splits, halved where few (sequence, head-group)
+// pairs make it split 8 x SMs deep. Lab v10 vs v7 (H200, k15 run 2): bs 1 x 32k x 32 x 128 3.88 ->
+// 4.07 TB/s at page 16 (3.68 -> 3.83 at page 1), the 2 x 930 x 12 x 64 online step 392 -> 441 GB/s;
+// rows with enough pairs are unchanged. With two CTAs an SM and ~1k-key splits the extra CTA
+// starts and the merge cost more than the deeper split gains.
+inline int choose_decode_tc_splits(int num_seqs, int num_heads, int group_tile, int max_len, int num_sms) {
+  const int s = choose_decode_splits(num_seqs, num_heads, group_tile, max_len, num_sms);
+  return num_seqs * (num_heads / group_tile) < num_sms ? (s / 2 > 1 ? s / 2 : 1) : s;
+}
+
 // CTAs of this configuration resident per SM (shared memory bound; the kernel uses < 168 registers
 // a thread at 128 threads, so registers allow 3+).
 template <int D, int KW, int STAGES, int WARPS>
