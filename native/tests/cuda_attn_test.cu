@@ -203,6 +203,10 @@ int main() {
              "decode 12 heads ragged");
     run_case({{0, 33}, {200, 1}, {999, 1}}, 1, 7, 8, 2, 128, DType::BF16, "GQA 8/2 hd128 bf16 page 7");
     run_case({{0, 20}, {9, 1}}, 1, 16, 2, 1, 8, DType::F16, "hd8 GQA 2/1 mixed");
+    // GQA groups of 8 and 16 query heads a KV head (one tensor-core decode CTA serves the group):
+    // page 1 and a long context that splits, bf16; and 16 heads a CTA at head dim 64.
+    run_case({{0, 5}, {4095, 1}, {30, 1}, {0, 1}}, 1, 1, 16, 2, 128, DType::BF16, "GQA 16/2 hd128 bf16 page 1");
+    run_case({{600, 1}, {1998, 1}, {69, 1}}, 0, 16, 32, 2, 64, DType::F16, "GQA 32/2 hd64 decode");
   } catch (const std::exception& e) {
     std::printf("NOT OK exception: %s\n", e.what());
     return 1;

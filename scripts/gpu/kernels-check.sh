@@ -23,6 +23,8 @@ mkdir -p "$BUILD/lab"
 LAB1=$!
 ( cd "$ROOT/native/dev" && $NV -I../src attention_decode.cu -o "$BUILD/lab/attention_decode" > "$OUT/lab_build_decode.log" 2>&1 ) &
 LAB2=$!
+( cd "$ROOT/native/dev" && $NV -I../src attention_prefill_sm90.cu -o "$BUILD/lab/attention_prefill_sm90" > "$OUT/lab_build_sm90.log" 2>&1 ) &
+LAB3=$!
 
 # 2. attnbench-kernels through CMake (the engine's own build: every registered backend)
 BENCH=""
@@ -62,6 +64,17 @@ for k in attention_prefill attention_decode; do
   if [ -x "$BUILD/lab/$k" ]; then timeout 100 "$BUILD/lab/$k" > "$OUT/lab_$k.log" 2>&1; echo "[kernels-check] $k rc=$? ($(el))"
   else echo "[kernels-check] $k did not build"; tail -5 "$OUT/lab_build_${k#attention_}.log"; fi
 done
+# Hopper prefill lab: each version's checks in its own process (a fault or hang stays in it), then
+# the FA2 production kernel (9) against the Hopper versions that passed.
+wait $LAB3
+if [ -x "$BUILD/lab/attention_prefill_sm90" ]; then
+  ok_v="9"
+  for v in 15 16 17; do
+    timeout 25 "$BUILD/lab/attention_prefill_sm90" check $v >> "$OUT/lab_attention_prefill_sm90.log" 2>&1 && ok_v="$ok_v $v"
+  done
+  timeout 60 "$BUILD/lab/attention_prefill_sm90" sweep $ok_v >> "$OUT/lab_attention_prefill_sm90.log" 2>&1
+  echo "[kernels-check] attention_prefill_sm90 passed: $ok_v ($(el))"
+else echo "[kernels-check] attention_prefill_sm90 did not build"; tail -5 "$OUT/lab_build_sm90.log"; fi
 
 # 4. benchmark + anchors
 if [ -n "$BENCH" ]; then
@@ -72,6 +85,6 @@ timeout 120 "$PY" "$ROOT/scripts/gpu/kernel_anchors.py" --json "$OUT/kernels_anc
 echo "[kernels-check] anchors rc=$? ($(el))"
 
 # 5. short table last
-for k in attention_prefill attention_decode; do [ -f "$OUT/lab_$k.log" ] && tail -n 25 "$OUT/lab_$k.log"; done
+for k in attention_prefill attention_decode attention_prefill_sm90; do [ -f "$OUT/lab_$k.log" ] && tail -n 25 "$OUT/lab_$k.log"; done
 "$PY" "$ROOT/scripts/gpu/kernels_summary.py" "$OUT/kernels_native.json" "$OUT/kernels_anchors.json"
 echo "[kernels-check] done in $(el); logs and JSON in $OUT"

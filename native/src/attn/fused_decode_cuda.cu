@@ -1,4 +1,7 @@
-// `fused` decode on CUDA: split-KV paged decode (flash-decoding; kernels in attn/fused_decode_cuda.cuh).
+// `fused` decode on CUDA: split-KV paged decode (flash-decoding). Two kernels: the tensor-core one
+// (attn/fused_decode_tc_cuda.cuh, lab v10: the GQA group as mma rows, warp-private cp.async rings,
+// splits from choose_decode_tc_splits), the default, and the CUDA-core one (attn/fused_decode_cuda.cuh,
+// lab v4), kept for comparison (ATTNBENCH_DECODE_TC=0).
 // The constructor allocates the split workspace once (fixed addresses); plan() picks the split
 // count on the host from the batch shape; run() launches the split kernel and, when the step uses
 // more than one split, the LSE merge kernel. No sync and no allocation in run(): CUDA-graph safe.
@@ -15,6 +18,7 @@
 
 #include "attn/backend.h"
 #include "attn/fused_decode_cuda.cuh"
+#include "attn/fused_decode_tc_cuda.cuh"
 #include "attn/registry.h"
 #include "cuda/cuda_check.h"
 
@@ -36,6 +40,7 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
     // Launch order experiment switch (native/dev/attention_decode.cu v4 vs v2 measures it).
     heads_inner_ = dims.exp.decode_heads_inner ? 1 : 0;
     qkv_rows_ = dims.exp.decode_reads_qkv_rows;
+    tc_ = dims.exp.decode_tc;
     CUDA_CHECK(cudaMalloc(&partial_o_, ws_rows_ * dims.head_dim * sizeof(float)));
     CUDA_CHECK(cudaMalloc(&partial_lse_, ws_rows_ * sizeof(float)));
   }
@@ -57,8 +62,10 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
   void plan_splits(int num_seqs, int max_len) {
     num_seqs_ = num_seqs;
     if (num_seqs_ == 0) return;
-    const int g = decode_group_tile(dims_.num_heads, dims_.num_kv_heads);
-    int s = choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
+    const int g = tc_ ? decode_tc_group_tile(dims_.num_heads, dims_.num_kv_heads)
+                      : decode_group_tile(dims_.num_heads, dims_.num_kv_heads);
+    int s = tc_ ? choose_decode_tc_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_)
+                : choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
     const size_t per_split = (size_t)num_seqs_ * dims_.num_heads;
     s = (int)std::min<size_t>((size_t)s, std::max<size_t>(1, ws_rows_ / per_split));
     num_splits_ = s;
@@ -110,16 +117,24 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
     auto s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
-    if (dims_.head_dim == 64)
+    if (tc_) {
+      if (dims_.head_dim == 64)
+        e = bf16 ? launch_fused_decode_tc_best<__nv_bfloat16, 64>(p, num_seqs_, s)
+                 : launch_fused_decode_tc_best<__half, 64>(p, num_seqs_, s);
+      else
+        e = bf16 ? launch_fused_decode_tc_best<__nv_bfloat16, 128>(p, num_seqs_, s)
+                 : launch_fused_decode_tc_best<__half, 128>(p, num_seqs_, s);
+    } else if (dims_.head_dim == 64) {
       e = bf16 ? launch_fused_decode<__nv_bfloat16, 64>(p, num_seqs_, s) : launch_fused_decode<__half, 64>(p, num_seqs_, s);
-    else
+    } else {
       e = bf16 ? launch_fused_decode<__nv_bfloat16, 128>(p, num_seqs_, s) : launch_fused_decode<__half, 128>(p, num_seqs_, s);
+    }
     CUDA_CHECK(e);
   }
 
   AttnDims dims_;
   int num_sms_ = 0, num_seqs_ = 0, num_splits_ = 1, min_chunk_ = 256, heads_inner_ = 1;
-  bool qkv_rows_ = true;
+  bool qkv_rows_ = true, tc_ = true;
   size_t ws_rows_ = 0;
   float* partial_o_ = nullptr;
   float* partial_lse_ = nullptr;

@@ -1,14 +1,19 @@
 // `fused` prefill on CUDA: our FlashAttention-2-style causal varlen kernel over the paged cache
-// (kernel in attn/fused_prefill_cuda.cuh; how it was tuned: docs/perf-notes.md).
+// (kernel in attn/fused_prefill_cuda.cuh; how it was tuned: docs/perf-notes.md), or on sm_90 the
+// Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, producer/consumer warpgroups, mbarriers) when
+// ATTNBENCH_PREFILL_SM90=1. Off by default: correct, but on the H200 only 0.7-1.1x the FA2 kernel
+// (docs/perf-notes.md, k15 run 2); it needs an sm_90a build.
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "attn/backend.h"
 #include "attn/fused_prefill_cuda.cuh"
+#include "attn/fused_prefill_sm90.cuh"
 #include "attn/registry.h"
 #include "cuda/cuda_check.h"
 
@@ -39,6 +44,11 @@ class FusedPrefillCuda final : public PrefillAttn {
   explicit FusedPrefillCuda(const AttnDims& dims) : dims_(dims) {
     const std::string st = fused_cuda_status(&dims);
     if (st != "ok") throw std::runtime_error("fused prefill (cuda): " + st);
+    int dev = 0, major = 0, minor = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    sm90_ = dims.exp.prefill_sm90 && major == 9 && minor == 0;
   }
 
   void plan(const AttnMetadata& md) override {
@@ -72,7 +82,14 @@ class FusedPrefillCuda final : public PrefillAttn {
     auto s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
-    if (dims_.head_dim == 64)
+    if (sm90_) {
+      if (dims_.head_dim == 64)
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s)
+                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s);
+      else
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s)
+                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s);
+    } else if (dims_.head_dim == 64)
       e = bf16 ? launch_fused_prefill_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s)
                : launch_fused_prefill_best<__half, 64>(p, num_seqs_, max_q_len_, s);
     else
@@ -84,6 +101,7 @@ class FusedPrefillCuda final : public PrefillAttn {
  private:
   AttnDims dims_;
   int num_seqs_ = 0, max_q_len_ = 0;
+  bool sm90_ = false;
 };
 
 std::unique_ptr<PrefillAttn> make_fused_prefill_cuda(const AttnDims& dims) {

@@ -26,6 +26,9 @@ struct ExperimentSwitches {
   // Fused decode.
   bool decode_heads_inner = true;    // ATTNBENCH_DECODE_HEADS_INNER=0: launch order sequences-inner
   bool decode_reads_qkv_rows = true; // ATTNBENCH_DECODE_SPLIT_APPEND=1: the split kernel appends decode K/V
+  bool decode_tc = true;             // ATTNBENCH_DECODE_TC=0: the CUDA-core decode kernel instead of the tensor-core one
+  // Fused prefill.
+  bool prefill_sm90 = false;         // ATTNBENCH_PREFILL_SM90=1: the Hopper (wgmma) prefill kernel on sm_90
 
   // What ATTNBENCH_SKIP can leave out (bits of `skip`).
   enum : unsigned { kSkipAttn = 1, kSkipGemm = 2, kSkipLmHead = 4, kSkipSample = 8, kSkipNorm = 16,

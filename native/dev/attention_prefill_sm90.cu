@@ -1,0 +1,166 @@
+// Kernel lab: Hopper (sm_90a) causal varlen prefill over a paged KV cache, against the FA2-style
+// kernel of attention_prefill.cu.
+//
+//   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I../src attention_prefill_sm90.cu -o attention_prefill_sm90
+//   ./attention_prefill_sm90 check V      correctness of version V on every case (one process per
+//                                          version, so a fault in one does not hide the others)
+//   ./attention_prefill_sm90 sweep V...   TFLOPS of the given versions on the benchmark shapes
+//
+// Versions (checked against the fp32 CPU reference on fresh random inputs, poisoned outputs):
+//   9   FA2-style production kernel (attention_prefill.cu v9: mma.sync, cp.async 2-stage, 4 warps)
+//   11  v9 + per-warp skip of hidden key tiles (attention_prefill.cu v11)
+//   13  attn/fused_prefill_sm90.cuh: producer warpgroup (cp.async gather through the block table,
+//       mbarrier full/empty rings) + two consumer warpgroups of 64 rows (wgmma, S_j overlapped with
+//       PV_{j-1}), setmaxnreg 56 / 224; BN 128, 2 stages
+//   14  v13 with 3 stages
+//   15  v13 with BN 64 and 4 stages (what ATTNBENCH_PREFILL_SM90=1 runs)
+//   16  v15 + ping-pong: the consumer warpgroups take turns issuing their GEMMs (named barriers),
+//       so one's softmax runs under the other's GEMMs (no per-warpgroup tile skip) -- compile-checked
+//       only, not yet run on a GPU
+//   17  v13 + ping-pong -- compile-checked only
+#include "dev_common.cuh"
+#include "attn/fused_prefill_cuda.cuh"
+#include "attn/fused_prefill_sm90.cuh"
+
+using namespace attnbench;
+
+template <typename T, int D>
+static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem& pb) {
+  const int B = (int)pb.q_lens.size();
+  switch (ver) {
+    case 9: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV9>(p, B, pb.max_q, 0))); break;
+    case 11: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV11>(p, B, pb.max_q, 0))); break;
+    case 13: CK((launch_fused_prefill_sm90<T, D, 128, 2>(p, B, pb.max_q, 0))); break;
+    case 14: CK((launch_fused_prefill_sm90<T, D, 128, 3>(p, B, pb.max_q, 0))); break;
+    case 15: CK((launch_fused_prefill_sm90<T, D, 64, 4>(p, B, pb.max_q, 0))); break;
+    case 16: CK((launch_fused_prefill_sm90<T, D, 64, 4, true>(p, B, pb.max_q, 0))); break;
+    case 17: CK((launch_fused_prefill_sm90<T, D, 128, 2, true>(p, B, pb.max_q, 0))); break;
+    default: fprintf(stderr, "no version %d\n", ver); std::exit(2);
+  }
+}
+
+static FusedPrefillParams params_of(const lab::Problem& pb) {
+  FusedPrefillParams p{};
+  p.q = pb.dq, p.k = pb.dk, p.v = pb.dv, p.out = pb.dout;
+  p.cu_seqlens_q = pb.dcu, p.ctx_lens = pb.dctx, p.block_tables = pb.dbt;
+  p.max_blocks_per_seq = pb.max_blocks, p.block_size = pb.block_size;
+  p.block_shift = (pb.block_size & (pb.block_size - 1)) == 0 ? __builtin_ctz(pb.block_size) : -1;
+  p.num_heads = pb.H, p.num_kv_heads = pb.Hkv;
+  p.scale_log2 = 1.4426950408889634f / std::sqrt((float)pb.D);
+  return p;
+}
+
+static void dispatch(int ver, const lab::Problem& pb) {
+  const FusedPrefillParams p = params_of(pb);
+  if (pb.D == 64) pb.bf16 ? run_version<__nv_bfloat16, 64>(ver, p, pb) : run_version<__half, 64>(ver, p, pb);
+  else pb.bf16 ? run_version<__nv_bfloat16, 128>(ver, p, pb) : run_version<__half, 128>(ver, p, pb);
+}
+
+struct Case {
+  const char* name;
+  std::vector<int> q_lens, ctx_lens;
+  int H, Hkv, D, bs;
+  bool bf16;
+};
+
+static bool check(int ver) {
+  const Case cases[] = {
+      {"varlen d64 bs16", {1, 17, 64, 129, 255}, {0, 0, 0, 0, 0}, 4, 4, 64, 16, false},
+      {"chunked ctx d64 bs16", {33, 64, 7}, {100, 5, 300}, 4, 4, 64, 16, false},
+      {"page1 d128", {70, 200}, {0, 31}, 4, 4, 128, 1, false},
+      {"page7 gqa d128 bf16", {90, 150, 3}, {13, 0, 250}, 8, 2, 128, 7, true},
+      {"page256 d64 bf16", {300, 2}, {0, 600}, 2, 1, 64, 256, true},
+      {"gqa4 d64", {128, 129}, {64, 0}, 8, 2, 64, 16, false},
+      {"long d128 gqa4 page16", {1000, 513}, {0, 700}, 8, 2, 128, 16, false},
+      {"long d128 bf16 page32", {777}, {129}, 4, 4, 128, 32, true},
+      {"page2 d64 ctx", {300, 65}, {37, 1000}, 2, 2, 64, 2, false},
+  };
+  bool ok_all = true;
+  uint64_t seed = 4321 + ver;
+  for (const Case& c : cases) {
+    lab::Problem pb;
+    pb.H = c.H, pb.Hkv = c.Hkv, pb.D = c.D, pb.block_size = c.bs, pb.bf16 = c.bf16;
+    pb.q_lens = c.q_lens, pb.ctx_lens = c.ctx_lens;
+    pb.build(seed++);
+    pb.upload();
+    std::vector<float> ref;
+    pb.reference(ref);
+    pb.poison_out();
+    dispatch(ver, pb);
+    CK(cudaDeviceSynchronize());
+    std::vector<uint16_t> out(pb.q_elems());
+    CK(cudaMemcpy(out.data(), pb.dout, out.size() * 2, cudaMemcpyDeviceToHost));
+    const double err = lab::rel_error(out, ref, pb.bf16);
+    const bool ok = err <= (pb.bf16 ? 1e-2 : 2e-3);
+    ok_all &= ok;
+    printf("v%-3d %-24s %4s rel err %9.2e %s\n", ver, c.name, c.bf16 ? "bf16" : "fp16", err, ok ? "ok" : "FAIL");
+    fflush(stdout);
+    pb.free_device();
+  }
+  printf("v%d prefill check: %s\n", ver, ok_all ? "OK" : "NOT OK");
+  return ok_all;
+}
+
+static void sweep(const std::vector<int>& vers) {
+  struct Row { const char* name; int H, Hkv, D; std::vector<int> q_lens, ctx_lens; };
+  std::vector<Row> rows = {
+      {"128x256x12x64", 12, 12, 64, std::vector<int>(128, 256), {}},
+      {"16x2048x12x64", 12, 12, 64, std::vector<int>(16, 2048), {}},
+      {"8x4096x32x128", 32, 32, 128, std::vector<int>(8, 4096), {}},
+      {"1x16384x32x128", 32, 32, 128, std::vector<int>(1, 16384), {}},
+      {"llama 8x2048 32/8x128", 32, 8, 128, std::vector<int>(8, 2048), {}},
+      {"chunk 8x(1024+1024) 32x128", 32, 32, 128, std::vector<int>(8, 1024), std::vector<int>(8, 1024)},
+      {"varlen16 256-2048 12x64", 12, 12, 64, {}, {}},
+  };
+  std::mt19937 rng(7);
+  for (int i = 0; i < 16; ++i) rows.back().q_lens.push_back(256 + (int)(rng() % 1793));
+  printf("\n%-28s %7s", "TFLOPS (fp16, causal, page16)", "GFLOP");
+  for (int v : vers) printf("    v%-3d", v);
+  printf("  max rel diff vs v%d\n", vers[0]);
+  for (const Row& r : rows) {
+    lab::Problem pb;
+    pb.H = r.H, pb.Hkv = r.Hkv, pb.D = r.D, pb.block_size = 16;
+    pb.q_lens = r.q_lens;
+    pb.ctx_lens = r.ctx_lens.empty() ? std::vector<int>(r.q_lens.size(), 0) : r.ctx_lens;
+    pb.build(99, false);
+    pb.upload();
+    double flops = 0;
+    for (size_t i = 0; i < pb.q_lens.size(); ++i) {
+      const double q = pb.q_lens[i], c = pb.ctx_lens[i];
+      flops += 4.0 * r.D * r.H * (q * c + q * q / 2);
+    }
+    printf("%-28s %7.1f", r.name, flops / 1e9);
+    std::vector<uint16_t> base(pb.q_elems()), o(pb.q_elems());
+    double worst = 0;
+    for (size_t k = 0; k < vers.size(); ++k) {
+      const float ms = lab::median_ms([&] { dispatch(vers[k], pb); }, 2, 20);
+      printf(" %7.1f", flops / ms / 1e9);
+      fflush(stdout);
+      // Same function on these device-filled inputs: every version against the first.
+      pb.poison_out();
+      dispatch(vers[k], pb);
+      CK(cudaDeviceSynchronize());
+      CK(cudaMemcpy((k == 0 ? base : o).data(), pb.dout, o.size() * 2, cudaMemcpyDeviceToHost));
+      if (k > 0) {
+        std::vector<float> ref(base.size());
+        for (size_t i = 0; i < base.size(); ++i) ref[i] = lab::bits_to_float(base[i], false);
+        const double e = lab::rel_error(o, ref, false);
+        worst = std::isnan(e) || e > worst ? e : worst;
+      }
+    }
+    printf("  %9.2e\n", worst);
+    pb.free_device();
+  }
+}
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[1], "check") == 0) return check(std::atoi(argv[2])) ? 0 : 1;
+  if (argc >= 3 && std::strcmp(argv[1], "sweep") == 0) {
+    std::vector<int> vers;
+    for (int i = 2; i < argc; ++i) vers.push_back(std::atoi(argv[i]));
+    sweep(vers);
+    return 0;
+  }
+  fprintf(stderr, "usage: attention_prefill_sm90 check VERSION | sweep VERSION...\n");
+  return 2;
+}

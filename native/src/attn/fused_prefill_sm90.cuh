@@ -1,0 +1,345 @@
+// Fused causal varlen prefill for Hopper (sm_90a): warpgroup MMA, warp specialisation, mbarrier
+// pipeline (lab: native/dev/attention_prefill_sm90.cu; FA2-style kernel for other GPUs:
+// attn/fused_prefill_cuda.cuh).
+//
+//   grid  = (q tiles, heads, seqs), q tiles heaviest first; block = 3 warpgroups (384 threads)
+//   warpgroup 0 (producer, 56 registers after setmaxnreg): copies the Q tile once, then K and V
+//           tiles of BN keys through the block table into STAGES-deep smem rings with cp.async
+//           (a gathered copy, so any page size works; each thread copies consecutive keys, one
+//           block-table load per tile for power-of-two pages >= its rows), and signals each stage
+//           on a "full" mbarrier by cp.async completion (cp.async.mbarrier.arrive.noinc): it never
+//           waits on its own copies, only on the "empty" barriers of the stage it refills.
+//   warpgroups 1, 2 (consumers, 224 registers): 64 query rows each (BM = 128). Per key tile j:
+//           S_j = Q K_j^T with wgmma (both operands in smem, 128-byte swizzle), issued together with
+//           O += P_{j-1} V_{j-1} (P from registers, V in smem read transposed), so the softmax of
+//           tile j runs while the tensor cores do the previous PV; the two warpgroups interleave
+//           on the tensor cores as well. A warpgroup skips the key tiles right of all its rows
+//           (causal) and the whole loop when all its rows are past q_len, still releasing those
+//           stages in order so the producer's barriers stay in phase.
+// Paging and chunked prefill as in the FA2 kernel: key t of slice s is slot
+// block_tables[s][t / block_size] * block_size + t % block_size; queries sit at ctx + i.
+#pragma once
+#include <cuda_runtime.h>
+#include <cstdint>
+
+#include "kernels/mma.cuh"
+#include "attn/fused_prefill_cuda.cuh"
+#include "attn/sm90_wgmma.cuh"
+
+namespace attnbench {
+
+template <int D, int BN, int STAGES>
+struct PrefillSm90Config {
+  static constexpr int kBM = 128;
+  static constexpr int kThreads = 384;
+  static constexpr uint32_t kQBytes = kBM * D * 2;
+  static constexpr uint32_t kTileBytes = BN * D * 2;  // one K or V stage
+  static constexpr uint32_t kBarOffset = kQBytes + 2 * STAGES * kTileBytes;
+  static constexpr size_t kSmemBytes = kBarOffset + (1 + 4 * STAGES) * 8 + 1024;  // + barriers + 1 KB alignment slack
+  static constexpr int kProducerRegs = 56, kConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168
+};
+
+// PP (ping-pong): the consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2),
+// so one's softmax runs under the other's GEMMs; both then walk every key tile of the CTA (no
+// per-warpgroup skip: the turns must pair up).
+template <typename T, int D, int BN, int STAGES, bool PP = false>
+__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p) {
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __trap();  // built without sm_90a (wgmma, setmaxnreg): the host only picks this kernel on sm_90a builds
+#else
+  using namespace sm90;
+  using Cfg = PrefillSm90Config<D, BN, STAGES>;
+  constexpr int BM = Cfg::kBM, CH = D / 8;
+  static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
+  extern __shared__ unsigned char smem_raw[];
+  unsigned char* smem = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);  // swizzle atoms: 1 KB aligned
+  unsigned char* sQ = smem;
+  unsigned char* sK = smem + Cfg::kQBytes;
+  unsigned char* sV = sK + STAGES * Cfg::kTileBytes;
+  uint64_t* full_q = reinterpret_cast<uint64_t*>(smem + Cfg::kBarOffset);
+  uint64_t* full_k = full_q + 1;
+  uint64_t* full_v = full_k + STAGES;
+  uint64_t* empty_k = full_v + STAGES;
+  uint64_t* empty_v = empty_k + STAGES;
+
+  const int tile = gridDim.x - 1 - blockIdx.x, head = blockIdx.y, seq = blockIdx.z;
+  const int q_begin = p.cu_seqlens_q[seq];
+  const int q_len = p.cu_seqlens_q[seq + 1] - q_begin;
+  const int q0 = tile * BM;
+  if (q0 >= q_len) return;  // the whole CTA, before any barrier
+  const int q_end = min(q0 + BM, q_len);
+  const int ctx = p.ctx_lens[seq];
+  const int kv_len = ctx + q_end;  // keys any row of this tile sees
+  const int n_tiles = (kv_len + BN - 1) / BN;
+  const int kv_head = head / (p.num_heads / p.num_kv_heads);
+  const size_t q_stride = (size_t)p.num_heads * D;
+
+  if (threadIdx.x == 0) {
+    mbar_init(full_q, 128);  // every producer thread arrives once its copies landed
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(full_k + s, 128);
+      mbar_init(full_v + s, 128);
+      mbar_init(empty_k + s, 8);  // one arrival per consumer warp
+      mbar_init(empty_v + s, 8);
+    }
+  }
+  __syncthreads();
+
+  if (threadIdx.x < 128) {
+    // ---------------- producer ----------------
+    setmaxnreg_dec<Cfg::kProducerRegs>();
+    constexpr int KB = 128 / CH;    // thread rows per chunk column
+    constexpr int RPT = BN / KB;    // consecutive keys per thread per tile
+    constexpr int QPT = BM / KB;    // query rows per thread
+    constexpr int RPT_LOG2 = RPT == 16 ? 4 : RPT == 8 ? 3 : RPT == 4 ? 2 : 1;
+    static_assert((1 << RPT_LOG2) == RPT, "rows per thread");
+    const int c = threadIdx.x % CH, kb = threadIdx.x / CH;
+    const T* qg = static_cast<const T*>(p.q);
+#pragma unroll
+    for (int r = 0; r < QPT; ++r) {
+      const int row = kb * QPT + r, i = q0 + row;
+      const bool ok = i < q_len;
+      mma::cp_async_16(sQ + sw128_offset<BM>(row, c), ok ? qg + (size_t)(q_begin + i) * q_stride + (size_t)head * D + c * 8 : qg, ok);
+    }
+    mbar_arrive_cp_async(full_q);
+
+    const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
+    const size_t kv_stride = (size_t)p.num_kv_heads * D;
+    const T* kc = static_cast<const T*>(p.k) + (size_t)kv_head * D + c * 8;
+    const T* vc = static_cast<const T*>(p.v) + (size_t)kv_head * D + c * 8;
+    const int bs = p.block_size, shift = p.block_shift;
+    const bool fast = shift >= RPT_LOG2;  // a power-of-two page holds all RPT keys of a thread
+    auto copy_tile = [&](unsigned char* dst, const T* cache, int j) {
+      const int t0 = j * BN + kb * RPT;
+      int64_t slot0 = 0;
+      if (fast && t0 < kv_len) slot0 = ((int64_t)__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+#pragma unroll
+      for (int r = 0; r < RPT; ++r) {
+        const int t = t0 + r;
+        const bool ok = t < kv_len;
+        int64_t slot = slot0 + r;
+        if (!fast) {
+          slot = 0;
+          if (ok) {
+            const int blk = shift >= 0 ? t >> shift : t / bs;
+            slot = (int64_t)__ldg(bt + blk) * bs + (t - blk * bs);
+          }
+        }
+        mma::cp_async_16(dst + sw128_offset<BN>(kb * RPT + r, c), cache + (ok ? slot * (int64_t)kv_stride : 0), ok);
+      }
+    };
+    for (int j = 0; j < n_tiles; ++j) {
+      const int s = j % STAGES;
+      const unsigned ph = (unsigned)(j / STAGES) & 1u;
+      mbar_wait(empty_k + s, ph ^ 1u);  // first round: passes on the fresh barrier
+      copy_tile(sK + s * Cfg::kTileBytes, kc, j);
+      mbar_arrive_cp_async(full_k + s);
+      mbar_wait(empty_v + s, ph ^ 1u);
+      copy_tile(sV + s * Cfg::kTileBytes, vc, j);
+      mbar_arrive_cp_async(full_v + s);
+    }
+    mma::cp_async_wait<0>();
+  } else {
+    // ---------------- consumers ----------------
+    setmaxnreg_inc<Cfg::kConsumerRegs>();
+    const int cw = threadIdx.x / 128 - 1;            // consumer warpgroup 0 / 1
+    const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    const int row_base = cw * 64;                    // its rows of the Q tile
+    const int qrow0 = q0 + row_base;                 // first of them in the sequence
+    const bool live = qrow0 < q_len;
+    const int kv_vis = min(kv_len, ctx + qrow0 + 64);
+    const int n_my = PP ? n_tiles : live ? (kv_vis + BN - 1) / BN : 0;
+    const int r0 = row_base + warp * 16 + lane / 4;  // this thread's rows r0, r0 + 8
+    const int qpos0 = ctx + q0 + r0;
+    const float sl2 = p.scale_log2;
+
+    float o[D / 2], s[BN / 2];
+    uint32_t pa[BN / 16][4];
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
+    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f}, alpha[2] = {1.f, 1.f};
+
+    const uint32_t q_addr = smem_u32(sQ) + row_base * 128;
+    const uint32_t k_addr = smem_u32(sK), v_addr = smem_u32(sV);
+    auto release = [&](uint64_t* bar) {
+      __syncwarp();
+      if (lane == 0) mbar_arrive(bar);
+    };
+    auto wait_k = [&](int j) {
+      mbar_wait(full_k + j % STAGES, (unsigned)(j / STAGES) & 1u);
+      fence_proxy_async();
+    };
+    auto wait_v = [&](int j) {
+      mbar_wait(full_v + j % STAGES, (unsigned)(j / STAGES) & 1u);
+      fence_proxy_async();
+    };
+    // PP: wait for this warpgroup's turn; hand the turn to the other one (not after the last turn
+    // of warpgroup 1, the last of all, which nobody waits for).
+    auto turn_begin = [&] {
+      if constexpr (PP) named_barrier_sync(1 + cw, 256);
+    };
+    auto turn_end = [&](bool last) {
+      if constexpr (PP) {
+        if (!(last && cw == 1)) named_barrier_arrive(2 - cw, 256);
+      }
+    };
+    auto issue_s = [&](int j) {
+      const int st = j % STAGES;
+      fence_regs(s);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk)
+        wgmma_ss<BN, T>(s, desc_sw128(q_addr + (kk / 4) * (BM * 128) + (kk % 4) * 32, 16, 1024),
+                        desc_sw128(k_addr + st * Cfg::kTileBytes + (kk / 4) * (BN * 128) + (kk % 4) * 32, 16, 1024),
+                        kk > 0 ? 1 : 0);
+      wgmma_commit();
+      fence_regs(s);
+    };
+    auto issue_pv = [&](int j) {
+      const int st = j % STAGES;
+      fence_regs(o);
+      wgmma_fence();
+#pragma unroll
+      for (int t = 0; t < BN / 16; ++t)
+        wgmma_rs_tb<D, T>(o, pa[t], desc_sw128(v_addr + st * Cfg::kTileBytes + t * 16 * 128, BN * 128, 1024), 1);
+      wgmma_commit();
+      fence_regs(o);
+    };
+    // Mask (causal; keys past kv_len are right of every valid row too), online softmax in the
+    // exp2 domain; s becomes P (fp32), alpha the factor for O.
+    auto softmax = [&](int j) {
+      const int k0 = j * BN;
+      if (k0 + BN - 1 > ctx + qrow0) {
+#pragma unroll
+        for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (k0 + n * 8 + (lane % 4) * 2 + (e & 1) > qpos0 + (e >> 1) * 8) s[n * 4 + e] = -INFINITY;
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[n * 4 + 2 * r], s[n * 4 + 2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(m_run[r], mx * sl2);
+        const float m_use = m_new == -INFINITY ? 0.f : m_new;
+        alpha[r] = fast_exp2(m_run[r] - m_use);
+        m_run[r] = m_new;
+        float sum = 0.f;
+#pragma unroll
+        for (int n = 0; n < BN / 8; ++n) {
+          s[n * 4 + 2 * r] = fast_exp2(fmaf(s[n * 4 + 2 * r], sl2, -m_use));
+          s[n * 4 + 2 * r + 1] = fast_exp2(fmaf(s[n * 4 + 2 * r + 1], sl2, -m_use));
+          sum += s[n * 4 + 2 * r] + s[n * 4 + 2 * r + 1];
+        }
+        l_run[r] = l_run[r] * alpha[r] + sum;  // per-lane partial; reduced over the quad at the end
+      }
+    };
+    auto to_pa = [&] {
+#pragma unroll
+      for (int t = 0; t < BN / 16; ++t) {
+        pa[t][0] = mma::pack2<T>(s[8 * t + 0], s[8 * t + 1]);
+        pa[t][1] = mma::pack2<T>(s[8 * t + 2], s[8 * t + 3]);
+        pa[t][2] = mma::pack2<T>(s[8 * t + 4], s[8 * t + 5]);
+        pa[t][3] = mma::pack2<T>(s[8 * t + 6], s[8 * t + 7]);
+      }
+    };
+
+    mbar_wait(full_q, 0);
+    if (PP && cw == 0) named_barrier_arrive(1, 256);  // warpgroup 0 takes the first turn
+    if (n_my > 0) {
+      wait_k(0);
+      turn_begin();
+      issue_s(0);
+      turn_end(false);
+      wgmma_wait<0>();
+      fence_regs(s);
+      release(empty_k);
+      softmax(0);
+      to_pa();
+      for (int j = 1; j < n_my; ++j) {
+        wait_k(j);
+        if (PP) wait_v(j - 1);
+        turn_begin();
+        issue_s(j);
+        if (!PP) wait_v(j - 1);
+        issue_pv(j - 1);
+        turn_end(false);
+        wgmma_wait<1>();  // S_j done; PV_{j-1} may still run
+        fence_regs(s);
+        release(empty_k + j % STAGES);
+        softmax(j);
+        wgmma_wait<0>();
+        fence_regs(o);
+        release(empty_v + (j - 1) % STAGES);
+#pragma unroll
+        for (int i = 0; i < D / 2; ++i) o[i] *= alpha[(i >> 1) & 1];
+        to_pa();
+      }
+      wait_v(n_my - 1);
+      turn_begin();
+      issue_pv(n_my - 1);
+      turn_end(true);
+      wgmma_wait<0>();
+      fence_regs(o);
+      release(empty_v + (n_my - 1) % STAGES);
+    }
+    // Tiles hidden from all of this warpgroup's rows: release them in order (after each is full,
+    // so every arrival lands in its own phase).
+    for (int j = n_my; j < n_tiles; ++j) {
+      const int st = j % STAGES;
+      const unsigned ph = (unsigned)(j / STAGES) & 1u;
+      mbar_wait(full_k + st, ph);
+      release(empty_k + st);
+      mbar_wait(full_v + st, ph);
+      release(empty_v + st);
+    }
+
+    if (live) {
+      T* out = static_cast<T*>(p.out);
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float l = l_run[r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const int i = q0 + r0 + r * 8;
+        if (i >= q_len) continue;
+        T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n)
+          *reinterpret_cast<uint32_t*>(orow + n * 8) = mma::pack2<T>(o[n * 4 + 2 * r] * inv, o[n * 4 + 2 * r + 1] * inv);
+      }
+    }
+  }
+#endif
+}
+
+template <typename T, int D, int BN = 128, int STAGES = 2, bool PP = false>
+inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream) {
+  using Cfg = PrefillSm90Config<D, BN, STAGES>;
+  if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
+  p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
+  static bool attr_set = false;  // per instantiation, before its first launch
+  if (!attr_set) {
+    const cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, PP>,
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
+    if (e != cudaSuccess) return e;
+    attr_set = true;
+  }
+  const dim3 grid((unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM), p.num_heads, num_seqs);
+  fused_prefill_sm90_kernel<T, D, BN, STAGES, PP><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
+// The configuration the fused backend uses with ATTNBENCH_PREFILL_SM90=1: lab v15 (BN 64, 4 stages),
+// the fastest Hopper version measured (H200, k15 run 2; docs/perf-notes.md).
+template <typename T, int D>
+inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
+                                                  cudaStream_t stream) {
+  return launch_fused_prefill_sm90<T, D, 64, 4>(p, num_seqs, max_q_len, stream);
+}
+
+}  // namespace attnbench
