@@ -30,7 +30,7 @@ tar -C "$stage" -cf - app | xz -T0 -6 > "$out/app.tar.xz"
 
 echo "[bundle] native sources and scripts"
 mkdir -p "$out/src"
-tar -C "$root" --exclude='native/build*' -cf - native scripts docs baselines README.md | tar -C "$out/src" -xf -
+tar -C "$root" --exclude='native/build*' -cf - native scripts docs baselines traces README.md | tar -C "$out/src" -xf -
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # On an air-gapped GPU host: unpack Node + app, build the CUDA engine, run attnbench.

@@ -5,6 +5,7 @@ import { EngineOptionsSchema } from "./engine-options.js";
 import { backendsConflict, BenchCommonSchema } from "./bench-options.js";
 import { int, keyValueList, numberList, optInt } from "./schemas.js";
 import { TRACE_FORMATS } from "../traces/load.js";
+import { DEFAULT_TRACE } from "./paths.js";
 
 export const DEFAULT_SCALES = "0.4,0.5,0.6,0.8,1.6";
 
@@ -14,7 +15,7 @@ export const OnlineSchema = z
   .intersection(
     z.intersection(EngineOptionsSchema, BenchCommonSchema),
     z.object({
-      trace: z.string({ required_error: "give --trace PATH or synthetic:poisson|synthetic:gamma" }).min(1),
+      trace: z.string().min(1).default(DEFAULT_TRACE),
       traceFormat: z.enum(TRACE_FORMATS).default("auto"),
       timestampUnit: z.enum(["ms", "s"]).optional(),
       numPrompts: int(1).default(200),
@@ -58,7 +59,7 @@ export type OnlineOptions = z.infer<typeof OnlineSchema>;
 
 export function addOnlineOptions(cmd: Command): Command {
   return cmd
-    .option("--trace <path>", "request trace file, or synthetic:poisson / synthetic:gamma")
+    .option("--trace <path>", "request trace file (default: the Azure 2023 conversation trace shipped in traces/), or synthetic:poisson / synthetic:gamma")
     .option("--trace-format <fmt>", "auto, jsonl (docs/traces.md), azure (CSV) or mooncake (JSONL)", "auto")
     .option("--timestamp-unit <unit>", "mooncake timestamps in ms or s (default: auto: all integers -> ms, else s)")
     .option("--num-prompts <n>", "use the first N requests of the trace", "200")

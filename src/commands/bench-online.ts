@@ -2,7 +2,9 @@
 // our OpenAI-compatible server (one `serve` child per backend x scale) or a given --endpoint.
 import { Command } from "commander";
 import { join } from "node:path";
-import { action, parseOptions } from "../cli/errors.js";
+import { existsSync, readdirSync } from "node:fs";
+import { action, parseOptions, UsageError } from "../cli/errors.js";
+import { TRACES_DIR } from "../cli/paths.js";
 import { addEngineOptions, engineCliArgs, sharedEngineFlags } from "../cli/engine-options.js";
 import { addBenchOptions, resolveBackends } from "../cli/bench-options.js";
 import { addOnlineOptions, OnlineSchema, type OnlineOptions } from "../cli/online-options.js";
@@ -34,7 +36,23 @@ function readTrace(o: OnlineOptions): LoadedTrace {
       outputLen: o.outputLen ?? 32,
       seed: o.seed,
     });
+  if (!existsSync(o.trace)) throw new UsageError([missingTrace(o.trace)]);
   return loadTraceFile(o.trace, o.traceFormat, { timestampUnit: o.timestampUnit });
+}
+
+/** A --trace that is not there: say where the shipped traces are and how to use a synthetic one. */
+function missingTrace(path: string): string {
+  let shipped: string[] = [];
+  try {
+    shipped = readdirSync(TRACES_DIR).filter((f) => /\.(csv|jsonl)$/.test(f));
+  } catch {
+    /* a checkout without traces/ */
+  }
+  return (
+    `--trace ${path}: no such file. ` +
+    (shipped.length ? `The traces shipped with attnbench are in ${TRACES_DIR}: ${shipped.join(", ")} (see its README.md). ` : `attnbench ships its traces in ${TRACES_DIR}, which is missing here. `) +
+    `For a synthetic trace: --trace synthetic:poisson --request-rate 10 (or synthetic:gamma --burstiness K).`
+  );
 }
 
 const REFUSAL = /unavailable|unknown|not built|not available|unsupported/i;
