@@ -172,9 +172,10 @@ std::string tok_event_slow(const std::string& id, int32_t token, const float* lo
 }
 
 std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
-                       const std::string& error, uint64_t t_ns) {
+                       const std::string& error, uint64_t t_ns, int cached_tokens) {
   json j = {{"ev", "done"},          {"id", id},           {"finish", finish}, {"prompt_tokens", prompt_tokens},
             {"output_tokens", output_tokens}, {"t_ns", t_ns}, {"preemptions", preemptions}};
+  if (cached_tokens >= 0) j["cached_tokens"] = cached_tokens;
   if (!error.empty()) j["error"] = error;
   return dumps(j);
 }

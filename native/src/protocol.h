@@ -52,8 +52,9 @@ uint64_t monotonic_ns();
 // Event lines (no trailing newline).
 std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);
 std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);  // reference
+// cached_tokens >= 0 adds "cached_tokens" (prompt tokens served from the prefix cache).
 std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
-                       const std::string& error, uint64_t t_ns);
+                       const std::string& error, uint64_t t_ns, int cached_tokens = -1);
 std::string error_event(const std::string& code, const std::string& id, const std::string& message);
 std::string fatal_event(const std::string& message);
 std::string bye_event(uint64_t t_ns);

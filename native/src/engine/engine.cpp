@@ -133,6 +133,7 @@ Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(s
   sc.block_size = opt.block_size;
   sc.num_blocks = ro.num_kv_blocks;
   sc.n_ctx = c.n_ctx;
+  sc.enable_prefix_caching = opt.enable_prefix_caching;
   scheduler_ = std::make_unique<Scheduler>(sc);
 
   // Warm-up: one single-token step through block 0 (no request owns any block yet), so threads,
@@ -181,7 +182,8 @@ void Engine::emit_ready() {
        {{"prefill_attn_backend", opt_.prefill_backend}, {"decode_attn_backend", opt_.decode_backend},
         {"block_size", opt_.block_size}, {"num_kv_blocks", num_kv_blocks()}, {"max_num_seqs", opt_.max_num_seqs},
         {"max_num_batched_tokens", opt_.max_num_batched_tokens}, {"cuda_graph", opt_.cuda_graph == 1},
-        {"seed", opt_.seed}, {"step_delay_us", opt_.step_delay_us}}},
+        {"seed", opt_.seed}, {"step_delay_us", opt_.step_delay_us},
+        {"enable_prefix_caching", opt_.enable_prefix_caching}}},
       {"version", "0.1.0"},
   };
   emit_(ready.dump(-1, ' ', false, json::error_handler_t::replace));
@@ -259,7 +261,7 @@ void Engine::abort(const std::string& id) {
 
 void Engine::finish(Sequence* seq, const std::string& error) {
   emit_(done_event(seq->request_id, finish_reason_name(seq->finish), (int)seq->prompt.size(), (int)seq->output.size(),
-                   seq->preemptions, error, monotonic_ns()));
+                   seq->preemptions, error, monotonic_ns(), std::max(0, seq->cached_tokens)));
   ++finished_;
   live_.erase(seq->request_id);  // destroys seq
 }
@@ -363,6 +365,13 @@ void Engine::emit_stats() {
             {"steps", steps_},
             {"preemptions", scheduler_->num_preemptions()},
             {"finished", finished_}};
+  // Prefix caching (zeros when off): tokens served from / computed past the cache at admissions,
+  // cached blocks reused for other content, blocks registered in the cache now.
+  const PrefixCacheStats& pc = scheduler_->pool().stats();
+  j["prefix_cache_hit_tokens"] = pc.hit_tokens;
+  j["prefix_cache_miss_tokens"] = pc.miss_tokens;
+  j["prefix_cache_evicted_blocks"] = pc.evicted_blocks;
+  j["kv_blocks_cached"] = scheduler_->pool().num_cached();
   emit_(j.dump());
 }
 
