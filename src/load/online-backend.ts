@@ -106,9 +106,9 @@ async function deathOf(t: Target): Promise<string | null> {
   return h ? String((h as { reason?: string }).reason ?? "unhealthy") : null;
 }
 
-/** The engine's prefix-cache counters (our serve only). */
-async function cacheCounters(t: Target): Promise<{ hit_tokens: number; miss_tokens: number; evicted_blocks: number } | null> {
-  if (!t.child) return null;
+/** The engine's prefix-cache counters (our serve with --enable-prefix-caching only). */
+async function cacheCounters(t: Target, caching: boolean): Promise<{ hit_tokens: number; miss_tokens: number; evicted_blocks: number } | null> {
+  if (!t.child || !caching) return null;
   try {
     const h = (await (await fetch(`${t.url}/health`)).json()) as { stats?: Record<string, number> };
     const s = h.stats;
@@ -133,7 +133,7 @@ export async function runScale(o: TargetOptions, l: LoadOptions, backend: Backen
   if ("status" in opened) return { ...base, status: opened.status, reason: opened.reason, summary: null, records: [] };
   const { target, items } = opened;
   try {
-    const cacheBefore = await cacheCounters(target);
+    const cacheBefore = await cacheCounters(target, o.enablePrefixCaching);
     const { records, warmupError, cacheWarm } = await runOnlineScale({
       url: target.url,
       model: target.model,
@@ -148,10 +148,10 @@ export async function runScale(o: TargetOptions, l: LoadOptions, backend: Backen
       maxConcurrency: l.maxConcurrency,
       onRecord: (r, done) => hooks.onRecord(r, done, items.length),
       stopped: hooks.stopped,
-      beforeReplay: () => cacheCounters(target),
+      beforeReplay: () => cacheCounters(target, o.enablePrefixCaching),
     });
     hooks.progress.endLine();
-    const cacheAfter = await cacheCounters(target);
+    const cacheAfter = await cacheCounters(target, o.enablePrefixCaching);
     const start = cacheWarm ?? cacheBefore;
     const engineCache =
       start && cacheAfter

@@ -62,13 +62,15 @@ export function buildOnlineItems(trace: LoadedTrace, model: ModelLimits, o: Work
   let prefix: PrefixWorkload | null = null;
   if (o.promptFormat === "ids") {
     const sharing = prefixSharing(items.map((it) => it.prompt as number[]), model.blockSize ?? null);
+    const fromIds = replay ? hashIdSharing(first, requests.map((r) => r.input_tokens), blocks!.blockSize) : null;
     prefix = {
       replay,
       trace_block_size: blocks?.blockSize ?? null,
       block_size_source: blocks?.source ?? null,
       mismatched_lines: blocks ? first.filter((r) => r.hash_ids && Math.ceil(r.input_tokens / blocks.blockSize) !== r.hash_ids.length).length : 0,
       sharing_ratio: sharing.sharing_ratio,
-      trace_sharing_ratio: replay ? hashIdSharing(first, requests.map((r) => r.input_tokens), blocks!.blockSize).ratio : null,
+      trace_sharing_ratio: fromIds?.ratio ?? null,
+      trace_block_sharing_ratio: fromIds?.block_ratio ?? null,
       ideal_hit_rate: sharing.ideal_hit_rate,
       engine_block_size: sharing.block_size,
       prompt_tokens: sharing.prompt_tokens,

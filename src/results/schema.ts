@@ -179,6 +179,8 @@ export const PrefixWorkloadSchema = z.object({
   sharing_ratio: z.number(),
   /** The same ratio computed from the trace's hash_ids and the lengths sent (null without hash_ids). */
   trace_sharing_ratio: z.number().nullable(),
+  /** Block level: hash ids sent that an earlier request had already sent as the same leading run, over all hash ids sent. */
+  trace_block_sharing_ratio: z.number().nullable().optional(),
   /** The hit rate an unbounded engine cache with the engine's block size would reach (null: unknown block size). */
   ideal_hit_rate: z.number().nullable(),
   engine_block_size: z.number().int().positive().nullable(),

@@ -59,9 +59,15 @@ export function chooseBlockSize(reqs: readonly TraceRequest[], flag?: number): B
  * sent, after clamping): request i shares min(len_i, len_j, m x B) tokens with an earlier request j
  * whose first m hash ids equal its own (ids past a prompt's length do not count), and the ratio is
  * the sum of each request's best share over the sum of lengths. Prefix replay (load/prefix-prompts.ts)
- * makes the prompts' own sharing ratio (metrics/prefix-sharing.ts) equal to this.
+ * makes the prompts' own sharing ratio (metrics/prefix-sharing.ts) equal to this. `block_ratio` is
+ * the block-level view (the Mooncake paper's cache hit ratio): hash ids already seen as a leading run
+ * of an earlier request, over all hash ids sent.
  */
-export function hashIdSharing(reqs: readonly { hash_ids?: readonly number[] }[], lengths: readonly number[], blockSize: number): { ratio: number; shared_tokens: number; prompt_tokens: number } {
+export function hashIdSharing(
+  reqs: readonly { hash_ids?: readonly number[] }[],
+  lengths: readonly number[],
+  blockSize: number,
+): { ratio: number; shared_tokens: number; prompt_tokens: number; block_ratio: number } {
   interface Node {
     maxLen: number;
     next: Map<number, Node>;
@@ -69,6 +75,8 @@ export function hashIdSharing(reqs: readonly { hash_ids?: readonly number[] }[],
   const root: Node = { maxLen: 0, next: new Map() };
   let shared = 0;
   let total = 0;
+  let sharedBlocks = 0;
+  let blocks = 0;
   reqs.forEach((r, i) => {
     const len = lengths[i];
     const ids = (r.hash_ids ?? []).slice(0, Math.ceil(len / blockSize));
@@ -79,9 +87,11 @@ export function hashIdSharing(reqs: readonly { hash_ids?: readonly number[] }[],
       const child = node.next.get(ids[m - 1]);
       if (!child) break;
       best = Math.max(best, Math.min(len, child.maxLen, m * blockSize));
+      sharedBlocks++;
       node = child;
     }
     shared += best;
+    blocks += ids.length;
     node = root;
     for (const id of ids) {
       let child = node.next.get(id);
@@ -90,5 +100,5 @@ export function hashIdSharing(reqs: readonly { hash_ids?: readonly number[] }[],
       node = child;
     }
   });
-  return { ratio: total > 0 ? shared / total : 0, shared_tokens: shared, prompt_tokens: total };
+  return { ratio: total > 0 ? shared / total : 0, shared_tokens: shared, prompt_tokens: total, block_ratio: blocks > 0 ? sharedBlocks / blocks : 0 };
 }
