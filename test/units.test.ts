@@ -97,6 +97,8 @@ test("engine flags pass through only when set", () => {
     "--model", "synthetic:gpt2", "--device", "cuda", "--prefill-attn-backend", "fused", "--decode-attn-backend", "naive",
     "--block-size", "32", "--no-cuda-graph", "--step-delay-us", "100",
   ]);
+  const cached = EngineOptionsSchema.parse({ enablePrefixCaching: true });
+  assert.deepEqual(engineArgs(cached), ["--model", "synthetic:tiny", "--device", "cpu", "--enable-prefix-caching"]);
 });
 
 test("results writer validates before writing and replaces atomically", () => {
