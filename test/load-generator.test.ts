@@ -20,7 +20,7 @@ test("max concurrency: arrivals beyond the cap wait in FIFO order, and the wait 
     async (i, t0) => {
       const sent = Number(process.hrtime.bigint() - t0) / 1e6;
       sends.push({ i, at: sent });
-      await new Promise((r) => setTimeout(r, 120));
+      await new Promise((r) => setTimeout(r, 300));
       return rec({ i, scheduled_ms: [0, 0, 0, 0, 5][i], sent_ms: sent, chunks: [{ t_ms: sent + 1, n: 1 }] });
     },
     { leadMs: 5, maxConcurrency: 2 },
@@ -29,10 +29,11 @@ test("max concurrency: arrivals beyond the cap wait in FIFO order, and the wait 
   assert.deepEqual(records.map((r) => r.i), [0, 1, 2, 3, 4], "records in schedule order");
   assert.equal(records[0].queue_ms, 0);
   assert.equal(records[1].queue_ms, 0);
-  for (const k of [2, 3]) assert.ok(records[k].queue_ms! >= 100 && records[k].queue_ms! < 400, `queue ${records[k].queue_ms}`);
-  assert.ok(records[4].queue_ms! >= 200, `the fifth waits for two turns: ${records[4].queue_ms}`);
+  // Margins for a loaded 2-core machine: timers may fire ~100 ms late there.
+  for (const k of [2, 3]) assert.ok(records[k].queue_ms! >= 290 && records[k].queue_ms! < 1000, `queue ${records[k].queue_ms}`);
+  assert.ok(records[4].queue_ms! >= 580, `the fifth waits for two turns: ${records[4].queue_ms}`);
   // The queue wait is not lateness: each request left the generator on time.
-  for (const r of records) assert.ok(latenessOf(r)! < 60, `lateness ${latenessOf(r)}`);
+  for (const r of records) assert.ok(latenessOf(r)! < 200, `lateness ${latenessOf(r)}`);
 });
 
 test("summary: lateness excludes the queue, queue_ms stats, the schedule verdict, goodput counts the queue", () => {
