@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { replay } from "../src/load/replay.js";
-import { StreamPool } from "../src/load/stream-pool.js";
+import { defaultLoadWorkers, StreamPool } from "../src/load/stream-pool.js";
 import { streamCompletion, type StreamRequest } from "../src/load/http-stream.js";
 import { SseParser } from "../src/load/sse-parser.js";
 import { latenessOf, summarizeOnline } from "../src/metrics/online.js";
@@ -51,6 +51,10 @@ test("summary: lateness excludes the queue, queue_ms stats, the schedule verdict
   const late = summarizeOnline([rec({ scheduled_ms: 0, sent_ms: 3, chunks: [{ t_ms: 9, n: 1 }] })], { latenessTargetMs: 1 });
   assert.equal(late.load_generator!.schedule_held, false);
   assert.deepEqual(late.invalid, [], "late but within --max-lateness-ms: flagged, not invalid");
+});
+
+test("default worker threads: none below 4 cores, then cores - 2 up to 4", () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 8, 16, 128].map((c) => defaultLoadWorkers(c)), [0, 0, 0, 2, 3, 4, 4, 4]);
 });
 
 test("SSE parser: many events in one read, split events, the fast path and the general one agree", () => {

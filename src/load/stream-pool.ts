@@ -8,9 +8,13 @@ import type { RequestRecord } from "../results/schema.js";
 import { streamCompletion, type StreamRequest } from "./http-stream.js";
 import type { WorkerJob } from "./stream-worker.js";
 
-/** Default workers: one per spare core beyond the dispatch thread and the server, at most 4. */
-export function defaultLoadWorkers(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 2));
+/**
+ * Default workers: one per core beyond the dispatch thread and the server, at most 4; none on a
+ * machine with fewer than 4 cores, where a worker has no core of its own and the hand-off (a thread
+ * wake-up) costs more than it saves (measured: docs/harness.md, "Load generator").
+ */
+export function defaultLoadWorkers(cores = availableParallelism()): number {
+  return cores < 4 ? 0 : Math.min(4, cores - 2);
 }
 
 interface Slot {
