@@ -24,7 +24,7 @@ bash ../shared/tools/portable-node.sh "$out" 2>/dev/null || {
 
 echo "[bundle] app: built JS + production dependencies"
 npx --no-install tsc -p tsconfig.json --outDir "$stage/app/dist"
-cp -r package.json package-lock.json bin "$stage/app/"
+cp -r package.json package-lock.json bin traces "$stage/app/"  # traces/: bench online's default --trace
 ( cd "$stage/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null )
 tar -C "$stage" -cf - app | xz -T0 -6 > "$out/app.tar.xz"
 
