@@ -12,6 +12,7 @@ import { SseParser } from "../src/load/sse-parser.js";
 import { latenessOf, summarizeOnline } from "../src/metrics/online.js";
 import { meetsSlo } from "../src/metrics/goodput.js";
 import { rec } from "./helpers/records.js";
+import { cli } from "./helpers/cli.js";
 
 test("max concurrency: arrivals beyond the cap wait in FIFO order, and the wait is their queue_ms", async () => {
   const sends: { i: number; at: number }[] = [];
@@ -133,4 +134,18 @@ test("worker-thread pool: a refused connection is a failed record, not a crash",
   } finally {
     await pool.close();
   }
+});
+
+test("bench loadgen: a stub SSE server, every worker count reported, every request streamed", { timeout: 90_000 }, async () => {
+  const r = await cli(["bench", "loadgen", "--rate", "100", "--duration-s", "1", "--tokens", "4", "--workers", "0,1", "--procs", "1"]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.match(out.kind, /not an engine benchmark/);
+  assert.deepEqual(out.rows.map((x: any) => x.workers), [0, 1]);
+  for (const row of out.rows) {
+    assert.equal(row.ok, 100);
+    assert.equal(row.chunks, 400);
+    assert.ok(row.lateness_ms.p50 >= 0 && row.lateness_ms.max >= row.lateness_ms.p99);
+  }
+  assert.match(r.stderr, /LOAD-GENERATOR benchmark/);
 });
