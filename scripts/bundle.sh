@@ -24,13 +24,13 @@ bash ../shared/tools/portable-node.sh "$out" 2>/dev/null || {
 
 echo "[bundle] app: built JS + production dependencies"
 npx --no-install tsc -p tsconfig.json --outDir "$stage/app/dist"
-cp -r package.json package-lock.json bin "$stage/app/"
+cp -r package.json package-lock.json bin traces "$stage/app/"  # traces/: bench online's default --trace
 ( cd "$stage/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null )
 tar -C "$stage" -cf - app | xz -T0 -6 > "$out/app.tar.xz"
 
 echo "[bundle] native sources and scripts"
 mkdir -p "$out/src"
-tar -C "$root" --exclude='native/build*' -cf - native scripts docs baselines README.md | tar -C "$out/src" -xf -
+tar -C "$root" --exclude='native/build*' -cf - native scripts docs baselines traces README.md | tar -C "$out/src" -xf -
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # On an air-gapped GPU host: unpack Node + app, build the CUDA engine, run attnbench.

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Fill .carry/ (git-ignored) with what a GPU host without Node or network needs for the harness:
 #   node.xz (portable Node), node_modules.tar.xz (production deps), dist.tar.xz (built JS),
-#   traces/ (the Azure conv trace from ../shared, which does not travel with the checkout).
+# (traces/ travels with the checkout itself.)
 # FlashInfer headers, when wanted, go to .carry/flashinfer/include (see docs/kernels.md).
 # Then pass carry: [".carry"] to the device tool; on the host: bash scripts/gpu-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .carry/traces
+mkdir -p .carry
 bash ../shared/tools/portable-node.sh .carry >/dev/null
 stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
 if [ ! -f .carry/node_modules.tar.xz ] || [ package-lock.json -nt .carry/node_modules.tar.xz ]; then
@@ -16,5 +16,4 @@ if [ ! -f .carry/node_modules.tar.xz ] || [ package-lock.json -nt .carry/node_mo
 fi
 npx --no-install tsc -p tsconfig.json --outDir "$stage/dist"
 tar -C "$stage" -cf - dist | xz -T0 -6 > .carry/dist.tar.xz
-cp ../shared/traces/AzureLLMInferenceTrace_conv.csv .carry/traces/ 2>/dev/null || true
 du -sh .carry

@@ -50,9 +50,7 @@ fi
 [ -d node_modules ] || { [ -f .carry/node_modules.tar.xz ] && tar -xJf .carry/node_modules.tar.xz; }
 [ -d node_modules/tsx ] || [ -f dist/index.js ] || { [ -f .carry/dist.tar.xz ] && tar -xJf .carry/dist.tar.xz; }
 ab() { node bin/attnbench.js "$@"; }
-TRACE=${TRACE:-traces/AzureLLMInferenceTrace_conv.csv}
-[ -f "$TRACE" ] || TRACE=../shared/traces/AzureLLMInferenceTrace_conv.csv
-[ -f "$TRACE" ] || TRACE=.carry/traces/AzureLLMInferenceTrace_conv.csv
+TRACE=${TRACE:-traces/AzureLLMInferenceTrace_conv.csv}   # shipped in the checkout
 
 # --- build --------------------------------------------------------------------------------------
 FI=${FLASHINFER_INCLUDE_DIR:-$ROOT/.carry/flashinfer/include}

@@ -5,8 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-trace=../shared/traces/AzureLLMInferenceTrace_conv.csv
-[ -f "$trace" ] || trace=synthetic:poisson
+trace=traces/AzureLLMInferenceTrace_conv.csv   # shipped in the repo (traces/README.md)
 echo "[quickstart] bench offline (synthetic:tiny, cpu)"
 node bin/attnbench.js bench offline --model synthetic:tiny --device cpu --backends naive,fused \
   --num-prompts 32 --input-len 64 --output-len 32 --repeats 3

@@ -4,6 +4,7 @@ import { serveCommand } from "./commands/serve.js";
 import { generateCommand } from "./commands/generate.js";
 import { benchOnlineCommand } from "./commands/bench-online.js";
 import { benchOfflineCommand } from "./commands/bench-offline.js";
+import { benchLoadgenCommand } from "./commands/bench-loadgen.js";
 import { plotCommand } from "./commands/plot.js";
 import { gateCommand } from "./commands/gate.js";
 import { kernelsCommand } from "./commands/kernels.js";
@@ -12,9 +13,10 @@ import { reportError } from "./cli/errors.js";
 
 export function buildProgram(): Command {
   const bench = new Command("bench")
-    .description("benchmark attention backends: online (trace replay over HTTP) or offline (fixed prompts)")
+    .description("benchmark attention backends: online (trace replay over HTTP) or offline (fixed prompts); loadgen: the load generator alone")
     .addCommand(benchOnlineCommand)
-    .addCommand(benchOfflineCommand);
+    .addCommand(benchOfflineCommand)
+    .addCommand(benchLoadgenCommand);
   const program = new Command("attnbench")
     .description("LLM inference engine with pluggable attention backends, and the benchmark harness that drives it")
     .version(toolVersion())

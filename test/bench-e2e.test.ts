@@ -2,14 +2,13 @@
 // conv trace and bench offline; every request accounted for, results schema-valid.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { OfflineResultsSchema, OnlineResultsSchema } from "../src/results/schema.js";
 import { cli, readResults, tmpOut } from "./helpers/cli.js";
-import { REAL_ENGINE, realEngineMissing, SHARED_TRACES } from "./helpers/paths.js";
+import { REAL_ENGINE, realEngineMissing, TRACES } from "./helpers/paths.js";
 
-const CONV = join(SHARED_TRACES, "AzureLLMInferenceTrace_conv.csv");
-const skipOnline = realEngineMissing() ?? (existsSync(CONV) ? undefined : `real traces absent at ${SHARED_TRACES}`);
+const CONV = join(TRACES, "AzureLLMInferenceTrace_conv.csv");
+const skipOnline = realEngineMissing();
 
 test("bench online: real CPU engine, Azure conv (25 requests, 2 scales), unavailable backend recorded", { skip: skipOnline, timeout: 90_000 }, async () => {
   const out = tmpOut();

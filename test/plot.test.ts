@@ -77,7 +77,7 @@ test("every PNG is 2x its SVG, not blank, shows each backend's colour, and nothi
 test("online figure text: title with model, device, trace, n; axis titles with units; legend; missing backend named", () => {
   const svg = readFileSync(join(out, "online_latency.svg"), "utf8");
   for (const text of ["Online latency vs arrival-time scale", "synthetic:gpt2 on NVIDIA H100 80GB HBM3 (fp16)", "synthetic_poisson_32.jsonl", "n = 32 requests per run",
-    "TTFT (ms)", "TPOT (ms)", "ITL (ms)", "E2E (ms)", "arrival-time scale (smaller = heavier load)", "hollow circle: p99",
+    "TTFT (ms)", "TPOT (ms)", "ITL (ms)", "E2E (ms)", "arrival-time scale (offered req/s), smaller = heavier load", "hollow circle: p99",
     "naive", "fused", "flashattn", "flashinfer (unavailable)", "flashinfer: unavailable: not built"]) {
     assert.ok(svg.includes(text.replace(/</g, "&lt;")), `missing text: ${text}`);
   }

@@ -21,8 +21,9 @@ test("online summary: one row per ok (scale, backend) with 12 latency columns, r
   const md = onlineSummaryMarkdown(results as OnlineResults, file);
   const rows = tableRows(md, /^[\d.]+$/);
   assert.equal(rows.length, 15); // 5 scales x 3 backends that ran
-  assert.equal(rows[0].split("|").length - 2, 2 + 12 + 3);
-  assert.match(md, /\| scale \| backend \| TTFT p50 \(ms\) \| TTFT p90 \(ms\) \| TTFT p99 \(ms\) \| TPOT p50/);
+  assert.equal(rows[0].split("|").length - 2, 3 + 12 + 4);
+  assert.match(md, /\| scale \| offered req\/s \| backend \| TTFT p50 \(ms\) \| TTFT p90 \(ms\) \| TTFT p99 \(ms\) \| TPOT p50/);
+  assert.match(md, /\| output tok\/s \| lateness p99 \(ms\) \| failures \|/);
   assert.match(md, /1 \(1x engine: KV cache exhausted \(preempted 3 times\)\)/);
   assert.match(md, /git 0121cb9/);
   assert.match(md, /NVIDIA H100 80GB HBM3 \(cuda, fp16\), driver 580\.65\.06, CUDA 13\.0/);

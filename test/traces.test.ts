@@ -1,18 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { detectFormat, loadSynthetic, loadTraceFile, parseTrace } from "../src/traces/load.js";
 import { parseAzureTimestamp } from "../src/traces/azure.js";
 import { clampTrace } from "../src/traces/clamp.js";
 import { TraceError } from "../src/traces/types.js";
-import { SHARED_TRACES } from "./helpers/paths.js";
+import { TRACES } from "./helpers/paths.js";
 
-const CONV = join(SHARED_TRACES, "AzureLLMInferenceTrace_conv.csv");
-const CODE = join(SHARED_TRACES, "AzureLLMInferenceTrace_code.csv");
-const missing = existsSync(CONV) ? undefined : `real traces absent at ${SHARED_TRACES}`;
+const CONV = join(TRACES, "AzureLLMInferenceTrace_conv.csv");
+const CODE = join(TRACES, "AzureLLMInferenceTrace_code.csv");
 
-test("real Azure conv trace: all rows, sorted, known first gap and span", { skip: missing }, () => {
+test("real Azure conv trace: all rows, sorted, known first gap and span", () => {
   const t = loadTraceFile(CONV);
   assert.equal(t.format, "azure");
   assert.equal(t.requests.length, 19366);
@@ -27,7 +25,7 @@ test("real Azure conv trace: all rows, sorted, known first gap and span", { skip
   for (let i = 1; i < t.requests.length; i++) assert.ok(t.requests[i].t_s > t.requests[i - 1].t_s);
 });
 
-test("real Azure code trace: no trailing newline, bursty gaps kept", { skip: missing }, () => {
+test("real Azure code trace: no trailing newline, bursty gaps kept", () => {
   const t = loadTraceFile(CODE);
   assert.equal(t.requests.length, 8819);
   assert.equal(t.sha256, "54e9a6d2a4bd06ba1e060304b900abbc74cbea53de96506e60fe5bb4f2277fb6");

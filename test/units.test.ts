@@ -63,14 +63,16 @@ test("replay dispatches on schedule without waiting for earlier requests", async
     async (i, t0) => {
       const sent = Number(process.hrtime.bigint() - t0) / 1e6;
       sends.push(sent);
-      await new Promise((r) => setTimeout(r, 200)); // slower than the gaps
+      await new Promise((r) => setTimeout(r, 700)); // much slower than the gaps
       return rec({ i, scheduled_ms: [0, 30, 60][i], sent_ms: sent, chunks: [{ t_ms: sent + 1, n: 1 }] });
     },
     { leadMs: 5 },
   );
   assert.equal(records.length, 3);
-  assert.ok(sends[2] < 150, `third request sent at ${sends[2]} ms, not after the first finished`);
-  for (const r of records) assert.ok(r.sent_ms! - r.scheduled_ms >= 0 && r.sent_ms! - r.scheduled_ms < 40, `lateness ${r.sent_ms! - r.scheduled_ms}`);
+  // Margins for a loaded 2-core machine (a GC pause or a busy neighbour can hold a timer ~100 ms);
+  // waiting for the first request would put the third past 700 ms.
+  assert.ok(sends[2] < 500, `third request sent at ${sends[2]} ms, not after the first finished`);
+  for (const r of records) assert.ok(r.sent_ms! - r.scheduled_ms >= 0 && r.sent_ms! - r.scheduled_ms < 250, `lateness ${r.sent_ms! - r.scheduled_ms}`);
 });
 
 test("synthetic prompts: seeded per (seed, i), in vocab, EOS avoided; text prompts exact length", () => {
@@ -97,6 +99,8 @@ test("engine flags pass through only when set", () => {
     "--model", "synthetic:gpt2", "--device", "cuda", "--prefill-attn-backend", "fused", "--decode-attn-backend", "naive",
     "--block-size", "32", "--no-cuda-graph", "--step-delay-us", "100",
   ]);
+  const cached = EngineOptionsSchema.parse({ enablePrefixCaching: true });
+  assert.deepEqual(engineArgs(cached), ["--model", "synthetic:tiny", "--device", "cpu", "--enable-prefix-caching"]);
 });
 
 test("results writer validates before writing and replaces atomically", () => {

@@ -173,9 +173,10 @@ std::string tok_event_slow(const std::string& id, int32_t token, const float* lo
 }
 
 std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
-                       const std::string& error, uint64_t t_ns) {
+                       const std::string& error, uint64_t t_ns, int cached_tokens) {
   json j = {{"ev", "done"},          {"id", id},           {"finish", finish}, {"prompt_tokens", prompt_tokens},
             {"output_tokens", output_tokens}, {"t_ns", t_ns}, {"preemptions", preemptions}};
+  if (cached_tokens >= 0) j["cached_tokens"] = cached_tokens;
   if (!error.empty()) j["error"] = error;
   return dumps(j);
 }
@@ -221,7 +222,7 @@ std::string ready_event(const ModelConfig& c, const EngineOptions& opt, const st
                                                                                         : json(nullptr)},
         {"max_num_seqs", opt.max_num_seqs},
         {"max_num_batched_tokens", opt.max_num_batched_tokens}, {"cuda_graph", opt.cuda_graph == 1},
-        {"seed", opt.seed}, {"step_delay_us", opt.step_delay_us}}},
+        {"seed", opt.seed}, {"step_delay_us", opt.step_delay_us}, {"enable_prefix_caching", opt.enable_prefix_caching}}},
       {"version", "0.1.0"},
   };
   return dumps(ready);
@@ -236,7 +237,11 @@ std::string stats_event(const EngineStats& s, uint64_t t_ns) {
             {"waiting", s.waiting},
             {"steps", s.steps},
             {"preemptions", s.preemptions},
-            {"finished", s.finished}};
+            {"finished", s.finished},
+            {"prefix_cache_hit_tokens", s.prefix_cache_hit_tokens},
+            {"prefix_cache_miss_tokens", s.prefix_cache_miss_tokens},
+            {"prefix_cache_evicted_blocks", s.prefix_cache_evicted_blocks},
+            {"kv_blocks_cached", s.kv_blocks_cached}};
   return dumps(j);
 }
 

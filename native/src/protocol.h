@@ -55,8 +55,9 @@ uint64_t monotonic_ns();
 // Event lines (no trailing newline).
 std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);
 std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);  // reference
+// cached_tokens >= 0 adds "cached_tokens" (prompt tokens served from the prefix cache).
 std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
-                       const std::string& error, uint64_t t_ns);
+                       const std::string& error, uint64_t t_ns, int cached_tokens = -1);
 std::string error_event(const std::string& code, const std::string& id, const std::string& message);
 std::string fatal_event(const std::string& message);
 std::string bye_event(uint64_t t_ns);
@@ -70,6 +71,10 @@ std::string ready_event(const ModelConfig& model, const EngineOptions& opt, cons
 struct EngineStats {
   int kv_blocks_total = 0, kv_blocks_free = 0, running = 0, waiting = 0;
   uint64_t steps = 0, preemptions = 0, finished = 0;
+  // Prefix caching (zeros when off): tokens served from / computed past the cache at admissions,
+  // cached blocks reused for other content, blocks registered in the cache now.
+  uint64_t prefix_cache_hit_tokens = 0, prefix_cache_miss_tokens = 0, prefix_cache_evicted_blocks = 0;
+  int kv_blocks_cached = 0;
 };
 std::string stats_event(const EngineStats& s, uint64_t t_ns);
 

@@ -92,8 +92,7 @@ if [ -n "${PERF_BACKENDS:-}" ]; then
 fi
 # Online: the Azure conv trace at PERF_ONLINE_SCALES (e.g. "1.6,0.4"), fused, PERF_ONLINE_PROMPTS requests.
 if [ -n "${PERF_ONLINE_SCALES:-}" ]; then
-  TRACE=../shared/traces/AzureLLMInferenceTrace_conv.csv
-  [ -f "$TRACE" ] || TRACE=.carry/traces/AzureLLMInferenceTrace_conv.csv
+  TRACE=traces/AzureLLMInferenceTrace_conv.csv
   step online timeout 400 node bin/attnbench.js bench online --model synthetic:gpt2 --device cuda --trace "$TRACE" \
     --num-prompts "${PERF_ONLINE_PROMPTS:-100}" --scales "$PERF_ONLINE_SCALES" --max-output-len 64 --ignore-eos \
     --backends "${PERF_ONLINE_BACKENDS:-fused}" --no-plot --out "$W/o_online" >"$W/online.log" 2>&1

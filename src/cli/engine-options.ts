@@ -22,6 +22,7 @@ export const EngineOptionsSchema = z
     stepDelayUs: optInt(0),
     cpuThreads: optInt(1, 1024),
     engineSeed: optInt(0),
+    enablePrefixCaching: z.boolean().default(false),
     engine: z.string().optional(),
     readyTimeoutS: z.coerce.number().positive().default(300),
   })
@@ -60,6 +61,7 @@ export function addEngineOptions(cmd: Command, backendFlags = true): Command {
     .option("--step-delay-us <us>", "planted slowdown: sleep this many microseconds per engine step (default: 0)")
     .option("--cpu-threads <n>", "engine threads for the CPU device (default: the engine's, all cores)")
     .option("--engine-seed <n>", "engine --seed: synthetic weights and default sampling seed (default: the engine's, 0)")
+    .option("--enable-prefix-caching", "reuse the KV blocks of cached prompt prefixes (engine flag; default: off)")
     .option("--engine <path>", "engine binary (default: $ATTNBENCH_ENGINE, else native/build/attnbench-engine in the package)")
     .option("--ready-timeout-s <seconds>", "how long to wait for the engine's ready event", "300");
 }
@@ -88,6 +90,7 @@ export function engineArgs(o: EngineOptions, backend?: BackendPair): string[] {
   put("--step-delay-us", o.stepDelayUs);
   put("--cpu-threads", o.cpuThreads);
   put("--seed", o.engineSeed);
+  if (o.enablePrefixCaching) a.push("--enable-prefix-caching");
   return a;
 }
 

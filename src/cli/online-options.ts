@@ -3,8 +3,10 @@ import { Command } from "commander";
 import { z } from "zod";
 import { EngineOptionsSchema } from "./engine-options.js";
 import { backendsConflict, BenchCommonSchema } from "./bench-options.js";
-import { int, keyValueList, numberList, optInt } from "./schemas.js";
+import { int, keyValueList, optInt } from "./schemas.js";
+import { parseScales } from "../load/capacity.js";
 import { TRACE_FORMATS } from "../traces/load.js";
+import { DEFAULT_TRACE } from "./paths.js";
 
 export const DEFAULT_SCALES = "0.4,0.5,0.6,0.8,1.6";
 
@@ -14,11 +16,27 @@ export const OnlineSchema = z
   .intersection(
     z.intersection(EngineOptionsSchema, BenchCommonSchema),
     z.object({
-      trace: z.string({ required_error: "give --trace PATH or synthetic:poisson|synthetic:gamma" }).min(1),
+      trace: z.string().min(1).default(DEFAULT_TRACE),
       traceFormat: z.enum(TRACE_FORMATS).default("auto"),
       timestampUnit: z.enum(["ms", "s"]).optional(),
       numPrompts: int(1).default(200),
-      scales: numberList(z.coerce.number().positive()).default(DEFAULT_SCALES),
+      scales: z
+        .string()
+        .default(DEFAULT_SCALES)
+        .transform((s, ctx) => {
+          try {
+            return parseScales(s);
+          } catch (err) {
+            ctx.addIssue({ code: "custom", message: (err as Error).message });
+            return z.NEVER;
+          }
+        }),
+      capacityRequests: optInt(1),
+      maxConcurrency: optInt(1),
+      loadWorkers: optInt(0, 64),
+      latenessTargetMs: z.coerce.number().positive().default(1),
+      traceBlockSize: optInt(1, 1 << 20),
+      prefixReplay: z.boolean().default(true),
       requestRate: rate.optional(),
       burstiness: z.coerce.number().positive().optional(),
       inputLen: optInt(1),
@@ -49,7 +67,8 @@ export const OnlineSchema = z
     if (o.trace === "synthetic:poisson" && o.burstiness !== undefined && o.burstiness !== 1) issue("burstiness", "synthetic:poisson has burstiness 1; use synthetic:gamma");
     if (synthetic && o.traceFormat !== "auto") issue("traceFormat", "does not apply to synthetic traces");
     if (o.timestampUnit && !(o.traceFormat === "mooncake" || o.traceFormat === "auto")) issue("timestampUnit", "only applies to mooncake traces");
-    if (Array.isArray(o.scales) && new Set(o.scales).size !== o.scales.length) issue("scales", "each scale once"); // (not a list when its own parse failed)
+    if (o.capacityRequests !== undefined && o.scales?.mode !== "auto") issue("capacityRequests", "only applies to --scales auto");
+    if (o.traceBlockSize !== undefined && synthetic) issue("traceBlockSize", "only applies to traces with hash_ids (Mooncake / Qwen)");
     if (backendsConflict(o)) issue("backends", "give --backends or --prefill/--decode-attn-backend, not both");
     if (o.endpoint && o.backends && o.backends.length > 1) issue("backends", "--endpoint benchmarks one server: give at most one backend label");
     if (!o.endpoint && o.promptFormat === "text") issue("promptFormat", "text prompts are for --endpoint; our own server takes token ids");
@@ -58,11 +77,17 @@ export type OnlineOptions = z.infer<typeof OnlineSchema>;
 
 export function addOnlineOptions(cmd: Command): Command {
   return cmd
-    .option("--trace <path>", "request trace file, or synthetic:poisson / synthetic:gamma")
+    .option("--trace <path>", "request trace file (default: the Azure 2023 conversation trace shipped in traces/), or synthetic:poisson / synthetic:gamma")
     .option("--trace-format <fmt>", "auto, jsonl (docs/traces.md), azure (CSV) or mooncake (JSONL)", "auto")
     .option("--timestamp-unit <unit>", "mooncake timestamps in ms or s (default: auto: all integers -> ms, else s)")
     .option("--num-prompts <n>", "use the first N requests of the trace", "200")
-    .option("--scales <list>", "arrival-time scales; t' = (t - t0) x scale, smaller = heavier load", DEFAULT_SCALES)
+    .option("--scales <list>", "arrival-time scales (t' = (t - t0) x scale, smaller = heavier load), or auto / auto:N: measure each backend's capacity, then N scales offering 10%..110% of it (auto: N = 5)", DEFAULT_SCALES)
+    .option("--capacity-requests <n>", "--scales auto: requests in the saturating capacity run (default: --num-prompts; the trace's requests, cycled)")
+    .option("--max-concurrency <n>", "at most N requests in flight; later arrivals wait in a client queue, recorded per request as queue_ms (default: no cap)")
+    .option("--load-workers <n>", "worker threads that stream responses, off the dispatch thread (0: stream on it; default: min(4, cores - 2), 0 below 4 cores)")
+    .option("--lateness-target-ms <ms>", "dispatch lateness p99 the load generator aims for; above it the run says the schedule was not held", "1")
+    .option("--trace-block-size <tokens>", "tokens per hash id of a Mooncake/Qwen trace (default: what the trace's lengths imply, else 512)")
+    .option("--no-prefix-replay", "ignore a trace's hash_ids: unrelated random prompts instead of shared prefixes")
     .option("--request-rate <req/s>", "synthetic traces: mean arrival rate in requests/s, or inf (default: 10)")
     .option("--burstiness <k>", "synthetic:gamma: gamma shape of the inter-arrival times; 1 = Poisson (default: 1)")
     .option("--input-len <tokens>", "synthetic traces: prompt length (default: 64)")

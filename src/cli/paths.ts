@@ -14,6 +14,10 @@ export function resolveEnginePath(flag?: string): string {
 
 export const BIN_PATH = join(PACKAGE_ROOT, "bin", "attnbench.js");
 
+/** The request traces shipped in the repo (traces/README.md): the default workload of `bench online`. */
+export const TRACES_DIR = join(PACKAGE_ROOT, "traces");
+export const DEFAULT_TRACE = join(TRACES_DIR, "AzureLLMInferenceTrace_conv.csv");
+
 export function toolVersion(): string {
   try {
     return JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version ?? "0.0.0";

@@ -1,21 +1,26 @@
-// `attnbench bench online`: replay a trace at several arrival-time scales, per backend, through
-// our OpenAI-compatible server (one `serve` child per backend x scale) or a given --endpoint.
+// `attnbench bench online`: replay a trace at several arrival-time scales, per backend, through our
+// OpenAI-compatible server (one `serve` child per backend x scale) or a given --endpoint. With
+// --scales auto[:N] each backend's capacity is measured first and its scales chosen from it.
 import { Command } from "commander";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { action, parseOptions } from "../cli/errors.js";
-import { addEngineOptions, engineCliArgs, sharedEngineFlags } from "../cli/engine-options.js";
+import { action, parseOptions, UsageError } from "../cli/errors.js";
+import { TRACES_DIR } from "../cli/paths.js";
+import { addEngineOptions, sharedEngineFlags } from "../cli/engine-options.js";
 import { addBenchOptions, resolveBackends } from "../cli/bench-options.js";
 import { addOnlineOptions, OnlineSchema, type OnlineOptions } from "../cli/online-options.js";
 import { onTerminate, isStopping } from "../cli/signals.js";
 import { loadSynthetic, loadTraceFile, type LoadedTrace } from "../traces/load.js";
-import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Meta, type OnlineResults, type OnlineRun, type RequestRecord } from "../results/schema.js";
+import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Capacity, type Meta, type OnlineResults, type OnlineRun, type RequestRecord } from "../results/schema.js";
 import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
 import { plotAfterBench } from "../results/plot-hook.js";
-import { summarizeOnline } from "../metrics/online.js";
-import { buildOnlineItems, type ModelLimits } from "../load/online-workload.js";
-import { runOnlineScale, type OnlineItem } from "../load/online-run.js";
-import { spawnServe, waitHealthy, type ServeChild } from "../load/serve-process.js";
+import { summarizeOnline, type OnlineSummaryOptions } from "../metrics/online.js";
+import { buildOnlineItems, type OnlineWorkload } from "../load/online-workload.js";
+import { runCapacity, runScale, type ModelInfo, type RunHooks, type ScaleRun } from "../load/online-backend.js";
+import { scalesForCapacity, traceRate } from "../load/capacity.js";
+import { defaultLoadWorkers, StreamPool } from "../load/stream-pool.js";
+import type { ServeChild } from "../load/serve-process.js";
 import { Progress } from "../progress/progress.js";
 import type { ReadyEvent } from "../engine/events.js";
 
@@ -34,25 +39,59 @@ function readTrace(o: OnlineOptions): LoadedTrace {
       outputLen: o.outputLen ?? 32,
       seed: o.seed,
     });
-  return loadTraceFile(o.trace, o.traceFormat, { timestampUnit: o.timestampUnit });
+  if (!existsSync(o.trace)) throw new UsageError([missingTrace(o.trace)]);
+  return loadTraceFile(o.trace, o.traceFormat, { timestampUnit: o.timestampUnit, blockSize: o.traceBlockSize });
 }
 
-const REFUSAL = /unavailable|unknown|not built|not available|unsupported/i;
+/** A --trace that is not there: say where the shipped traces are and how to use a synthetic one. */
+function missingTrace(path: string): string {
+  let shipped: string[] = [];
+  try {
+    shipped = readdirSync(TRACES_DIR).filter((f) => /\.(csv|jsonl)$/.test(f));
+  } catch {
+    /* a checkout without traces/ */
+  }
+  return (
+    `--trace ${path}: no such file. ` +
+    (shipped.length ? `The traces shipped with attnbench are in ${TRACES_DIR}: ${shipped.join(", ")} (see its README.md). ` : `attnbench ships its traces in ${TRACES_DIR}, which is missing here. `) +
+    `For a synthetic trace: --trace synthetic:poisson --request-rate 10 (or synthetic:gamma --burstiness K).`
+  );
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
 async function benchOnline(o: OnlineOptions): Promise<void> {
   const startedAt = new Date();
   const stamp = runDirName("online", startedAt);
   const resultsPath = join(o.out, stamp, "online_results.json");
   const trace = readTrace(o);
+  const used = trace.requests.slice(0, o.numPrompts);
+  const rate = traceRate(used.map((r) => r.t_s));
+  if (o.scales.mode === "auto" && !(rate > 0))
+    throw new UsageError([`--scales auto: the first ${used.length} requests of ${trace.path} arrive at one instant, so no scale changes the load; give --scales or a trace with arrival times`]);
   const backends = o.endpoint ? (o.backends ?? [{ label: "endpoint", prefill: "endpoint", decode: "endpoint" }]) : resolveBackends(o);
   const progress = new Progress();
+  const pool = new StreamPool(o.loadWorkers ?? defaultLoadWorkers());
   const runs: OnlineRun[] = [];
+  const capacity: Capacity[] = [];
   let ready: Pick<ReadyEvent, "model" | "device"> | null = null;
-  let workload: { items: OnlineItem[]; clamped: number } | null = null;
+  let workload: OnlineWorkload | null = null;
   let child: ServeChild | null = null;
   let interrupted = false;
   // The run in progress and what it has measured so far, so Ctrl-C loses nothing measured.
-  let live: { backend: Backend; scale: number; records: RequestRecord[] } | null = null;
+  let live: { run: Omit<OnlineRun, "status" | "reason" | "summary" | "records">; records: RequestRecord[] } | null = null;
+  const summaryOpts: OnlineSummaryOptions = {
+    itlMode: o.itlMode,
+    slo: o.slo ?? null,
+    maxLatenessMs: o.maxLatenessMs,
+    latenessTargetMs: o.latenessTargetMs,
+    workers: pool.workers,
+    maxConcurrency: o.maxConcurrency ?? null,
+  };
+  const workloadTag =
+    `online max_input_len=${o.maxInputLen ?? "-"} max_output_len=${o.maxOutputLen ?? "-"} ignore_eos=${o.ignoreEos} seed=${o.seed} prompts=${o.promptFormat}` +
+    (o.maxConcurrency ? ` max_concurrency=${o.maxConcurrency}` : "") +
+    (trace.hashBlocks && o.prefixReplay && o.promptFormat === "ids" ? ` prefix_replay=${trace.hashBlocks.blockSize}` : "");
 
   const results = (): OnlineResults => {
     const meta = buildMeta({
@@ -60,19 +99,20 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       ready: ready as ReadyEvent | null,
       fallbackDevice: o.endpoint ? { kind: "remote", name: o.endpoint, dtype: "unknown", driver: null, cuda: null } : undefined,
       engineFlags: o.endpoint ? [] : sharedEngineFlags(o),
-      workload: {
-        trace_sha256: trace.sha256,
-        num_prompts: o.numPrompts,
-        workload: `online max_input_len=${o.maxInputLen ?? "-"} max_output_len=${o.maxOutputLen ?? "-"} ignore_eos=${o.ignoreEos} seed=${o.seed} prompts=${o.promptFormat}`,
-      },
+      workload: { trace_sha256: trace.sha256, num_prompts: o.numPrompts, workload: workloadTag },
     });
+    const allScales = o.scales.mode === "fixed" ? o.scales.scales : [...new Set(runs.map((r) => r.scale))];
     return {
       schema: ONLINE_SCHEMA,
       meta: finishMeta(meta, startedAt) as Meta,
-      trace: { path: trace.path, format: trace.format, sha256: trace.sha256, requests_used: Math.min(o.numPrompts, trace.requests.length), clamped: workload?.clamped ?? 0 },
-      scales: o.scales,
+      trace: { path: trace.path, format: trace.format, sha256: trace.sha256, requests_used: used.length, clamped: workload?.clamped ?? 0, rate_req_s: rate },
+      scales: allScales.length ? allScales : o.scales.mode === "fixed" ? o.scales.scales : [1],
       num_prompts: o.numPrompts,
       runs,
+      scale_mode: o.scales.mode,
+      ...(o.scales.mode === "auto" ? { capacity } : {}),
+      max_concurrency: o.maxConcurrency ?? null,
+      prefix: workload?.prefix ?? null,
     };
   };
   const flush = () => writeResults(resultsPath, OnlineResultsSchema, results());
@@ -82,154 +122,142 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
     // (and any dispatched meanwhile) must not land in the run as if they had been measured.
     const finished = live ? [...live.records] : [];
     await child?.stop(3000);
+    await pool.close();
     if (live) {
       const records = finished.sort((a, b) => a.i - b.i);
-      const summary = summarizeOnline(records, { itlMode: o.itlMode, slo: o.slo ?? null, maxLatenessMs: o.maxLatenessMs });
+      const summary = summarizeOnline(records, summaryOpts);
       summary.invalid.push("interrupted: only the requests that finished before the signal are here");
-      runs.push({ backend: live.backend, scale: live.scale, status: "failed", reason: "interrupted (signal)", summary, records });
+      runs.push({ ...live.run, status: "failed", reason: "interrupted (signal)", summary, records });
     }
     flush();
     progress.log(`partial results: ${resultsPath}`);
   });
-  const prepare = (m: ModelLimits) => {
+  const prepare = (m: ModelInfo) => {
+    ready ??= { model: m.model, device: m.device };
     if (workload) return workload;
-    workload = buildOnlineItems(trace, m, { numPrompts: o.numPrompts, maxInputLen: o.maxInputLen, maxOutputLen: o.maxOutputLen, seed: o.seed, promptFormat: o.promptFormat });
-    if (workload.clamped) progress.log(`${workload.clamped} of ${workload.items.length} requests clamped (context ${m.nCtx}, --max-input-len/--max-output-len)`);
+    const blockSize = typeof m.config?.block_size === "number" ? m.config.block_size : null;
+    workload = buildOnlineItems(trace, { nCtx: m.model.n_ctx, vocab: m.model.vocab_size, eos: m.model.eos_token_id, blockSize }, {
+      numPrompts: o.numPrompts,
+      maxInputLen: o.maxInputLen,
+      maxOutputLen: o.maxOutputLen,
+      seed: o.seed,
+      promptFormat: o.promptFormat,
+      prefixReplay: o.prefixReplay,
+    });
+    if (workload.clamped) progress.log(`${workload.clamped} of ${workload.items.length} requests clamped (context ${m.model.n_ctx}, --max-input-len/--max-output-len)`);
+    if (workload.prefixNote) progress.log(workload.prefixNote);
+    const p = workload.prefix;
+    if (p?.replay)
+      progress.log(
+        `prefix replay: ${p.trace_block_size} tokens per hash id (${p.block_size_source}${p.mismatched_lines ? `; ${p.mismatched_lines} lines disagree with it` : ""}); ` +
+          `prompts share ${pct(p.sharing_ratio)} of their tokens (hash_ids say ${pct(p.trace_sharing_ratio ?? 0)})${p.ideal_hit_rate !== null ? `, ideal cache hit rate ${pct(p.ideal_hit_rate)}` : ""}`,
+      );
     return workload;
   };
-  progress.log(`trace ${trace.path} (${trace.format}): ${Math.min(o.numPrompts, trace.requests.length)} of ${trace.requests.length} requests; scales ${o.scales.join(", ")}`);
+  const hooks = (phase: string): RunHooks => ({
+    setChild: (c) => (child = c),
+    onRecord: (rec, done, total) => {
+      live?.records.push(rec);
+      progress.update({ phase, done, total });
+    },
+    onModel: prepare,
+    progress,
+    stopped: () => interrupted,
+  });
+  const load = { ignoreEos: o.ignoreEos, warmupRequests: o.warmupRequests, requestTimeoutS: o.requestTimeoutS, maxConcurrency: o.maxConcurrency, pool };
+  progress.log(
+    `trace ${trace.path} (${trace.format}): ${used.length} of ${trace.requests.length} requests, ${rate.toFixed(2)} req/s at scale 1; ` +
+      (o.scales.mode === "fixed" ? `scales ${o.scales.scales.join(", ")}` : `scales auto: ${o.scales.points} per backend from its capacity`) +
+      (o.maxConcurrency ? `; at most ${o.maxConcurrency} in flight` : "") +
+      `; ${pool.workers} load-generator worker thread(s)`,
+  );
 
-  for (const backend of backends) {
-    let skip: { status: "unavailable" | "failed"; reason: string } | null = null;
-    for (const scale of o.scales) {
+  try {
+    for (const backend of backends) {
       if (isStopping() || interrupted) return;
-      if (skip) {
-        runs.push({ backend, scale, status: skip.status, reason: skip.reason, summary: null, records: [] });
-        flush();
-        continue;
-      }
-      live = { backend, scale, records: [] };
-      const r = await oneRun(o, backend, scale, {
-        setChild: (c) => (child = c),
-        onRecord: (rec) => live?.records.push(rec),
-        onModel: (h) => {
-          ready ??= h;
-          return prepare({ nCtx: h.model.n_ctx, vocab: h.model.vocab_size, eos: h.model.eos_token_id });
-        },
-        progress,
-        stopped: () => interrupted,
-      });
-      child = null;
+      const plan = await planScales(o, backend, rate, capacity, load, hooks(`capacity ${backend.label}`), progress, flush);
       if (interrupted) return;
-      live = null;
-      runs.push(r);
-      flush();
-      if (r.status !== "ok") skip = { status: r.status, reason: `${r.status} at scale ${scale}: ${r.reason}` };
-      const s = r.summary;
-      progress.log(
-        s
-          ? `${backend.label} x${scale}: ${s.completed}/${s.n} ok, TTFT p50 ${s.ttft_ms.p50.toFixed(1)} ms, TPOT p50 ${s.tpot_ms.p50.toFixed(2)} ms, E2E p50 ${s.e2e_ms.p50.toFixed(1)} ms, ${s.output_throughput.toFixed(0)} output tok/s; load: ${s.achieved_rate.toFixed(2)}/${s.offered_rate.toFixed(2)} req/s achieved/offered, lateness p99 ${s.lateness_ms.p99.toFixed(1)} ms${s.invalid.length ? ` INVALID: ${s.invalid.join("; ")}` : ""}${r.status !== "ok" ? ` (${r.status}: ${r.reason})` : ""}`
-          : `${backend.label} x${scale}: ${r.status}: ${r.reason}`,
-      );
+      let skip: { status: "unavailable" | "failed"; reason: string } | null = null;
+      for (const step of plan) {
+        if (isStopping() || interrupted) return;
+        const base = { backend, scale: step.scale, offered_req_s: step.offered_req_s, load_fraction: step.load_fraction ?? null };
+        if (skip) {
+          runs.push({ ...base, status: skip.status, reason: skip.reason, summary: null, records: [] });
+          flush();
+          continue;
+        }
+        live = { run: base, records: [] };
+        const r = await runScale(o, load, backend, step, summaryOpts, hooks(`online ${backend.label} x${step.scale}`));
+        if (interrupted) return;
+        live = null;
+        runs.push(r);
+        flush();
+        if (r.status !== "ok") skip = { status: r.status, reason: `${r.status} at scale ${step.scale}: ${r.reason}` };
+        progress.log(runLine(r));
+      }
     }
+  } finally {
+    if (!interrupted) await pool.close();
   }
   flush();
   process.stdout.write(`${resultsPath}\n`);
   if (o.plot) await plotAfterBench(resultsPath, o.out, stamp, (s) => progress.log(s));
 }
 
-interface RunHooks {
-  setChild: (c: ServeChild | null) => void;
-  onRecord: (r: RequestRecord) => void;
-  onModel: (h: { model: ReadyEvent["model"]; device: ReadyEvent["device"] }) => { items: OnlineItem[] };
-  progress: Progress;
-  stopped: () => boolean;
-}
-
-async function oneRun(o: OnlineOptions, backend: Backend, scale: number, hooks: RunHooks): Promise<OnlineRun> {
-  const base = { backend, scale };
-  let url = o.endpoint?.replace(/\/+$/, "").replace(/\/v1$/, "");
-  let child: ServeChild | null = null;
-  let model = o.servedModelName;
-  let items: OnlineItem[];
-  try {
-    if (!url) {
-      hooks.progress.log(`${backend.label} x${scale}: starting serve`);
-      try {
-        child = await spawnServe([...engineCliArgs(o, backend), ...(o.verbose ? ["--engine-logs"] : [])], {
-          startTimeoutMs: o.readyTimeoutS * 1000 + 30_000,
-          onLog: o.verbose ? (l) => process.stderr.write(`serve: ${l}\n`) : undefined,
-        });
-      } catch (err) {
-        const e = err as Error & { engineRefused?: boolean };
-        const status = e.engineRefused && REFUSAL.test(e.message) ? "unavailable" : "failed";
-        return { ...base, status, reason: e.message, summary: null, records: [] };
-      }
-      hooks.setChild(child);
-      url = child.url;
-      const health = await waitHealthy(url, 30_000, () => child!.exited() === null);
-      const why = unavailableIn(health.backends, backend);
-      if (why) return { ...base, status: "unavailable", reason: why, summary: null, records: [] };
-      items = hooks.onModel({ model: health.model, device: health.device }).items;
-    } else {
-      const models = await fetchModels(url, o.apiKey);
-      model ??= models.id;
-      items = hooks.onModel({
-        model: { name: models.id, n_ctx: models.max_model_len ?? Number.MAX_SAFE_INTEGER, vocab_size: o.vocabSize, eos_token_id: null },
-        device: { kind: "remote", name: url, dtype: "unknown" },
-      }).items;
-    }
-    const { records, warmupError } = await runOnlineScale({
-      url,
-      model: model ?? (await fetchModels(url, o.apiKey)).id,
-      items,
-      scale,
-      ignoreEos: o.ignoreEos,
-      apiKey: o.apiKey,
-      warmupRequests: o.warmupRequests,
-      requestTimeoutMs: o.requestTimeoutS * 1000,
-      tag: `${backend.label}-x${scale}`,
-      onRecord: (r, done) => {
-        hooks.onRecord(r);
-        hooks.progress.update({ phase: `online ${backend.label} x${scale}`, done, total: items.length });
-      },
-      stopped: hooks.stopped,
-    });
-    hooks.progress.endLine();
-    const summary = summarizeOnline(records, { itlMode: o.itlMode, slo: o.slo ?? null, maxLatenessMs: o.maxLatenessMs });
-    if (warmupError) summary.invalid.push(`warm-up failed: ${warmupError}`);
-    // Did the engine survive? A dead engine means this backend failed, whatever was measured.
-    let died: string | null = null;
-    if (child) {
-      if (child.exited() !== null) died = `serve exited (${child.exited()}): ${child.stderrTail().split("\n").slice(-2).join(" | ")}`;
-      else {
-        const h = await fetch(`${url}/health`).then((r) => (r.status === 200 ? null : r.json()), (e: Error) => ({ reason: e.message }));
-        if (h) died = String((h as { reason?: string }).reason ?? "unhealthy");
-      }
-    }
-    return { ...base, status: died ? "failed" : "ok", reason: died, summary, records };
-  } catch (err) {
-    return { ...base, status: "failed", reason: (err as Error).message, summary: null, records: [] };
-  } finally {
-    await child?.stop(5000);
-    hooks.setChild(null);
+/** The scales to run for one backend: the fixed list, or (auto) chosen from its measured capacity. */
+async function planScales(
+  o: OnlineOptions,
+  backend: Backend,
+  rate: number,
+  capacity: Capacity[],
+  load: Parameters<typeof runCapacity>[1],
+  hooks: RunHooks,
+  progress: Progress,
+  flush: () => void,
+): Promise<ScaleRun[]> {
+  if (o.scales.mode === "fixed") return o.scales.scales.map((scale) => ({ scale, offered_req_s: rate / scale }));
+  const requests = o.capacityRequests ?? o.numPrompts;
+  const c = await runCapacity(o, load, backend, requests, hooks);
+  const est = c.estimate;
+  const chosen = c.status === "ok" && est?.req_s ? scalesForCapacity(rate, est.req_s, o.scales.points) : { fractions: [], scales: [], offered_req_s: [] };
+  capacity.push({
+    backend,
+    status: c.status,
+    reason: c.reason,
+    req_s: est?.req_s ?? null,
+    output_tok_s: est?.output_tok_s ?? null,
+    requests,
+    completed: est?.completed ?? 0,
+    duration_s: est?.duration_s ?? 0,
+    ...chosen,
+  });
+  flush();
+  if (c.status !== "ok" || !est?.req_s) {
+    progress.log(`${backend.label}: capacity run ${c.status}: ${c.reason}; no scales for this backend`);
+    return [];
   }
+  progress.log(
+    `${backend.label}: capacity ${est.req_s.toFixed(1)} req/s (${(est.output_tok_s ?? 0).toFixed(0)} output tok/s) over ${requests} requests; ` +
+      `scales ${chosen.scales.join(", ")} = ${chosen.offered_req_s.map((r) => r.toFixed(1)).join(", ")} req/s offered (${chosen.fractions.map(pct).join(", ")} of capacity)`,
+  );
+  return chosen.scales.map((scale, k) => ({ scale, offered_req_s: chosen.offered_req_s[k], load_fraction: chosen.fractions[k] }));
 }
 
-function unavailableIn(backends: unknown, b: Backend): string | null {
-  const m = backends as { prefill?: Record<string, string>; decode?: Record<string, string> } | undefined;
-  const p = m?.prefill?.[b.prefill];
-  const d = m?.decode?.[b.decode];
-  if (p !== undefined && p !== "ok") return `prefill ${b.prefill}: ${p}`;
-  if (d !== undefined && d !== "ok") return `decode ${b.decode}: ${d}`;
-  return null;
-}
-
-async function fetchModels(url: string, apiKey?: string): Promise<{ id: string; max_model_len?: number }> {
-  const res = await fetch(`${url}/v1/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
-  if (res.status !== 200) throw new Error(`GET ${url}/v1/models: HTTP ${res.status}`);
-  const body = (await res.json()) as { data?: { id: string; max_model_len?: number }[] };
-  const first = body.data?.[0];
-  if (!first) throw new Error(`GET ${url}/v1/models lists no model`);
-  return first;
+function runLine(r: OnlineRun): string {
+  const s = r.summary;
+  const label = `${r.backend.label} x${r.scale}${r.offered_req_s !== undefined ? ` (${r.offered_req_s.toFixed(1)} req/s offered${r.load_fraction ? `, ${pct(r.load_fraction)} of capacity` : ""})` : ""}`;
+  if (!s) return `${label}: ${r.status}: ${r.reason}`;
+  const lg = s.load_generator;
+  const parts = [
+    `${label}: ${s.completed}/${s.n} ok, TTFT p50 ${s.ttft_ms.p50.toFixed(1)} ms, TPOT p50 ${s.tpot_ms.p50.toFixed(2)} ms, E2E p50 ${s.e2e_ms.p50.toFixed(1)} ms, ${s.output_throughput.toFixed(0)} output tok/s`,
+    `load: ${s.achieved_rate.toFixed(2)}/${s.offered_rate.toFixed(2)} req/s achieved/offered, lateness p99 ${s.lateness_ms.p99.toFixed(2)} ms`,
+  ];
+  if (s.queue_ms && s.queue_ms.max > 0) parts.push(`client queue p50/p99 ${s.queue_ms.p50.toFixed(1)}/${s.queue_ms.p99.toFixed(1)} ms`);
+  if (s.goodput) parts.push(`goodput ${s.goodput.req_s.toFixed(2)} req/s (${pct(s.goodput.fraction)} met the SLO)`);
+  if (s.prefix_cache?.hit_rate !== null && s.prefix_cache?.hit_rate !== undefined) parts.push(`prefix cache hit rate ${pct(s.prefix_cache.hit_rate)}`);
+  let line = parts.join("; ");
+  if (lg && !lg.schedule_held) line += `\nWARNING: ${r.backend.label} x${r.scale}: the load generator did not hold its schedule (dispatch lateness p99 ${s.lateness_ms.p99.toFixed(2)} ms > target ${lg.lateness_target_ms} ms)`;
+  if (s.invalid.length) line += ` INVALID: ${s.invalid.join("; ")}`;
+  if (r.status !== "ok") line += ` (${r.status}: ${r.reason})`;
+  return line;
 }

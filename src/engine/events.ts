@@ -43,6 +43,8 @@ export const DoneEventSchema = z.object({
   t_ns: z.number().optional(),
   error: z.string().optional(),
   preemptions: z.number().int().optional(),
+  /** Prompt tokens served from the engine's prefix cache (present for admitted requests). */
+  cached_tokens: z.number().int().nonnegative().optional(),
 });
 export type DoneEvent = z.infer<typeof DoneEventSchema>;
 
@@ -65,6 +67,10 @@ export const StatsEventSchema = z
     steps: z.number().optional(),
     preemptions: z.number().optional(),
     finished: z.number().optional(),
+    prefix_cache_hit_tokens: z.number().optional(),
+    prefix_cache_miss_tokens: z.number().optional(),
+    prefix_cache_evicted_blocks: z.number().optional(),
+    kv_blocks_cached: z.number().optional(),
   })
   .passthrough();
 export type StatsEvent = z.infer<typeof StatsEventSchema>;

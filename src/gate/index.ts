@@ -42,6 +42,14 @@ export async function runGate(opts: GateOptions): Promise<GateResult> {
   if (base.results.schema !== cand.results.schema) {
     return invalid(`cannot compare ${opts.baseline} (${base.results.schema}) with ${opts.candidate} (${cand.results.schema})`);
   }
+  // --scales auto picks each run's scales from that run's own measured capacity, so two runs offer
+  // different loads (a slower candidate would be measured at lighter ones): pair fixed scales only.
+  for (const [file, r] of [[opts.baseline, base.results], [opts.candidate, cand.results]] as const)
+    if (r.schema === "attnbench.online/1" && r.scale_mode === "auto")
+      return invalid(
+        `${file} ran with --scales auto (scales chosen from its own measured capacity), so its loads are not the other run's; ` +
+          `the gate pairs fixed scales: rerun both with e.g. --scales ${[...new Set(r.runs.map((x) => x.scale))].join(",")}`,
+      );
   const diffs = diffFingerprints(base.results.meta.fingerprint, cand.results.meta.fingerprint);
   if (diffs.length > 0 && !opts.force) {
     return invalid(

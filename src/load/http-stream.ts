@@ -27,6 +27,7 @@ export function streamCompletion(r: StreamRequest, t0: bigint): Promise<RequestR
   const engine = { first_tok_ms: null as number | null, last_tok_ms: null as number | null, done_ms: null as number | null };
   let tokens = 0;
   let usageTokens: number | null = null;
+  let cachedTokens: number | null = null;
   let finish: string | null = null;
   let error: string | null = null;
   let sawDone = false;
@@ -52,6 +53,7 @@ export function streamCompletion(r: StreamRequest, t0: bigint): Promise<RequestR
         finish,
         error: ok ? null : (error ?? "stream ended without [DONE]"),
         engine: engine.first_tok_ms === null && engine.done_ms === null ? null : engine,
+        cached_tokens: cachedTokens,
       });
     };
     const onData = (payload: string) => {
@@ -71,6 +73,8 @@ export function streamCompletion(r: StreamRequest, t0: bigint): Promise<RequestR
         return;
       }
       if (msg.usage?.completion_tokens !== undefined) usageTokens = msg.usage.completion_tokens;
+      const cached = msg.usage?.prompt_tokens_details?.cached_tokens;
+      if (Number.isInteger(cached) && cached >= 0) cachedTokens = cached;
       const choice = msg.choices?.[0];
       if (!choice) return;
       // Our server says how many ids a chunk carries; other servers: one token per non-empty text.

@@ -3,6 +3,7 @@
 import type { RequestRecord } from "../results/schema.js";
 import { streamCompletion } from "./http-stream.js";
 import { replay, scaleSchedule } from "./replay.js";
+import type { StreamPool } from "./stream-pool.js";
 
 export interface OnlineItem {
   i: number;
@@ -13,7 +14,7 @@ export interface OnlineItem {
   maxTokens: number;
 }
 
-export interface OnlineRunOptions {
+export interface OnlineRunOptions<T = unknown> {
   url: string;
   model: string;
   items: OnlineItem[];
@@ -25,9 +26,14 @@ export interface OnlineRunOptions {
   tag: string;
   onRecord?: (r: RequestRecord, done: number) => void;
   stopped?: () => boolean;
+  /** Worker threads that stream the responses (absent: this thread). */
+  pool?: StreamPool;
+  maxConcurrency?: number;
+  /** Called after the warm-up, before the timed replay (e.g. to read the engine's counters). */
+  beforeReplay?: () => Promise<T | null>;
 }
 
-function body(o: OnlineRunOptions, prompt: number[] | string, maxTokens: number) {
+function body<T>(o: OnlineRunOptions<T>, prompt: number[] | string, maxTokens: number) {
   return {
     model: o.model,
     prompt,
@@ -39,11 +45,15 @@ function body(o: OnlineRunOptions, prompt: number[] | string, maxTokens: number)
   };
 }
 
-/** A few short requests so first-request costs (allocations, graph capture, JIT) are not measured. */
-async function warmUp(o: OnlineRunOptions): Promise<string | null> {
+/**
+ * A few short requests so first-request costs (allocations, graph capture, JIT) are not measured.
+ * Token-id prompts are a request's first 16 ids reversed, so a prefix cache learns nothing from the
+ * warm-up that the timed requests could hit.
+ */
+async function warmUp<T>(o: OnlineRunOptions<T>): Promise<string | null> {
   const t0 = process.hrtime.bigint();
   const reqs = o.items.slice(0, o.warmupRequests).map((it, k) => {
-    const prompt = typeof it.prompt === "string" ? it.prompt.split(" ").slice(0, 9).join(" ") || it.prompt : it.prompt.slice(0, 16);
+    const prompt = typeof it.prompt === "string" ? it.prompt.split(" ").slice(0, 9).join(" ") || it.prompt : it.prompt.slice(0, 16).reverse();
     return streamCompletion(
       { i: k, id: `${o.tag}-warmup-${k}`, url: `${o.url}/v1/completions`, body: body(o, prompt, Math.min(4, it.maxTokens)), promptTokens: 0, maxTokens: 4, scheduled_ms: 0, apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
       t0,
@@ -54,23 +64,25 @@ async function warmUp(o: OnlineRunOptions): Promise<string | null> {
   return bad ? bad.error : null;
 }
 
-export async function runOnlineScale(o: OnlineRunOptions): Promise<{ records: RequestRecord[]; warmupError: string | null }> {
+export async function runOnlineScale<T>(o: OnlineRunOptions<T>): Promise<{ records: RequestRecord[]; warmupError: string | null; cacheWarm: T | null }> {
   const warmupError = o.warmupRequests > 0 ? await warmUp(o) : null;
+  const cacheWarm = o.beforeReplay ? await o.beforeReplay() : null;
   const times = scaleSchedule(o.items.map((it) => it.t_s), o.scale);
   let done = 0;
+  const send = o.pool ? o.pool.send.bind(o.pool) : streamCompletion;
   const { records } = await replay(
-    o.items.map((it, k) => ({ scheduled_ms: times[k], item: it })),
-    (it, t0) =>
-      streamCompletion(
-        { i: it.i, id: `${o.tag}-${it.i}`, url: `${o.url}/v1/completions`, body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[it.i], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
+    o.items.map((it, k) => ({ scheduled_ms: times[k], item: { it, k } })),
+    ({ it, k }, t0) =>
+      send(
+        { i: it.i, id: `${o.tag}-${it.i}`, url: `${o.url}/v1/completions`, body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[k], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
         t0,
       ),
-    { onRecord: (r) => o.onRecord?.(r, ++done), stopped: o.stopped },
+    { onRecord: (r) => o.onRecord?.(r, ++done), stopped: o.stopped, maxConcurrency: o.maxConcurrency, blockingWait: (o.pool?.workers ?? 0) > 0 },
   );
   // Requests never dispatched (interrupted) are still accounted for.
   for (let k = records.length; k < o.items.length; k++) {
     const it = o.items[k];
     records.push({ i: it.i, id: `${o.tag}-${it.i}`, prompt_tokens: it.promptTokens, max_tokens: it.maxTokens, scheduled_ms: times[k], sent_ms: null, chunks: [], end_ms: null, output_tokens: 0, ok: false, finish: null, error: "not sent (interrupted)", engine: null });
   }
-  return { records, warmupError };
+  return { records, warmupError, cacheWarm };
 }

@@ -1,6 +1,8 @@
 // Vega-lite specs for the online latency figures: per backend a p90 line, a shaded p50-p90 band and
-// hollow p99 markers, against the arrival-time scale. The 2x2 grid and the single-metric figures are
-// the same panel at two sizes; a comparison adds a dashed baseline.
+// hollow p99 markers, against the arrival-time scale (its offered req/s in the axis labels), or, for
+// --scales auto (each backend has its own scales), against the offered load in req/s with each
+// backend's measured capacity as a dashed vertical rule. The 2x2 grid and the single-metric figures
+// are the same panel at two sizes; a comparison adds a dashed baseline.
 import type { TopLevelSpec } from "vega-lite";
 import type { OnlineResults } from "../results/schema.js";
 import { basename, deviceName, modelName } from "../report/describe.js";
@@ -46,7 +48,16 @@ function titleBlock(input: OnlineFigureInput, what: string) {
       (input.logScale ? " · log y" : ""),
   ];
   if (input.comparison) lines.push(`baseline ${input.comparison.baseline} vs candidate ${input.comparison.candidate}`);
+  const caps = (r.capacity ?? []).filter((c) => c.status === "ok" && c.req_s !== null);
+  if (caps.length)
+    lines.push(`capacity on this trace's mix (saturating run, dashed rule): ${caps.map((c) => `${c.backend.label} ${fmtRate(c.req_s!)} req/s`).join(", ")}`);
+  if (r.max_concurrency) lines.push(`at most ${r.max_concurrency} requests in flight (--max-concurrency); client queue time is not in TTFT/E2E`);
   lines.push(...missingLines(input.missing));
+  const late = r.runs.filter((run) => run.summary?.load_generator && !run.summary.load_generator.schedule_held);
+  if (late.length) {
+    const worst = Math.max(...late.map((run) => run.summary!.lateness_ms.p99));
+    lines.push(`load generator behind schedule (lateness p99 > ${late[0].summary!.load_generator!.lateness_target_ms} ms) in ${late.length} of ${r.runs.length} runs, worst p99 ${worst.toFixed(1)} ms`);
+  }
   // Numbers from a run the load generator flagged are drawn, but the title says not to trust them.
   for (const run of r.runs) {
     for (const why of run.summary?.invalid ?? []) lines.push(`INVALID RUN ${run.backend.label} @ scale ${run.scale}: ${why}`);
@@ -84,8 +95,31 @@ export function logTicks(min: number, max: number): number[] {
   return best;
 }
 
+const againstWhat = (input: OnlineFigureInput) => (!input.comparison && input.results.scale_mode === "auto" ? "offered load" : "arrival-time scale");
+
+const fmtRate = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toPrecision(2));
+
+/** The x axis: the scale (fixed scales, same for every backend) or the offered load (--scales auto). */
+function xAxis(input: OnlineFigureInput) {
+  const byOffered = !input.comparison && input.results.scale_mode === "auto";
+  const field = byOffered ? "offered_req_s" : "scale";
+  const values = [...new Set(input.rows.map((r) => (byOffered ? r.offered_req_s : r.scale)))].sort((a, b) => a - b);
+  const caps = byOffered ? (input.results.capacity ?? []).flatMap((c) => (c.status === "ok" && c.req_s ? [c.req_s] : [])) : [];
+  const span = [...values, ...caps];
+  const log = span.length > 1 && Math.max(...span) / Math.min(...span) > 3;
+  const scale = log ? { type: "log" as const, nice: false, padding: 14 } : { zero: false, nice: false, padding: 14 };
+  if (byOffered)
+    return { field, values, log, x: { field, type: "quantitative" as const, title: "offered load (req/s); dashed: capacity", scale, axis: { format: "~g", grid: true } } };
+  // Each scale's label carries its offered load.
+  const offered = new Map(input.rows.map((r) => [r.scale, r.offered_req_s]));
+  const labelExpr = values.reduceRight((rest, s) => `datum.value === ${s} ? ${JSON.stringify(`${s} (${fmtRate(offered.get(s) ?? 0)}/s)`)} : ${rest}`, "datum.label");
+  const axis = { values, format: "~g", grid: true, ...(offered.size && values.every((s) => (offered.get(s) ?? 0) > 0) ? { labelExpr, labelAngle: values.length > 4 ? -30 : 0 } : {}) };
+  return { field, values, log, x: { field, type: "quantitative" as const, title: "arrival-time scale (offered req/s), smaller = heavier load", scale, axis } };
+}
+
 function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: number; height: number }) {
-  const scales = [...new Set(input.rows.map((r) => r.scale))].sort((a, b) => a - b);
+  const ax = xAxis(input);
+  const scales = ax.values;
   const color = {
     field: "backend",
     type: "nominal" as const,
@@ -93,16 +127,9 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
     scale: backendColorScale(input.backends, new Set(input.missing.map((m) => m.backend))),
     legend: { labelExpr: missingLabelExpr(input.missing) },
   };
-  const x = {
-    field: "scale",
-    type: "quantitative" as const,
-    title: "arrival-time scale (smaller = heavier load)",
-    // A sweep spanning more than 3x (0.4 .. 1.6) reads better on a log axis: equal ratios, equal steps.
-    scale: scales.length > 1 && scales[scales.length - 1] / scales[0] > 3
-      ? { type: "log" as const, nice: false, padding: 14 }
-      : { zero: false, nice: false, padding: 14 },
-    axis: { values: scales, format: "~g", grid: true },
-  };
+  // A sweep spanning more than 3x (0.4 .. 1.6) reads better on a log axis: equal ratios, equal steps.
+  const x = ax.x;
+  const capacities = ax.field === "offered_req_s" ? (input.results.capacity ?? []).filter((c) => c.status === "ok" && c.req_s).map((c) => ({ backend: c.backend.label, req_s: c.req_s })) : [];
   // Log: no "nice" rounding to whole decades, which would squeeze the data into a third of the panel.
   const yScale = input.logScale ? { type: "log" as const, nice: false, padding: 8 } : { zero: true };
   const values = input.rows.filter((r) => r.metric === metric).flatMap((r) => [r.p50, r.p90, r.p99]).filter((v) => v > 0);
@@ -138,6 +165,9 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
       ...(scales.length === 1
         ? [{ transform: candidateOnly, mark: { type: "rule" as const, strokeWidth: 10, opacity: 0.2 }, encoding: { x, y: { field: "p50", type: "quantitative" as const, title: yTitle }, y2: { field: "p90" }, color } }]
         : []),
+      ...(capacities.length
+        ? [{ data: { values: capacities }, mark: { type: "rule" as const, strokeDash: [5, 4], strokeWidth: 1.4, opacity: 0.8 }, encoding: { x: { field: "req_s", type: "quantitative" as const, scale: x.scale, title: x.title }, color } }]
+        : []),
       {
         mark: { type: "area" as const, opacity: 0.2 },
         transform: candidateOnly,
@@ -164,7 +194,7 @@ function panel(metric: LatencyMetric, input: OnlineFigureInput, size: { width: n
 export function onlineGridSpec(input: OnlineFigureInput): TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: titleBlock(input, input.comparison ? "Online latency: candidate vs baseline" : "Online latency vs arrival-time scale"),
+    title: titleBlock(input, input.comparison ? "Online latency: candidate vs baseline" : `Online latency vs ${againstWhat(input)}`),
     config: VEGA_CONFIG,
     columns: 2,
     concat: LATENCY_METRICS.map((m) => panel(m, input, PANEL)),
@@ -178,6 +208,6 @@ export function onlineMetricSpec(input: OnlineFigureInput, metric: LatencyMetric
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config: VEGA_CONFIG,
     ...p,
-    title: titleBlock(input, `${p.title.text} vs arrival-time scale`),
+    title: titleBlock(input, `${p.title.text} vs ${againstWhat(input)}`),
   } as TopLevelSpec;
 }

@@ -20,7 +20,9 @@ export type Stats = z.infer<typeof StatsSchema>;
 /** One token-bearing chunk as the client saw it: arrival time since run start, tokens in it. */
 export const ChunkSchema = z.object({ t_ms: z.number(), n: z.number().int().positive() });
 
-/** Raw record of one request. Times are ms since the run's t0 (first scheduled send). */
+/** Raw record of one request. Times are ms since the run's t0 (first scheduled send). Dispatch
+ *  lateness = sent_ms - queue_ms - scheduled_ms; fields added after attnbench.online/1 first shipped
+ *  are optional, so older files still read. */
 export const RequestRecordSchema = z.object({
   i: z.number().int().nonnegative(),
   id: z.string(),
@@ -38,6 +40,10 @@ export const RequestRecordSchema = z.object({
   engine: z
     .object({ first_tok_ms: z.number().nullable(), last_tok_ms: z.number().nullable(), done_ms: z.number().nullable() })
     .nullable(),
+  /** Time spent waiting for a --max-concurrency slot before the send (0 without a cap). */
+  queue_ms: z.number().nonnegative().optional(),
+  /** Prompt tokens the server served from its prefix cache (usage.prompt_tokens_details), when told. */
+  cached_tokens: z.number().int().nonnegative().nullable().optional(),
 });
 export type RequestRecord = z.infer<typeof RequestRecordSchema>;
 
@@ -89,8 +95,28 @@ export const OnlineSummarySchema = z.object({
   tpot_ms: StatsSchema,
   itl_ms: StatsSchema,
   e2e_ms: StatsSchema,
+  /** Requests/s that met every --slo bound, latencies counted from the arrival (client queue included). */
   goodput: z.object({ slo: z.record(z.string(), z.number()), req_s: z.number(), fraction: z.number() }).nullable(),
   lateness_ms: StatsSchema,
+  /** Waiting for a --max-concurrency slot (all zeros without a cap). */
+  queue_ms: StatsSchema.optional(),
+  /** Did the load generator hold its schedule (lateness p99 within the target)? */
+  load_generator: z
+    .object({ lateness_target_ms: z.number(), schedule_held: z.boolean(), workers: z.number().int().nonnegative(), max_concurrency: z.number().int().positive().nullable() })
+    .optional(),
+  /** The server's prefix cache over this run: from each request's cached_tokens, and the engine's own counters. */
+  prefix_cache: z
+    .object({
+      /** sum(cached_tokens) / sum(prompt_tokens) over completed requests that reported cached_tokens. */
+      hit_rate: z.number().nullable(),
+      cached_tokens: z.number().int().nonnegative(),
+      prompt_tokens: z.number().int().nonnegative(),
+      /** Engine stats over the timed replay (our serve only): tokens hit / computed at admissions, evictions. */
+      engine: z
+        .object({ hit_tokens: z.number(), miss_tokens: z.number(), evicted_blocks: z.number(), hit_rate: z.number().nullable() })
+        .nullable(),
+    })
+    .optional(),
   offered_rate: z.number(),
   achieved_rate: z.number(),
   /** Reasons this run's numbers should not be trusted (empty when valid). */
@@ -101,6 +127,10 @@ export type OnlineSummary = z.infer<typeof OnlineSummarySchema>;
 export const OnlineRunSchema = z.object({
   backend: BackendSchema,
   scale: z.number().positive(),
+  /** Offered load: the trace's mean arrival rate divided by the scale (req/s). */
+  offered_req_s: z.number().nonnegative().optional(),
+  /** offered_req_s / this backend's measured capacity (--scales auto), else null. */
+  load_fraction: z.number().nullable().optional(),
   status: RunStatusSchema,
   reason: z.string().nullable(),
   summary: OnlineSummarySchema.nullable(),
@@ -114,15 +144,64 @@ export const TraceInfoSchema = z.object({
   sha256: z.string(),
   requests_used: z.number().int(),
   clamped: z.number().int(),
+  /** Mean arrival rate of the requests used, at scale 1: (n - 1) / span (req/s). */
+  rate_req_s: z.number().nonnegative().optional(),
 });
+
+/** --scales auto: one backend's capacity on the trace's request mix, and the scales chosen from it. */
+export const CapacitySchema = z.object({
+  backend: BackendSchema,
+  status: RunStatusSchema,
+  reason: z.string().nullable(),
+  /** Sustained completions/s under saturation: the first 90 % of completions over first send to the last of them (load/capacity.ts). */
+  req_s: z.number().nullable(),
+  output_tok_s: z.number().nullable(),
+  requests: z.number().int().nonnegative(),
+  completed: z.number().int().nonnegative(),
+  duration_s: z.number().nonnegative(),
+  /** Load fractions of the chosen scales, and the scales and offered req/s they give. */
+  fractions: z.array(z.number()),
+  scales: z.array(z.number().positive()),
+  offered_req_s: z.array(z.number()),
+});
+export type Capacity = z.infer<typeof CapacitySchema>;
+
+/** Prompts built from a trace's hash_ids (docs/traces.md, "Prefix replay") and how much they share. */
+export const PrefixWorkloadSchema = z.object({
+  /** Prompts were built from hash_ids (false: hash_ids ignored, e.g. text prompts). */
+  replay: z.boolean(),
+  /** Tokens per hash id, and where that came from (flag, trace, default). */
+  trace_block_size: z.number().int().positive().nullable(),
+  block_size_source: z.string().nullable(),
+  /** Lines whose hash_ids count disagrees with ceil(input_length / block size). */
+  mismatched_lines: z.number().int().nonnegative(),
+  /** Token-level prefix sharing of the prompts sent, computed from the token ids (metrics/prefix-sharing.ts). */
+  sharing_ratio: z.number(),
+  /** The same ratio computed from the trace's hash_ids and the lengths sent (null without hash_ids). */
+  trace_sharing_ratio: z.number().nullable(),
+  /** Block level: hash ids sent that an earlier request had already sent as the same leading run, over all hash ids sent. */
+  trace_block_sharing_ratio: z.number().nullable().optional(),
+  /** The hit rate an unbounded engine cache with the engine's block size would reach (null: unknown block size). */
+  ideal_hit_rate: z.number().nullable(),
+  engine_block_size: z.number().int().positive().nullable(),
+  prompt_tokens: z.number().int().nonnegative(),
+  shared_tokens: z.number().int().nonnegative(),
+});
+export type PrefixWorkload = z.infer<typeof PrefixWorkloadSchema>;
 
 export const OnlineResultsSchema = z.object({
   schema: z.literal(ONLINE_SCHEMA),
   meta: MetaSchema,
   trace: TraceInfoSchema,
+  /** Every scale run (with --scales auto: the union over backends; see capacity). */
   scales: z.array(z.number().positive()),
   num_prompts: z.number().int().positive(),
   runs: z.array(OnlineRunSchema),
+  /** "fixed": --scales list; "auto": chosen per backend from its measured capacity. */
+  scale_mode: z.enum(["fixed", "auto"]).optional(),
+  capacity: z.array(CapacitySchema).optional(),
+  max_concurrency: z.number().int().positive().nullable().optional(),
+  prefix: PrefixWorkloadSchema.nullable().optional(),
 });
 export type OnlineResults = z.infer<typeof OnlineResultsSchema>;
 

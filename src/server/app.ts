@@ -18,7 +18,14 @@ export interface AppOptions {
 export function createApp(o: AppOptions): Server {
   const ready = o.engine.ready;
   const modelName = o.modelName ?? ready.model.name;
-  const ctx = { engine: o.engine, modelName, nCtx: ready.model.n_ctx, vocab: ready.model.vocab_size, sse: o.sse ?? DEFAULT_SSE_LIMITS };
+  const ctx = {
+    engine: o.engine,
+    modelName,
+    nCtx: ready.model.n_ctx,
+    vocab: ready.model.vocab_size,
+    sse: o.sse ?? DEFAULT_SSE_LIMITS,
+    prefixCaching: ready.config.enable_prefix_caching === true,
+  };
   const started = Math.floor(Date.now() / 1000);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -17,6 +17,8 @@ export interface CompletionContext {
   nCtx: number;
   vocab: number;
   sse: SseLimits;
+  /** The engine runs with --enable-prefix-caching: usage reports prompt_tokens_details.cached_tokens. */
+  prefixCaching?: boolean;
 }
 
 const DEFAULT_MAX_TOKENS = 16;
@@ -62,6 +64,15 @@ function engineOps(req: CompletionRequest, ctx: CompletionContext, requestId: st
 
 function logprobsOf(tokens: number[], lps: number[]) {
   return { tokens: tokens.map((t) => decode([t])), token_logprobs: lps, top_logprobs: null, text_offset: [] as number[] };
+}
+
+/** OpenAI usage; with prefix caching, prompt_tokens_details.cached_tokens as OpenAI and vLLM report it. */
+function usageOf(ctx: CompletionContext, choices: Choice[]) {
+  const completion = choices.reduce((a, c) => a + c.tokens.length, 0);
+  const prompt = choices.reduce((a, c) => a + c.op.prompt.length, 0);
+  const usage: Record<string, unknown> = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (ctx.prefixCaching) usage.prompt_tokens_details = { cached_tokens: choices.reduce((a, c) => a + (c.done?.cached_tokens ?? 0), 0) };
+  return usage;
 }
 
 function finishReason(d: DoneEvent): string {
@@ -113,8 +124,6 @@ export async function handleCompletion(ctx: CompletionContext, req: IncomingMess
   if (res.destroyed) return;
   const failure = failureOf(choices, ctx.engine);
   if (failure) throw failure;
-  const completion = choices.reduce((a, c) => a + c.tokens.length, 0);
-  const promptTokens = choices.reduce((a, c) => a + c.op.prompt.length, 0);
   sendJson(res, 200, {
     ...head,
     choices: choices.map((c) => ({
@@ -124,7 +133,7 @@ export async function handleCompletion(ctx: CompletionContext, req: IncomingMess
       logprobs: c.op.logprobs ? logprobsOf(c.tokens, c.logprobs) : null,
       finish_reason: finishReason(c.done!),
     })),
-    usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+    usage: usageOf(ctx, choices),
   });
 }
 
@@ -156,11 +165,7 @@ function stream(ctx: CompletionContext, res: ServerResponse, r: CompletionReques
           if (failure) {
             writer.data({ error: { message: failure.message, type: failure.type, param: null, code: null } });
           } else {
-            if (r.stream_options?.include_usage) {
-              const completion = choices.reduce((a, x) => a + x.tokens.length, 0);
-              const prompt = choices.reduce((a, x) => a + x.op.prompt.length, 0);
-              writer.data({ ...head, choices: [], usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } });
-            }
+            if (r.stream_options?.include_usage) writer.data({ ...head, choices: [], usage: usageOf(ctx, choices) });
             writer.data("[DONE]");
           }
           writer.end();

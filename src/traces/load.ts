@@ -5,6 +5,7 @@ import { azureReader } from "./azure.js";
 import { jsonlReader } from "./jsonl.js";
 import { mooncakeReader } from "./mooncake.js";
 import { syntheticTrace, type SyntheticOptions } from "./synthetic.js";
+import { chooseBlockSize, type BlockSizeChoice } from "./hash-ids.js";
 import { TraceError, type ReadOptions, type TraceReader, type TraceRequest } from "./types.js";
 
 export const TRACE_FORMATS = ["auto", "jsonl", "azure", "mooncake"] as const;
@@ -20,6 +21,8 @@ export interface LoadedTrace {
   format: string;
   sha256: string;
   requests: TraceRequest[];
+  /** Traces with hash_ids: the block size each id stands for (null: no hash_ids). */
+  hashBlocks?: BlockSizeChoice | null;
 }
 
 /** Guess the format from the first non-empty line (header or JSON keys), then the extension. */
@@ -52,7 +55,8 @@ export function loadTraceFile(path: string, format: TraceFormat = "auto", opts?:
     throw new TraceError(path, null, `cannot read: ${(err as Error).message}`);
   }
   const { format: f, requests } = parseTrace(bytes.toString("utf8"), path, format, opts);
-  return { path, format: f, sha256: createHash("sha256").update(bytes).digest("hex"), requests };
+  const hashBlocks = chooseBlockSize(requests, opts?.blockSize);
+  return { path, format: f, sha256: createHash("sha256").update(bytes).digest("hex"), requests, hashBlocks };
 }
 
 /** A synthetic trace's "sha256" hashes its parameters, so equal workloads fingerprint equal. */

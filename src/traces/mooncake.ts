@@ -1,6 +1,8 @@
-// Mooncake / Qwen trace JSONL: {"timestamp", "input_length", "output_length", "hash_ids"} per line.
-// Timestamp unit auto-detection (docs/traces.md): all-integer timestamps are milliseconds (the
-// published Mooncake traces), any fractional value means seconds. --timestamp-unit overrides it.
+// Mooncake / Qwen trace JSONL: {"timestamp", "input_length", "output_length", "hash_ids"} per line
+// (kvcache-ai/Mooncake FAST25-release/traces; other fields are ignored). Timestamp unit
+// auto-detection (docs/traces.md): all-integer timestamps are milliseconds (the published Mooncake
+// traces), any fractional value means seconds. --timestamp-unit overrides it. `hash_ids` (one id per
+// block of the prompt, traces/hash-ids.ts) are kept for prefix replay.
 import { relativeTimes, splitLines, tokenCount, TraceError, type TimestampUnit, type TraceReader } from "./types.js";
 
 export function detectTimestampUnit(stamps: readonly number[]): TimestampUnit {
@@ -13,6 +15,7 @@ export const mooncakeReader: TraceReader = {
     const stamps: number[] = [];
     const lineNos: number[] = [];
     const counts: [number, number][] = [];
+    const hashes: (number[] | undefined)[] = [];
     for (const { line, text: t } of splitLines(text)) {
       let obj: Record<string, unknown>;
       try {
@@ -25,7 +28,14 @@ export const mooncakeReader: TraceReader = {
         if (!(key in obj)) throw new TraceError(file, line, `missing field ${key}`);
       if (typeof obj.timestamp !== "number" || !Number.isFinite(obj.timestamp))
         throw new TraceError(file, line, `timestamp must be a number, got ${JSON.stringify(obj.timestamp)}`);
-      if ("hash_ids" in obj && !Array.isArray(obj.hash_ids)) throw new TraceError(file, line, "hash_ids must be an array");
+      let hashIds: number[] | undefined;
+      if ("hash_ids" in obj && obj.hash_ids !== null) {
+        if (!Array.isArray(obj.hash_ids)) throw new TraceError(file, line, "hash_ids must be an array");
+        const bad = obj.hash_ids.findIndex((h) => typeof h !== "number" || !Number.isSafeInteger(h) || h < 0);
+        if (bad >= 0) throw new TraceError(file, line, `hash_ids[${bad}] must be an integer >= 0, got ${JSON.stringify(obj.hash_ids[bad])}`);
+        hashIds = obj.hash_ids as number[];
+      }
+      hashes.push(hashIds);
       stamps.push(obj.timestamp);
       lineNos.push(line);
       counts.push([
@@ -35,6 +45,6 @@ export const mooncakeReader: TraceReader = {
     }
     const unit = opts?.timestampUnit ?? detectTimestampUnit(stamps);
     const rel = relativeTimes(unit === "ms" ? stamps.map((t) => t / 1000) : stamps, lineNos, file);
-    return rel.map((t_s, i) => ({ t_s, input_tokens: counts[i][0], output_tokens: counts[i][1] }));
+    return rel.map((t_s, i) => ({ t_s, input_tokens: counts[i][0], output_tokens: counts[i][1], ...(hashes[i] ? { hash_ids: hashes[i] } : {}) }));
   },
 };

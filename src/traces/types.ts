@@ -6,6 +6,8 @@ export interface TraceRequest {
   t_s: number;
   input_tokens: number;
   output_tokens: number;
+  /** Mooncake / Qwen traces: one id per block of the prompt; equal leading ids = a shared prefix. */
+  hash_ids?: number[];
 }
 
 export type TimestampUnit = "ms" | "s";
@@ -13,6 +15,8 @@ export type TimestampUnit = "ms" | "s";
 export interface ReadOptions {
   /** Mooncake only: override the timestamp unit auto-detection. */
   timestampUnit?: TimestampUnit;
+  /** Mooncake only: tokens per hash id (default: from the trace, else 512; traces/hash-ids.ts). */
+  blockSize?: number;
 }
 
 export interface TraceReader {

@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const SHARED_TRACES = resolve(REPO_ROOT, "..", "shared", "traces");
+/** The traces shipped in the repo (traces/README.md). */
+export const TRACES = join(REPO_ROOT, "traces");
 export const FAKE_ENGINE = join(REPO_ROOT, "test", "helpers", "fake-engine.mjs");
 export const REAL_ENGINE = process.env.ATTNBENCH_ENGINE ?? join(REPO_ROOT, "native", "build", "attnbench-engine");
 export const BIN = join(REPO_ROOT, "bin", "attnbench.js");

@@ -68,6 +68,7 @@ Engine::Engine(const EngineOptions& opt_in, EmitFn emit) : opt_(opt_in), emit_(s
   sc.block_size = opt.block_size;
   sc.num_blocks = runner_->num_kv_blocks();
   sc.n_ctx = c.max_context;
+  sc.enable_prefix_caching = opt.enable_prefix_caching;
   scheduler_ = std::make_unique<Scheduler>(sc);
 
   // Warm-up: one single-token step through block 0 (no request owns any block yet), so threads,
@@ -161,7 +162,7 @@ void Engine::abort(const std::string& id) {
 
 void Engine::finish(Sequence* seq, const std::string& error) {
   emit_(done_event(seq->request_id, finish_reason_name(seq->finish), (int)seq->prompt.size(), (int)seq->output.size(),
-                   seq->preemptions, error, monotonic_ns()));
+                   seq->preemptions, error, monotonic_ns(), std::max(0, seq->cached_tokens)));
   ++finished_;
   live_.erase(seq->request_id);  // destroys seq
 }
@@ -257,6 +258,11 @@ void Engine::emit_stats() {
   st.steps = steps_;
   st.preemptions = scheduler_->num_preemptions();
   st.finished = finished_;
+  const PrefixCacheStats& pc = scheduler_->pool().stats();
+  st.prefix_cache_hit_tokens = pc.hit_tokens;
+  st.prefix_cache_miss_tokens = pc.miss_tokens;
+  st.prefix_cache_evicted_blocks = pc.evicted_blocks;
+  st.kv_blocks_cached = scheduler_->pool().num_cached();
   emit_(stats_event(st, monotonic_ns()));
 }
 

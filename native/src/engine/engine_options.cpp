@@ -33,7 +33,7 @@ std::string engine_usage() {
          "  [--prefill-attn-backend NAME] [--decode-attn-backend NAME] [--block-size N] [--num-kv-blocks N]\n"
          "  [--kv-cache-gb X] [--gpu-memory-utilization F] [--max-num-seqs N] [--max-num-batched-tokens N] [--seed N]\n"
          "  [--cuda-graph|--no-cuda-graph]\n"
-         "  [--step-delay-us N] [--cpu-threads N] [--profile-steps]\n"
+         "  [--step-delay-us N] [--cpu-threads N] [--profile-steps] [--enable-prefix-caching]\n"
          "  one-shot: --generate --prompt-ids 1,2,3 [--max-tokens N] [--temperature X] [--top-p X] [--top-k N] [--ignore-eos]\n"
          "Without --generate: JSON lines on stdin/stdout (docs/protocol.md).\n";
 }
@@ -110,6 +110,7 @@ EngineOptions parse_engine_flags(int argc, char** argv, std::vector<std::string>
       {"--cuda-graph", [&] { o.cuda_graph = 1; }},   {"--no-cuda-graph", [&] { o.cuda_graph = 0; }},
       {"--generate", [&] { o.generate = true; }},    {"--profile-steps", [&] { o.profile_steps = true; }},    {"--ignore-eos", [&] { o.ignore_eos = true; }},
       {"--help", [&] { o.help = true; }},            {"-h", [&] { o.help = true; }},
+      {"--enable-prefix-caching", [&] { o.enable_prefix_caching = true; }},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;

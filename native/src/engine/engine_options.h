@@ -30,6 +30,7 @@ struct EngineOptions {
   int cpu_threads = 0;          // 0: hardware concurrency
   bool profile_steps = false;   // --profile-steps or ATTNBENCH_PROFILE=1: per-step timing on stderr
   ExperimentSwitches exp;       // ATTNBENCH_* variables, read once by parse_engine_flags
+  bool enable_prefix_caching = false;  // --enable-prefix-caching: reuse cached full KV blocks (kv/block_manager.h)
   // One-shot mode.
   bool generate = false;
   std::vector<int32_t> prompt_ids;

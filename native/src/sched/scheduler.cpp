@@ -5,7 +5,8 @@
 
 namespace attnbench {
 
-Scheduler::Scheduler(const SchedulerConfig& cfg) : cfg_(cfg), pool_(cfg.num_blocks) {
+Scheduler::Scheduler(const SchedulerConfig& cfg)
+    : cfg_(cfg), pool_(cfg.num_blocks, std::max(1, cfg.block_size), cfg.enable_prefix_caching) {
   if (cfg.max_num_seqs < 1 || cfg.max_num_batched_tokens < 1 || cfg.block_size < 1)
     throw std::invalid_argument("scheduler: max_num_seqs, max_num_batched_tokens and block_size must be >= 1");
 }
@@ -34,6 +35,7 @@ void Scheduler::remove(Sequence* seq) {
   if (wt != waiting_.end()) waiting_.erase(wt);
   pool_.release(seq->block_table);
   seq->num_computed = 0;
+  seq->num_registered_blocks = 0;
   seq->status = SeqStatus::Finished;
 }
 
@@ -52,6 +54,7 @@ void Scheduler::preempt(Sequence* victim, SchedulerOutput& out, int& budget) {
   running_.erase(std::find(running_.begin(), running_.end(), victim));
   pool_.release(victim->block_table);
   victim->num_computed = 0;
+  victim->num_registered_blocks = 0;
   victim->status = SeqStatus::Waiting;
   ++victim->preemptions;
   ++num_preemptions_;
@@ -94,18 +97,28 @@ SchedulerOutput Scheduler::schedule() {
     out.prefills.push_back({seq, seq->num_computed, q, seq->num_computed + q == seq->num_tokens()});
     budget -= q;
   }
-  // 3. Admissions, FCFS. A waiting sequence never preempts: it waits for blocks instead.
+  // 3. Admissions, FCFS. A waiting sequence never preempts: it waits for blocks instead. Its cached
+  // prefix (if any) is held, not computed: the first slice starts after it.
+  std::vector<int32_t> hits;
   while (!waiting_.empty() && budget > 0 && (int)running_.size() < cfg_.max_num_seqs) {
     Sequence* seq = waiting_.front();
-    const int q = std::min(seq->num_tokens(), budget);
-    if (!pool_.allocate(blocks_for_tokens(q, cfg_.block_size), seq->block_table)) break;
+    pool_.match_prefix(*seq, hits);
+    const int cached = (int)hits.size() * cfg_.block_size;
+    const int q = std::min(seq->num_tokens() - cached, budget);
+    const int need = blocks_for_tokens(cached + q, cfg_.block_size) - (int)hits.size();
+    if (pool_.num_free_excluding(hits) < need) break;
+    pool_.take(hits, seq->block_table);
+    pool_.allocate(need, seq->block_table);
+    pool_.record_admission(seq->num_tokens(), cached);
+    if (seq->cached_tokens < 0) seq->cached_tokens = std::min(cached, (int)seq->prompt.size());
+    seq->num_computed = cached;
     waiting_.pop_front();
     seq->status = SeqStatus::Running;
     // Keep running_ in age order: a preempted (older) sequence returns among younger ones.
     running_.insert(std::upper_bound(running_.begin(), running_.end(), seq,
                                      [](const Sequence* a, const Sequence* b) { return a->seq_id < b->seq_id; }),
                     seq);
-    out.prefills.push_back({seq, 0, q, q == seq->num_tokens()});
+    out.prefills.push_back({seq, cached, q, cached + q == seq->num_tokens()});
     budget -= q;
   }
   return out;
@@ -126,6 +139,7 @@ std::vector<Sequence*> Scheduler::commit(const SchedulerOutput& out, const std::
   size_t row = 0;
   auto apply = [&](const ScheduledSlice& s) {
     s.seq->num_computed += s.q_len;
+    pool_.register_computed(*s.seq);  // before a finished sequence lets its blocks go
     if (!s.sample) return;
     if (row >= sampled_tokens.size()) throw std::logic_error("scheduler commit: fewer sampled tokens than sampled slices");
     s.seq->output.push_back(sampled_tokens[row++]);

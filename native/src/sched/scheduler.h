@@ -8,13 +8,17 @@
 // When a running sequence needs a block and none is free, the newest running sequence is
 // preempted: its blocks are freed and it goes back to the front of the waiting queue, to be
 // prefilled again over prompt + generated tokens. Age decides, so the oldest always progresses.
+// With prefix caching, an admission first holds the cached blocks of the sequence's longest cached
+// prefix and computes only the rest (its first slice starts at ctx_len = cached tokens); every
+// committed step registers newly computed full blocks, so a recomputed (preempted) sequence also
+// finds its own blocks again unless they were evicted meanwhile.
 #pragma once
 #include <deque>
 #include <string>
 #include <vector>
 
 #include "core/step_batch.h"
-#include "kv/block_pool.h"
+#include "kv/block_manager.h"
 #include "sched/sequence.h"
 
 namespace attnbench {
@@ -25,6 +29,7 @@ struct SchedulerConfig {
   int block_size = 16;
   int num_blocks = 0;
   int n_ctx = 0;
+  bool enable_prefix_caching = false;
 };
 
 struct ScheduledSlice {
@@ -61,7 +66,7 @@ class Scheduler {
   int num_waiting() const { return (int)waiting_.size(); }
   int num_running() const { return (int)running_.size(); }
   uint64_t num_preemptions() const { return num_preemptions_; }
-  const BlockPool& pool() const { return pool_; }
+  const BlockManager& pool() const { return pool_; }
   const SchedulerConfig& config() const { return cfg_; }
 
  private:
@@ -69,7 +74,7 @@ class Scheduler {
   void preempt(Sequence* victim, SchedulerOutput& out, int& budget);
 
   SchedulerConfig cfg_;
-  BlockPool pool_;
+  BlockManager pool_;
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;  // ascending seq_id (oldest first)
   uint64_t num_preemptions_ = 0;

@@ -37,6 +37,12 @@ struct Sequence {
   int num_computed = 0;              // tokens whose K/V are in the cache
   std::vector<int32_t> block_table;
   int preemptions = 0;
+  // Prefix caching (kv/block_manager.h): chained hashes of the full blocks hashed so far (tokens
+  // never change, so they survive preemption), how many leading blocks of block_table were offered
+  // to the cache, and the prompt tokens served from the cache when first admitted (-1: not yet).
+  std::vector<uint64_t> block_hashes;
+  int num_registered_blocks = 0;
+  int cached_tokens = -1;
 
   int num_tokens() const { return (int)(prompt.size() + output.size()); }
   int32_t token_at(int i) const { return i < (int)prompt.size() ? prompt[i] : output[i - prompt.size()]; }
