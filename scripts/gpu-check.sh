@@ -12,8 +12,14 @@
 #   llama   scripts/gpu/llama_check.py: Llama/Qwen/Mistral logprobs vs HF fp32 (engine error vs HF's own
 #           fp16/bf16 error) on the tiny fixtures and 8B-shaped checkpoints; greedy across backends
 #   llama-bench  offline at llama-3.1-8b shapes, bf16: the seed workload (128 x 256 -> 64) and a long-
-#           context one (16 x 8192 -> 128), backends $LLAMA_BACKENDS
+#           context one (16 x 8192 -> 128), backends $LLAMA_BACKENDS / $LLAMA_LONG_BACKENDS
 #   ab      scripts/gpu/ab-engines.sh: this build vs the base tree in .carry/ab-base (same run)
+#   hf-llama     HF transformers generate() at llama-3.1-8b shapes, bf16: the seed workload (eager and
+#           static cache + compile) and the long one (eager; HF_LLAMA_LONG_STATIC=1 adds static)
+#   online-llama bench online at llama-3.1-8b shapes, bf16: the Azure conv trace (--num-prompts
+#           $LLAMA_ONLINE_PROMPTS, --scales $LLAMA_ONLINE_SCALES), then the Mooncake-format example
+#           trace with prefix caching off and on
+#   loadgen the load generator alone at 2000 req/s (bench loadgen), lateness per worker count
 # Choose with GPU_CHECK_PHASES (default build,engine,offline,gate); logs and JSON go to $OUT.
 # Node: uses `node` if present, else .carry/node.xz; production deps and built JS from .carry/
 # (scripts/carry-prep.sh makes them). A short summary table is printed last.
@@ -118,16 +124,43 @@ if has llama; then
   cp "$OUT/llama_check.json" "$FINAL_OUT/" 2>/dev/null
 fi
 if has llama-bench; then
-  L=(bench offline --model synthetic:llama-3.1-8b --device cuda --dtype bf16 --seed 0 --no-plot --backends "${LLAMA_BACKENDS:-fused}")
-  run_stage llama-seed llama_seed.log timeout 420 node bin/attnbench.js "${L[@]}" --input-len 256 --output-len 64 \
-    --num-prompts 128 --repeats "${LLAMA_REPEATS:-3}" --out "$OUT/llama_seed"
+  L=(bench offline --model synthetic:llama-3.1-8b --device cuda --dtype bf16 --seed 0 --no-plot)
+  run_stage llama-seed llama_seed.log timeout 420 node bin/attnbench.js "${L[@]}" --backends "${LLAMA_BACKENDS:-fused}" \
+    --input-len 256 --output-len 64 --num-prompts 128 --repeats "${LLAMA_REPEATS:-3}" --out "$OUT/llama_seed"
   cp "$OUT"/llama_seed/offline_*/offline_results.json "$FINAL_OUT/llama_seed_results.json" 2>/dev/null
-  run_stage llama-long llama_long.log timeout 560 node bin/attnbench.js "${L[@]}" --input-len 8192 --output-len 128 \
+  # Prefill-heavy: where the prefill backends differ (issue 15's end-to-end comparison).
+  run_stage llama-long llama_long.log timeout 560 node bin/attnbench.js "${L[@]}" \
+    --backends "${LLAMA_LONG_BACKENDS:-fused,cudnn/fused,flashattn/fused}" --input-len 8192 --output-len 128 \
     --num-prompts 16 --repeats "${LLAMA_REPEATS:-2}" --out "$OUT/llama_long"
   cp "$OUT"/llama_long/offline_*/offline_results.json "$FINAL_OUT/llama_long_results.json" 2>/dev/null
 fi
 if has ab; then
   run_stage ab ab.log timeout 560 env OUT="$OUT" TRACE="$TRACE" bash scripts/gpu/ab-engines.sh
+fi
+
+if has hf-llama; then
+  run_stage hf-llama-seed hf_llama_seed.log timeout 400 env PYTHONUNBUFFERED=1 python3 scripts/gpu/hf_baseline.py \
+    --model llama-3.1-8b --num-prompts 128 --input-len 256 --output-len 64 --repeats 2
+  static=(--skip-static); [ "${HF_LLAMA_LONG_STATIC:-0}" = 1 ] && static=()
+  run_stage hf-llama-long hf_llama_long.log timeout 300 env PYTHONUNBUFFERED=1 python3 scripts/gpu/hf_baseline.py \
+    --model llama-3.1-8b --num-prompts 16 --input-len 8192 --output-len 128 --repeats 1 "${static[@]}"
+  cat "$OUT/hf_llama_seed.log" "$OUT/hf_llama_long.log" | grep '^{' >"$FINAL_OUT/hf_llama.jsonl" 2>/dev/null
+fi
+if has online-llama; then
+  O=(bench online --model synthetic:llama-3.1-8b --device cuda --dtype bf16 --no-plot)
+  run_stage online-llama online_llama.log timeout 420 node bin/attnbench.js "${O[@]}" --trace "$TRACE" \
+    --num-prompts "${LLAMA_ONLINE_PROMPTS:-200}" --scales "${LLAMA_ONLINE_SCALES:-auto:3}" --ignore-eos \
+    --backends "${LLAMA_ONLINE_BACKENDS:-fused}" --out "$OUT/online_llama"
+  cp "$OUT"/online_llama/online_*/online_results.json "$FINAL_OUT/online_llama_results.json" 2>/dev/null
+  for pc in off on; do
+    flag=(); [ $pc = on ] && flag=(--enable-prefix-caching)
+    run_stage "mooncake-prefix-$pc" "mooncake_$pc.log" timeout 200 node bin/attnbench.js "${O[@]}" \
+      --trace traces/mooncake_format_example.jsonl --scales 1 --backends fused "${flag[@]}" --out "$OUT/mooncake_$pc"
+    cp "$OUT"/mooncake_$pc/online_*/online_results.json "$FINAL_OUT/mooncake_${pc}_results.json" 2>/dev/null
+  done
+fi
+if has loadgen; then
+  run_stage loadgen loadgen.log timeout 120 node bin/attnbench.js bench loadgen --rate 2000 --duration-s 5 --tokens 32 --workers 0,1,2,4
 fi
 
 # --- summary, last -------------------------------------------------------------------------------
@@ -139,6 +172,8 @@ echo
 [ -f "$OUT/hf_baseline.log" ] && tail -n 2 "$OUT/hf_baseline.log"
 [ -f "$OUT/llama_check.log" ] && grep -A40 "^model  " "$OUT/llama_check.log" | tail -n 42
 [ -f "$OUT/ab.log" ] && grep -A12 "^== A/B" "$OUT/ab.log"
+for f in "$OUT/hf_llama_seed.log" "$OUT/hf_llama_long.log"; do [ -f "$f" ] && grep '^{' "$f" | tail -n 1; done
+for f in "$OUT/online_llama.log" "$OUT/mooncake_off.log" "$OUT/mooncake_on.log" "$OUT/loadgen.log"; do [ -f "$f" ] && tail -n 14 "$f"; done
 for f in "$OUT/llama_seed.log" "$OUT/llama_long.log"; do [ -f "$f" ] && grep -E "tok/s|wall|fused|naive|flash|cudnn" "$f" | tail -n 8; done
 for f in "$OUT/offline.log" "$OUT/online.log"; do [ -f "$f" ] && grep -E "^\s*(backend|scale|[a-z/]+ +\|)|tok/s|TTFT" "$f" | tail -n 24; done
 echo
