@@ -17,6 +17,7 @@ import { buildOnlineItems, type ModelLimits } from "../load/online-workload.js";
 import { runOnlineScale, type OnlineItem } from "../load/online-run.js";
 import { spawnServe, waitHealthy, type ServeChild } from "../load/serve-process.js";
 import { Progress } from "../progress/progress.js";
+import { onlineRunLine, onlineVerdict, verdictLines } from "../report/run-verdict.js";
 import type { ReadyEvent } from "../engine/events.js";
 
 export const benchOnlineCommand = addOnlineOptions(
@@ -125,17 +126,15 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       runs.push(r);
       flush();
       if (r.status !== "ok") skip = { status: r.status, reason: `${r.status} at scale ${scale}: ${r.reason}` };
-      const s = r.summary;
-      progress.log(
-        s
-          ? `${backend.label} x${scale}: ${s.completed}/${s.n} ok, TTFT p50 ${s.ttft_ms.p50.toFixed(1)} ms, TPOT p50 ${s.tpot_ms.p50.toFixed(2)} ms, E2E p50 ${s.e2e_ms.p50.toFixed(1)} ms, ${s.output_throughput.toFixed(0)} output tok/s; load: ${s.achieved_rate.toFixed(2)}/${s.offered_rate.toFixed(2)} req/s achieved/offered, lateness p99 ${s.lateness_ms.p99.toFixed(1)} ms${s.invalid.length ? ` INVALID: ${s.invalid.join("; ")}` : ""}${r.status !== "ok" ? ` (${r.status}: ${r.reason})` : ""}`
-          : `${backend.label} x${scale}: ${r.status}: ${r.reason}`,
-      );
+      progress.log(onlineRunLine(r));
     }
   }
   flush();
   process.stdout.write(`${resultsPath}\n`);
   if (o.plot) await plotAfterBench(resultsPath, o.out, stamp, (s) => progress.log(s));
+  const verdict = onlineVerdict(results());
+  for (const line of verdictLines(verdict)) progress.log(line);
+  process.exitCode = verdict.exitCode;
 }
 
 interface RunHooks {
