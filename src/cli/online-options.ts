@@ -30,7 +30,8 @@ export const OnlineSchema = z
       promptFormat: z.enum(["ids", "text"]).default("ids"),
       apiKey: z.string().min(1).optional(),
       servedModelName: z.string().min(1).optional(),
-      vocabSize: int(2).default(50257),
+      vocabSize: optInt(2),
+      maxModelLen: optInt(2),
       slo: keyValueList(["ttft_ms", "tpot_ms", "e2e_ms"] as const).optional(),
       itlMode: z.enum(["chunk", "token"]).default("chunk"),
       maxLatenessMs: z.coerce.number().positive().default(50),
@@ -53,6 +54,7 @@ export const OnlineSchema = z
     if (backendsConflict(o)) issue("backends", "give --backends or --prefill/--decode-attn-backend, not both");
     if (o.endpoint && o.backends && o.backends.length > 1) issue("backends", "--endpoint benchmarks one server: give at most one backend label");
     if (!o.endpoint && o.promptFormat === "text") issue("promptFormat", "text prompts are for --endpoint; our own server takes token ids");
+    if (!o.endpoint) for (const k of ["vocabSize", "maxModelLen"] as const) if (o[k] !== undefined) issue(k, "only applies to --endpoint (our own server reports its model)");
   });
 export type OnlineOptions = z.infer<typeof OnlineSchema>;
 
@@ -74,7 +76,8 @@ export function addOnlineOptions(cmd: Command): Command {
     .option("--prompt-format <fmt>", "ids (token-id arrays) or text (r50k BPE text of the exact length; --endpoint only)", "ids")
     .option("--api-key <key>", "Bearer token for the server")
     .option("--served-model-name <name>", "model name to send (default: the server's first in /v1/models)")
-    .option("--vocab-size <n>", "--endpoint: vocabulary for synthetic token ids", "50257")
+    .option("--vocab-size <n>", "--endpoint: vocabulary for synthetic token ids (default: the server's, from GET /health; else 50257)")
+    .option("--max-model-len <tokens>", "--endpoint: context that prompts are clamped to (default: the server's max_model_len from GET /v1/models)")
     .option("--slo <list>", "goodput SLOs in ms, e.g. ttft_ms=200,tpot_ms=50,e2e_ms=2000 (failures count as misses)")
     .option("--itl-mode <mode>", "chunk: one ITL per gap between chunks (vLLM); token: gaps spread over the chunk's tokens", "chunk")
     .option("--max-lateness-ms <ms>", "mark a run invalid when dispatch lateness p99 exceeds this", "50")

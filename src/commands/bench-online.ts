@@ -17,6 +17,7 @@ import { buildOnlineItems, type ModelLimits } from "../load/online-workload.js";
 import { runOnlineScale, type OnlineItem } from "../load/online-run.js";
 import { spawnServe, waitHealthy, type ServeChild } from "../load/serve-process.js";
 import { Progress } from "../progress/progress.js";
+import { learnEndpoint, type EndpointInfo } from "../load/endpoint-info.js";
 import { onlineRunLine, onlineVerdict, verdictLines } from "../report/run-verdict.js";
 import type { ReadyEvent } from "../engine/events.js";
 
@@ -98,6 +99,14 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
     if (workload.clamped) progress.log(`${workload.clamped} of ${workload.items.length} requests clamped (context ${m.nCtx}, --max-input-len/--max-output-len)`);
     return workload;
   };
+  // --endpoint: what the server says about itself, asked once (flags override it).
+  let endpoint: Promise<EndpointInfo> | null = null;
+  const endpointInfo = (url: string) =>
+    (endpoint ??= learnEndpoint(url, { servedModelName: o.servedModelName, vocabSize: o.vocabSize, maxModelLen: o.maxModelLen, apiKey: o.apiKey }).then((info) => {
+      progress.log(`endpoint ${url}: model ${info.modelId}; ${info.sources.join(", ") || "nothing else reported"}`);
+      for (const w of info.warnings) progress.log(`warning: ${w}`);
+      return info;
+    }));
   progress.log(`trace ${trace.path} (${trace.format}): ${Math.min(o.numPrompts, trace.requests.length)} of ${trace.requests.length} requests; scales ${o.scales.join(", ")}`);
 
   for (const backend of backends) {
@@ -111,6 +120,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       }
       live = { backend, scale, records: [] };
       const r = await oneRun(o, backend, scale, {
+        endpointInfo,
         setChild: (c) => (child = c),
         onRecord: (rec) => live?.records.push(rec),
         onModel: (h) => {
@@ -138,6 +148,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
 }
 
 interface RunHooks {
+  endpointInfo: (url: string) => Promise<EndpointInfo>;
   setChild: (c: ServeChild | null) => void;
   onRecord: (r: RequestRecord) => void;
   onModel: (h: { model: ReadyEvent["model"]; device: ReadyEvent["device"] }) => { items: OnlineItem[] };
@@ -149,7 +160,7 @@ async function oneRun(o: OnlineOptions, backend: Backend, scale: number, hooks: 
   const base = { backend, scale };
   let url = o.endpoint?.replace(/\/+$/, "").replace(/\/v1$/, "");
   let child: ServeChild | null = null;
-  let model = o.servedModelName;
+  let model: string | undefined;
   let items: OnlineItem[];
   try {
     if (!url) {
@@ -171,16 +182,16 @@ async function oneRun(o: OnlineOptions, backend: Backend, scale: number, hooks: 
       if (why) return { ...base, status: "unavailable", reason: why, summary: null, records: [] };
       items = hooks.onModel({ model: health.model, device: health.device }).items;
     } else {
-      const models = await fetchModels(url, o.apiKey);
-      model ??= models.id;
+      const info = await hooks.endpointInfo(url);
+      model = info.modelId;
       items = hooks.onModel({
-        model: { name: models.id, n_ctx: models.max_model_len ?? Number.MAX_SAFE_INTEGER, vocab_size: o.vocabSize, eos_token_id: null },
-        device: { kind: "remote", name: url, dtype: "unknown" },
+        model: { name: info.modelId, n_ctx: info.maxModelLen ?? Number.MAX_SAFE_INTEGER, vocab_size: info.vocabSize, eos_token_id: info.eosTokenId },
+        device: info.device,
       }).items;
     }
     const { records, warmupError } = await runOnlineScale({
       url,
-      model: model ?? (await fetchModels(url, o.apiKey)).id,
+      model: model!,
       items,
       scale,
       ignoreEos: o.ignoreEos,
@@ -222,13 +233,4 @@ function unavailableIn(backends: unknown, b: Backend): string | null {
   if (p !== undefined && p !== "ok") return `prefill ${b.prefill}: ${p}`;
   if (d !== undefined && d !== "ok") return `decode ${b.decode}: ${d}`;
   return null;
-}
-
-async function fetchModels(url: string, apiKey?: string): Promise<{ id: string; max_model_len?: number }> {
-  const res = await fetch(`${url}/v1/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
-  if (res.status !== 200) throw new Error(`GET ${url}/v1/models: HTTP ${res.status}`);
-  const body = (await res.json()) as { data?: { id: string; max_model_len?: number }[] };
-  const first = body.data?.[0];
-  if (!first) throw new Error(`GET ${url}/v1/models lists no model`);
-  return first;
 }

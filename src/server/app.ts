@@ -39,7 +39,9 @@ export function createApp(o: AppOptions): Server {
       throw new HttpError(401, "missing or wrong API key (Authorization: Bearer <key>)", "invalid_request_error", null, "invalid_api_key");
     if (path === "/v1/models") {
       if (req.method !== "GET") throw new HttpError(405, "use GET");
-      return sendJson(res, 200, { object: "list", data: [{ id: modelName, object: "model", created: started, owned_by: "attnbench", max_model_len: ctx.nCtx }] });
+      // vLLM's model card: `root` is what `vllm bench serve` reads as the model id, `max_model_len` the context.
+      const card = { id: modelName, object: "model", created: started, owned_by: "attnbench", root: ready.model.name, parent: null, max_model_len: ctx.nCtx, permission: [] };
+      return sendJson(res, 200, { object: "list", data: [card] });
     }
     if (path === "/v1/completions") {
       if (req.method !== "POST") throw new HttpError(405, "use POST");
