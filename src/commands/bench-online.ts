@@ -11,6 +11,7 @@ import { loadSynthetic, loadTraceFile, type LoadedTrace } from "../traces/load.j
 import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Meta, type OnlineResults, type OnlineRun, type RequestRecord } from "../results/schema.js";
 import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
+import { writeVllmResults } from "../results/vllm-file.js";
 import { plotAfterBench } from "../results/plot-hook.js";
 import { summarizeOnline } from "../metrics/online.js";
 import { buildOnlineItems, type ModelLimits } from "../load/online-workload.js";
@@ -77,7 +78,20 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       runs,
     };
   };
-  const flush = () => writeResults(resultsPath, OnlineResultsSchema, results());
+  // Beside our file, the same runs as `vllm bench serve --save-result --append-result` writes them.
+  const vllmPath = join(o.out, stamp, "vllm_bench_serve.jsonl");
+  const flush = () => {
+    const r = results();
+    writeResults(resultsPath, OnlineResultsSchema, r);
+    writeVllmResults(vllmPath, r, {
+      date: startedAt,
+      endpointType: "openai",
+      modelId: o.servedModelName ?? String(r.meta.model.name ?? "unknown"),
+      tokenizerId: null,
+      burstiness: o.trace === "synthetic:gamma" ? (o.burstiness ?? 1) : o.trace === "synthetic:poisson" ? 1 : null,
+      slo: o.slo ?? null,
+    });
+  };
   onTerminate(async () => {
     interrupted = true;
     // Snapshot before stopping serve: stopping it fails the requests still in flight, and those
