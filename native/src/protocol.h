@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/types.h"
@@ -50,8 +51,12 @@ inline bool is_blank_line(const std::string& line) { return line.find_first_not_
 uint64_t monotonic_ns();
 
 // Event lines (no trailing newline).
-std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);
-std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);  // reference
+// `top` (when not null): the token's top_logprobs alternatives, written as "top_logprobs":[[[id,lp],...]].
+using TopLogprobs = std::vector<std::pair<int32_t, float>>;
+std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns,
+                      const TopLogprobs* top = nullptr);
+std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns,
+                           const TopLogprobs* top = nullptr);  // reference
 std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
                        const std::string& error, uint64_t t_ns);
 std::string error_event(const std::string& code, const std::string& id, const std::string& message);

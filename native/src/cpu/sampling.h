@@ -7,6 +7,8 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/types.h"
 #include "engine/step_batch.h"
@@ -14,6 +16,10 @@
 namespace attnbench {
 
 SampleResult sample_token(const float* logits, int vocab, const SamplingParams& params, uint32_t step);
+
+// The k most likely tokens of log_softmax(logits) (lse = logsumexp(logits)), best first: logit
+// descending, index ascending on ties. What `top_logprobs` reports (sample_token fills it).
+std::vector<std::pair<int32_t, float>> top_logprobs(const float* logits, int vocab, int k, float lse);
 
 // The seed of a request that did not give one: the engine seed mixed with a hash of its id.
 uint64_t default_request_seed(uint64_t engine_seed, const std::string& request_id);

@@ -31,6 +31,7 @@
 #include "kernels/layernorm.cuh"      // defines: residual_layernorm_forward
 #include "kernels/logprobs.cuh"       // defines: target_logprob_forward
 #include "kernels/sampling.cuh"       // defines: sample_forward
+#include "kernels/top_logprobs.cuh"   // defines: top_logprobs_forward
 #include "runner/model_runner.h"
 
 namespace attnbench {
@@ -48,6 +49,7 @@ class CudaRunner final : public ModelRunner {
   std::string device_name() const override { return device_name_; }
   void set_timing(bool on) override;
   RunnerStepTiming last_timing() const override { return timing_; }
+  void collect_top_logprobs(const StepBatch& b, int k, std::vector<SampleResult>& out);
 
  private:
   // Enqueues the model on stream_ for the batch described by md; final LN + LM head on
@@ -86,6 +88,7 @@ class CudaRunner final : public ModelRunner {
   DeviceBuffer logits_;             // fp32 [S, V]
   DeviceBuffer sampled_;            // int32 tokens [S] | fp32 logprobs [S]
   PinnedBuffer sampled_host_;
+  DeviceBuffer top_;                // top_logprobs rows | ids | logprobs, grown the first time one is asked for
   std::vector<int> buckets_;        // decode batch sizes a pure-decode step is padded to
   BucketGraphs graphs_;
   // One-sequence prefill steps (a request arriving at an idle engine: the online TTFT case), one graph
@@ -524,6 +527,31 @@ void CudaRunner::collect(std::vector<SampleResult>& out) {
     out[j].token = host[r];
     out[j].logprob = lp[r];
   }
+  int k = 0;
+  for (int j = 0; j < n_samp; ++j) k = std::max(k, b.sample_params[j].top_logprobs);
+  if (k > 0) collect_top_logprobs(b, k, out);
+}
+
+// top_logprobs, only when a request asks for it: the k best tokens of each sampled row's logits, which
+// logits_ still holds after the step (rows as in collect: graph rows are slices, eager rows samples).
+void CudaRunner::collect_top_logprobs(const StepBatch& b, int k, std::vector<SampleResult>& out) {
+  const int n = (int)b.sample_seq.size();
+  std::vector<int32_t> rows(n);
+  for (int j = 0; j < n; ++j) rows[j] = fl_.bucket > 0 ? b.sample_seq[j] : j;
+  top_.resize((size_t)max_seqs_ * (1 + 2 * kMaxTopLogprobs) * 4);
+  int32_t* d_rows = top_.get<int32_t>();
+  int32_t* d_ids = d_rows + max_seqs_;
+  float* d_lp = reinterpret_cast<float*>(d_ids + (size_t)max_seqs_ * kMaxTopLogprobs);
+  std::vector<int32_t> ids((size_t)n * k);
+  std::vector<float> lps((size_t)n * k);
+  CUDA_CHECK(cudaMemcpyAsync(d_rows, rows.data(), (size_t)n * 4, cudaMemcpyHostToDevice, stream_));
+  top_logprobs_forward(d_ids, d_lp, logits_.get<float>(), d_rows, n, V_, Vld_, k, stream_);
+  CUDA_CHECK(cudaMemcpyAsync(ids.data(), d_ids, ids.size() * 4, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(lps.data(), d_lp, lps.size() * 4, cudaMemcpyDeviceToHost, stream_));
+  SYNC_STREAM(stream_);
+  for (int j = 0; j < n; ++j)
+    for (int t = 0; t < std::min(k, b.sample_params[j].top_logprobs); ++t)
+      if (ids[(size_t)j * k + t] >= 0) out[j].top.emplace_back(ids[(size_t)j * k + t], lps[(size_t)j * k + t]);
 }
 
 // One prefill of the whole sequence in KV blocks [0, n / block_size]; overwrites those blocks, so
