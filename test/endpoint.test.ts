@@ -8,7 +8,9 @@ import { startTestServer } from "./helpers/server.js";
 import { cli, readResults, tmpOut } from "./helpers/cli.js";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
-import { REAL_ENGINE, realEngineMissing } from "./helpers/paths.js";
+import { REAL_ENGINE, REPO_ROOT, realEngineMissing } from "./helpers/paths.js";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 test("bench online --endpoint: ids and text prompts, api key, every request accounted for", { timeout: 60_000 }, async () => {
   const s = await startTestServer({ apiKey: "k" });
@@ -105,4 +107,25 @@ test("serve's /v1/models carries vLLM's model card fields (root, max_model_len)"
   } finally {
     await s.close();
   }
+});
+
+test("bench online --endpoint-type chat: our serve with --tokenizer, one user message per request, token counts from the stream", { skip: realEngineMissing(), timeout: 90_000 }, async () => {
+  const out = tmpOut();
+  const tok = join(REPO_ROOT, "test", "fixtures", "tokenizer-tiny");
+  const r = await cli(["bench", "online", "--engine", REAL_ENGINE, "--cpu-threads", "1", "--endpoint-type", "chat", "--tokenizer", tok, "--trace", "synthetic:poisson", "--request-rate", "20", "--num-prompts", "6", "--input-len", "10", "--output-len", "4", "--ignore-eos", "--scales", "1", "--out", out, "--no-plot"]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  const res = OnlineResultsSchema.parse(readResults(out, "online"));
+  const run = res.runs[0];
+  assert.equal(run.summary!.completed, 6, JSON.stringify(run.summary!.failures));
+  // The server's usage counts the chat template's tokens too: BOS, headers, <|eot_id|>, the assistant header.
+  for (const rec of run.records) {
+    assert.equal(rec.output_tokens, 4);
+    assert.equal(rec.chunks.reduce((a, c) => a + c.n, 0), 4, "the role chunk carries no token");
+    assert.ok(rec.prompt_tokens > 10, `prompt_tokens ${rec.prompt_tokens}`);
+  }
+  assert.match(res.meta.fingerprint.workload, /prompts=text endpoint=chat tokenizer=/);
+  const dir = join(out, readdirSync(out).find((d) => d.startsWith("online_"))!);
+  const line = JSON.parse(readFileSync(join(dir, "vllm_bench_serve.jsonl"), "utf8").trim());
+  assert.equal(line.endpoint_type, "openai-chat");
+  assert.equal(line.tokenizer_id, tok);
 });

@@ -2,10 +2,14 @@
 // our OpenAI-compatible server (one `serve` child per backend x scale) or a given --endpoint.
 import { Command } from "commander";
 import { join } from "node:path";
-import { action, parseOptions } from "../cli/errors.js";
+import { action, parseOptions, UsageError } from "../cli/errors.js";
 import { addEngineOptions, engineCliArgs, sharedEngineFlags } from "../cli/engine-options.js";
 import { addBenchOptions, resolveBackends } from "../cli/bench-options.js";
-import { addOnlineOptions, OnlineSchema, type OnlineOptions } from "../cli/online-options.js";
+import { addOnlineOptions, OnlineSchema, promptFormatOf, type OnlineOptions } from "../cli/online-options.js";
+import { loadHfTokenizer } from "../tokenizer/hf.js";
+import { r50kTokenizer, R50K_VOCAB } from "../tokenizer/gpt2.js";
+import { resolveTokenizer } from "../tokenizer/resolve.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
 import { onTerminate, isStopping } from "../cli/signals.js";
 import { loadSynthetic, loadTraceFile, type LoadedTrace } from "../traces/load.js";
 import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Meta, type OnlineResults, type OnlineRun, type RequestRecord } from "../results/schema.js";
@@ -66,7 +70,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       workload: {
         trace_sha256: trace.sha256,
         num_prompts: o.numPrompts,
-        workload: `online max_input_len=${o.maxInputLen ?? "-"} max_output_len=${o.maxOutputLen ?? "-"} ignore_eos=${o.ignoreEos} seed=${o.seed} prompts=${o.promptFormat}`,
+        workload: `online max_input_len=${o.maxInputLen ?? "-"} max_output_len=${o.maxOutputLen ?? "-"} ignore_eos=${o.ignoreEos} seed=${o.seed} prompts=${promptFormatOf(o)}${o.endpointType === "chat" ? " endpoint=chat" : ""}${o.tokenizer ? ` tokenizer=${o.tokenizer}` : ""}`,
       },
     });
     return {
@@ -85,9 +89,9 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
     writeResults(resultsPath, OnlineResultsSchema, r);
     writeVllmResults(vllmPath, r, {
       date: startedAt,
-      endpointType: "openai",
+      endpointType: o.endpointType === "chat" ? "openai-chat" : "openai",
       modelId: o.servedModelName ?? String(r.meta.model.name ?? "unknown"),
-      tokenizerId: null,
+      tokenizerId: o.tokenizer ?? null,
       burstiness: o.trace === "synthetic:gamma" ? (o.burstiness ?? 1) : o.trace === "synthetic:poisson" ? 1 : null,
       slo: o.slo ?? null,
     });
@@ -109,7 +113,9 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   });
   const prepare = (m: ModelLimits) => {
     if (workload) return workload;
-    workload = buildOnlineItems(trace, m, { numPrompts: o.numPrompts, maxInputLen: o.maxInputLen, maxOutputLen: o.maxOutputLen, seed: o.seed, promptFormat: o.promptFormat });
+    const promptFormat = promptFormatOf(o);
+    const tokenizer = promptFormat === "text" ? promptTokenizer(o, m.vocab) : undefined;
+    workload = buildOnlineItems(trace, m, { numPrompts: o.numPrompts, maxInputLen: o.maxInputLen, maxOutputLen: o.maxOutputLen, seed: o.seed, promptFormat, tokenizer });
     if (workload.clamped) progress.log(`${workload.clamped} of ${workload.items.length} requests clamped (context ${m.nCtx}, --max-input-len/--max-output-len)`);
     return workload;
   };
@@ -180,7 +186,7 @@ async function oneRun(o: OnlineOptions, backend: Backend, scale: number, hooks: 
     if (!url) {
       hooks.progress.log(`${backend.label} x${scale}: starting serve`);
       try {
-        child = await spawnServe([...engineCliArgs(o, backend), ...(o.verbose ? ["--engine-logs"] : [])], {
+        child = await spawnServe([...engineCliArgs(o, backend), ...(o.tokenizer ? ["--tokenizer", o.tokenizer] : []), ...(o.verbose ? ["--engine-logs"] : [])], {
           startTimeoutMs: o.readyTimeoutS * 1000 + 30_000,
           onLog: o.verbose ? (l) => process.stderr.write(`serve: ${l}\n`) : undefined,
         });
@@ -204,6 +210,7 @@ async function oneRun(o: OnlineOptions, backend: Backend, scale: number, hooks: 
       }).items;
     }
     const { records, warmupError } = await runOnlineScale({
+      endpointType: o.endpointType,
       url,
       model: model!,
       items,
@@ -247,4 +254,13 @@ function unavailableIn(backends: unknown, b: Backend): string | null {
   if (p !== undefined && p !== "ok") return `prefill ${b.prefill}: ${p}`;
   if (d !== undefined && d !== "ok") return `decode ${b.decode}: ${d}`;
   return null;
+}
+
+/** The tokenizer text prompts are measured in: --tokenizer, else r50k for a foreign endpoint, else the model's. */
+function promptTokenizer(o: OnlineOptions, vocab: number): TextTokenizer {
+  if (o.tokenizer) return loadHfTokenizer(o.tokenizer);
+  if (o.endpoint) return r50kTokenizer(R50K_VOCAB);
+  const choice = resolveTokenizer(o.model, vocab);
+  if (!choice.tokenizer) throw new UsageError([`--prompt-format text: ${choice.why}`]);
+  return choice.tokenizer;
 }

@@ -23,20 +23,29 @@ export interface OnlineRunOptions {
   warmupRequests: number;
   requestTimeoutMs: number;
   tag: string;
+  /** completions: POST /v1/completions {prompt}; chat: POST /v1/chat/completions {messages: [user]}. */
+  endpointType?: "completions" | "chat";
   onRecord?: (r: RequestRecord, done: number) => void;
   stopped?: () => boolean;
 }
 
 function body(o: OnlineRunOptions, prompt: number[] | string, maxTokens: number) {
+  const what =
+    o.endpointType === "chat"
+      ? { messages: [{ role: "user", content: prompt }], max_completion_tokens: maxTokens }
+      : { prompt, max_tokens: maxTokens };
   return {
     model: o.model,
-    prompt,
-    max_tokens: maxTokens,
+    ...what,
     temperature: 0,
     stream: true,
     stream_options: { include_usage: true },
     ...(o.ignoreEos ? { ignore_eos: true } : {}),
   };
+}
+
+function requestUrl(o: OnlineRunOptions): string {
+  return `${o.url}/v1/${o.endpointType === "chat" ? "chat/completions" : "completions"}`;
 }
 
 /** A few short requests so first-request costs (allocations, graph capture, JIT) are not measured. */
@@ -45,7 +54,7 @@ async function warmUp(o: OnlineRunOptions): Promise<string | null> {
   const reqs = o.items.slice(0, o.warmupRequests).map((it, k) => {
     const prompt = typeof it.prompt === "string" ? it.prompt.split(" ").slice(0, 9).join(" ") || it.prompt : it.prompt.slice(0, 16);
     return streamCompletion(
-      { i: k, id: `${o.tag}-warmup-${k}`, url: `${o.url}/v1/completions`, body: body(o, prompt, Math.min(4, it.maxTokens)), promptTokens: 0, maxTokens: 4, scheduled_ms: 0, apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
+      { i: k, id: `${o.tag}-warmup-${k}`, url: requestUrl(o), body: body(o, prompt, Math.min(4, it.maxTokens)), promptTokens: 0, maxTokens: 4, scheduled_ms: 0, apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
       t0,
     );
   });
@@ -62,7 +71,7 @@ export async function runOnlineScale(o: OnlineRunOptions): Promise<{ records: Re
     o.items.map((it, k) => ({ scheduled_ms: times[k], item: it })),
     (it, t0) =>
       streamCompletion(
-        { i: it.i, id: `${o.tag}-${it.i}`, url: `${o.url}/v1/completions`, body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[it.i], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
+        { i: it.i, id: `${o.tag}-${it.i}`, url: requestUrl(o), body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[it.i], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
         t0,
       ),
     { onRecord: (r) => o.onRecord?.(r, ++done), stopped: o.stopped },

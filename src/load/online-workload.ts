@@ -4,6 +4,7 @@ import { clampTrace } from "../traces/clamp.js";
 import type { OnlineItem } from "./online-run.js";
 import { syntheticPrompt } from "./prompts.js";
 import { textPrompt } from "./text-prompts.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
 
 export interface ModelLimits {
   nCtx: number;
@@ -17,6 +18,8 @@ export interface WorkloadOptions {
   maxOutputLen?: number;
   seed: number;
   promptFormat: "ids" | "text";
+  /** Text prompts are exact lengths in this tokenizer's tokens. */
+  tokenizer?: TextTokenizer;
 }
 
 export function buildOnlineItems(trace: LoadedTrace, model: ModelLimits, o: WorkloadOptions): { items: OnlineItem[]; clamped: number } {
@@ -25,7 +28,7 @@ export function buildOnlineItems(trace: LoadedTrace, model: ModelLimits, o: Work
   const items = requests.map((r, i) => ({
     i,
     t_s: r.t_s,
-    prompt: o.promptFormat === "text" ? textPrompt(o.seed, i, r.input_tokens) : syntheticPrompt(o.seed, i, r.input_tokens, model.vocab, model.eos),
+    prompt: o.promptFormat === "text" ? textPrompt(o.seed, i, r.input_tokens, o.tokenizer) : syntheticPrompt(o.seed, i, r.input_tokens, model.vocab, model.eos),
     promptTokens: r.input_tokens,
     maxTokens: r.output_tokens,
   }));
