@@ -96,7 +96,9 @@ if has gate; then
   if [ $rc = 1 ]; then row "gate A~C slow (fail)" ok 0 "gate_ac.md: regression caught"; else row "gate A~C slow (fail)" FAIL 0 "exit $rc"; fi
   if [ -f baselines/h100-offline.json.gz ]; then
     ab gate --baseline baselines/h100-offline.json.gz --candidate "$A" >"$OUT/gate_baseline.md" 2>&1; rc=$?
-    row "gate vs baseline" "$([ $rc = 0 ] && echo ok || echo "rc$rc")" 0 "gate_baseline.md"
+    # Not comparable (exit 2): say why in the row (the differing fingerprint keys), not only in the file.
+    why=$([ $rc = 2 ] && grep -E '^  [a-z_]+: baseline ' "$OUT/gate_baseline.md" | head -3 | sed 's/^ *//' | paste -sd ';' -)
+    row "gate vs baseline" "$([ $rc = 0 ] && echo ok || echo "rc$rc")" 0 "gate_baseline.md${why:+: not comparable: $why}"
   fi
   cp "$A" "$OUT/gate_a_results.json" 2>/dev/null
 fi

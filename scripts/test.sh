@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README and CI): builds what changed, then runs every suite that needs no GPU:
 #   native ctest (golden vs HF fixtures, backends, scheduler, protocol), the CUDA compile check,
-#   the TypeScript typecheck and tests, and the CPU smoke benchmark through the perf gate.
+#   the TypeScript typecheck and tests, and the CPU perf gate (a same-run A/B of the base commit
+#   against this checkout, interleaved, with a planted slowdown that must fail; docs/gate.md).
 # Ends with one line "attnbench: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ ts_rc=${PIPESTATUS[0]}
 [ "$ts_rc" = 0 ] || { status=1; grep -B2 -A30 "^not ok" "$logdir/node.log" | head -200; }
 count_node "$logdir/node.log"
 
-step "CPU smoke benchmark + perf gate"
+step "CPU perf gate: base vs candidate, interleaved (scripts/smoke-gate.sh)"
 if bash scripts/smoke-gate.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 
 echo

@@ -15,7 +15,8 @@ test("bench offline: an engine that dies is recorded as failed and the next back
     ["bench", "offline", "--engine", FAKE_ENGINE, "--input-len", "8", "--output-len", "4", "--num-prompts", "4", "--repeats", "2", "--backends", "fused,naive", "--out", out, "--no-plot"],
     { FAKE_DIE_AFTER_TOKS: "30", FAKE_DIE_BACKEND: "fused" },
   );
-  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(r.exitCode, 1, r.stderr);
+  assert.match(r.stderr, /  - fused: failed: engine exited/);
   const res = OfflineResultsSchema.parse(readResults(out, "offline"));
   assert.equal(res.runs[0].status, "failed");
   assert.match(res.runs[0].reason!, /engine exited/);
@@ -29,7 +30,8 @@ test("bench online: engine death mid-run -> failed run, failures with reasons, n
     ["bench", "online", "--engine", FAKE_ENGINE, "--trace", "synthetic:poisson", "--request-rate", "200", "--num-prompts", "12", "--input-len", "8", "--output-len", "10", "--ignore-eos", "--scales", "1", "--backends", "fused,naive", "--warmup-requests", "0", "--out", out, "--no-plot"],
     { FAKE_DIE_AFTER_TOKS: "40", FAKE_DIE_BACKEND: "fused" },
   );
-  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(r.exitCode, 1, r.stderr);
+  assert.match(r.stderr, /  - fused x1: failed: /);
   const res = OnlineResultsSchema.parse(readResults(out, "online"));
   const [dead, ok] = res.runs;
   assert.equal(dead.status, "failed");

@@ -11,7 +11,8 @@ import { mergeKernels, shapeOrder, speedup, failedChecks } from "../src/kernels/
 import { barData, kernelsChartSpec, unavailableNotes } from "../src/kernels/chart.js";
 import { formatKernelsTable } from "../src/kernels/table.js";
 import { loadInputs, readKernelsFile, runKernels } from "../src/kernels/run.js";
-import { specToSvg, svgToPng } from "../src/plot/render.js";
+import { specToPng, specToSvg } from "../src/plot/render.js";
+import { readPng } from "./fixtures/results/png.js";
 import type { AnchorFile, NativeFile } from "../src/kernels/schema.js";
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "kernels");
@@ -109,10 +110,10 @@ test("chart renders: SVG names the backends, PNG is not blank", async () => {
   const spec = kernelsChartSpec(mergeKernels(n, a));
   const svg = await specToSvg(spec);
   for (const name of ["fused", "flashinfer", "torch_fa2", "Prefill: TFLOPS per shape", "Decode: GB/s per shape"]) assert.ok(svg.includes(name), name);
-  const png = svgToPng(svg);
+  const png = readPng((await specToPng(spec)).png);
   assert.ok(png.width > 400 && png.height > 300);
   let dark = 0;
-  for (let i = 0; i < png.pixels.length; i += 4) if (png.pixels[i]! < 128) dark++;
+  for (let i = 0; i < png.rgba.length; i += 4) if (png.rgba[i]! < 128) dark++;
   assert.ok(dark > 1000, "bars and text drawn");
 });
 

@@ -172,3 +172,18 @@ test("a run flagged invalid is named in the figure title", async () => {
   const svg = await specToSvg(onlineGridSpec({ rows: latencyRows(r), missing: missingBackends(r), backends: backendOrder([r]), results: r }));
   assert.ok(svg.includes("INVALID RUN naive @ scale 0.5: dispatch lateness p99 12.5 ms &gt; 5 ms"));
 });
+
+test("text is measured by the canvas in the registered DejaVu font, not estimated", async () => {
+  const { registerFonts } = await import("../src/plot/render.js");
+  const { createCanvas, GlobalFonts } = await import("canvas");
+  const vega = await import("vega");
+  registerFonts();
+  assert.ok(GlobalFonts.has("DejaVu Sans"));
+  const ctx = createCanvas(10, 10).getContext("2d");
+  ctx.font = "bold 12px DejaVu Sans";
+  const label = "flashinfer (unavailable)";
+  const tm = (vega as unknown as { textMetrics: { width: (item: object, text: string) => number; estimateWidth: (item: object, text: string) => number } }).textMetrics;
+  const measured = tm.width({ fontSize: 12, fontWeight: "bold", font: "DejaVu Sans" }, label);
+  assert.ok(Math.abs(measured - ctx.measureText(label).width) < 1e-6, `${measured} vs ${ctx.measureText(label).width}`);
+  assert.ok(Math.abs(measured - tm.estimateWidth({ fontSize: 12 }, label)) > 10, "not vega's 0.8 em estimate");
+});

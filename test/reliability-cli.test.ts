@@ -19,7 +19,7 @@ const CASES: [string, string[], RegExp[]][] = [
   ["bench online: repeated scales and a bad SLO key", ["bench", "online", "--trace", "synthetic:poisson", "--scales", "1,1", "--slo", "foo=1"], [/^attnbench: --scales: each scale once/, /^attnbench: --slo: unknown key "foo"/]],
   ["bench online: endpoint that is not a URL (no --trace: the shipped one)", ["bench", "online", "--endpoint", "notaurl"], [/^attnbench: --endpoint: Invalid url/]],
   ["bench online: auto:N out of range, --capacity-requests without auto", ["bench", "online", "--scales", "auto:1", "--max-concurrency", "0"], [/^attnbench: --scales: auto:1: the number of scales must be 2\.\.20/, /^attnbench: --max-concurrency: /]],
-  ["bench online: text prompts without --endpoint, burstiness on poisson", ["bench", "online", "--trace", "synthetic:poisson", "--prompt-format", "text", "--burstiness", "3"], [/^attnbench: --burstiness: /, /^attnbench: --prompt-format: /]],
+  ["bench online: chat with id prompts, burstiness on poisson, --vocab-size without --endpoint", ["bench", "online", "--trace", "synthetic:poisson", "--endpoint-type", "chat", "--prompt-format", "ids", "--burstiness", "3", "--vocab-size", "1000"], [/^attnbench: --burstiness: /, /^attnbench: --prompt-format: chat requests carry text/, /^attnbench: --vocab-size: only applies to --endpoint/]],
 ];
 
 for (const [name, args, lines] of CASES) {
@@ -37,7 +37,7 @@ for (const [name, args, lines] of CASES) {
 // give either options or a UsageError, never a crash in a refinement (the "object is not
 // iterable" class of bug).
 const val = fc.oneof(fc.constantFrom("0", "-1", "1", "1.5", "abc", "", "inf", "1,1", "0,-1", "a/b/c", "naive", "synthetic:poisson", "http://x", "NaN", "1e999"), fc.string({ maxLength: 6 }), fc.boolean());
-const ONLINE_KEYS = ["trace", "traceFormat", "timestampUnit", "numPrompts", "scales", "requestRate", "burstiness", "inputLen", "outputLen", "maxInputLen", "maxOutputLen", "ignoreEos", "endpoint", "promptFormat", "apiKey", "slo", "itlMode", "maxLatenessMs", "warmupRequests", "requestTimeoutS", "backends", "prefillAttnBackend", "decodeAttnBackend", "device", "dtype", "seed", "numKvBlocks", "stepDelayUs", "capacityRequests", "maxConcurrency", "loadWorkers", "latenessTargetMs", "traceBlockSize", "prefixReplay", "enablePrefixCaching"];
+const ONLINE_KEYS = ["trace", "traceFormat", "timestampUnit", "numPrompts", "scales", "requestRate", "burstiness", "inputLen", "outputLen", "maxInputLen", "maxOutputLen", "ignoreEos", "endpoint", "promptFormat", "apiKey", "slo", "itlMode", "maxLatenessMs", "warmupRequests", "requestTimeoutS", "backends", "prefillAttnBackend", "decodeAttnBackend", "device", "dtype", "seed", "numKvBlocks", "stepDelayUs", "capacityRequests", "maxConcurrency", "loadWorkers", "latenessTargetMs", "traceBlockSize", "prefixReplay", "enablePrefixCaching", "endpointType", "tokenizer", "vocabSize", "maxModelLen"];
 
 test("property: option parsing never crashes, it returns options or a UsageError", () => {
   for (const schema of [OnlineSchema, EngineOptionsSchema]) {

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseEventLine } from "../src/engine/events.js";
 import { SseParser } from "../src/load/sse-parser.js";
-import { decode, encode, encodeForModel, IncrementalDecoder } from "../src/tokenizer/gpt2.js";
+import { decode, encode, encodeForModel, r50kTokenizer } from "../src/tokenizer/gpt2.js";
+import { IncrementalDecoder } from "../src/tokenizer/incremental.js";
 import { scaleSchedule, replay } from "../src/load/replay.js";
 import { syntheticPrompt } from "../src/load/prompts.js";
 import { textPrompt } from "../src/load/text-prompts.js";
@@ -45,7 +46,7 @@ test("tokenizer: r50k round trip, folding into a small vocab, streaming at UTF-8
   assert.equal(decode(ids), "Hello world");
   assert.deepEqual(encodeForModel("Hello world", 1000), [496, 995]);
   const emoji = encode("a🙂b");
-  const d = new IncrementalDecoder();
+  const d = new IncrementalDecoder(r50kTokenizer(50257));
   const parts = emoji.map((t) => d.push([t]));
   assert.ok(parts.every((p) => !p.includes("\uFFFD")), JSON.stringify(parts));
   assert.equal(parts.join("") + d.flush(), "a🙂b");
@@ -57,22 +58,31 @@ test("scaled schedule: t' = (t - t0) x scale in ms", () => {
 });
 
 test("replay dispatches on schedule without waiting for earlier requests", async () => {
+  // No request can finish until all three were sent: a replay that waited for earlier requests would
+  // never send the third (caught by the timeout below). Event-ordered, so CPU load cannot flake it.
   const sends: number[] = [];
+  const seenAtFinish: number[] = [];
+  let release!: () => void;
+  const allSent = new Promise<void>((r) => (release = r));
+  const guard = setTimeout(() => release(), 10_000);
   const { records } = await replay(
     [0, 30, 60].map((ms, i) => ({ scheduled_ms: ms, item: i })),
     async (i, t0) => {
       const sent = Number(process.hrtime.bigint() - t0) / 1e6;
       sends.push(sent);
-      await new Promise((r) => setTimeout(r, 700)); // much slower than the gaps
+      if (sends.length === 3) release();
+      await allSent;
+      seenAtFinish.push(sends.length);
       return rec({ i, scheduled_ms: [0, 30, 60][i], sent_ms: sent, chunks: [{ t_ms: sent + 1, n: 1 }] });
     },
     { leadMs: 5 },
   );
-  assert.equal(records.length, 3);
-  // Margins for a loaded 2-core machine (a GC pause or a busy neighbour can hold a timer ~100 ms);
-  // waiting for the first request would put the third past 700 ms.
-  assert.ok(sends[2] < 500, `third request sent at ${sends[2]} ms, not after the first finished`);
-  for (const r of records) assert.ok(r.sent_ms! - r.scheduled_ms >= 0 && r.sent_ms! - r.scheduled_ms < 250, `lateness ${r.sent_ms! - r.scheduled_ms}`);
+  clearTimeout(guard);
+  assert.deepEqual(seenAtFinish, [3, 3, 3], "all three sent before any finished");
+  assert.deepEqual(records.map((r) => r.i), [0, 1, 2]);
+  // Never early: a send happens at or after its scheduled time, in order.
+  for (const r of records) assert.ok(r.sent_ms! >= r.scheduled_ms, `sent ${r.sent_ms} before its time ${r.scheduled_ms}`);
+  assert.ok(sends[0] <= sends[1] && sends[1] <= sends[2]);
 });
 
 test("synthetic prompts: seeded per (seed, i), in vocab, EOS avoided; text prompts exact length", () => {

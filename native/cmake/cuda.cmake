@@ -61,6 +61,7 @@ set(ATTNBENCH_CUDA_SOURCES
   src/kernels/skinny_gemm.cu
   src/kernels/skinny_gemm_tc.cu
   src/kernels/synthetic_fill.cu
+  src/kernels/top_logprobs.cu
   src/attn/naive_cuda.cu
   src/attn/fused_prefill_cuda.cu
   src/attn/fused_decode_cuda.cu

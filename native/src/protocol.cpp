@@ -93,6 +93,7 @@ AddRequest parse_add(const json& j, int vocab_size) {
   a.ignore_eos = bool_field(j, "ignore_eos", false);
   a.stop_token_ids = token_array(j, "stop_token_ids", vocab_size, false);
   a.sampling.want_logprobs = bool_field(j, "logprobs", false);
+  a.sampling.top_logprobs = (int)int_field(j, "top_logprobs", 0, 0, kMaxTopLogprobs);
   return a;
 }
 
@@ -148,7 +149,7 @@ ParsedLine parse_op_line(const std::string& line, int vocab_size) {
 // The hot event (one per request per step): formatted by hand, byte for byte what
 // dumps(json{...}) gave (tok_event_slow in test_protocol checks it), without building an ordered map
 // per event. The id and the logprob still go through the JSON library (escaping, float format).
-std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns) {
+std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns, const TopLogprobs* top) {
   std::string out;
   out.reserve(64 + id.size());
   out += "{\"ev\":\"tok\",\"id\":";
@@ -162,13 +163,25 @@ std::string tok_event(const std::string& id, int32_t token, const float* logprob
     out += json(*logprob).dump();
     out += ']';
   }
+  if (top) {  // rare (a client asked for alternatives): built with the JSON library
+    json per_token = json::array();
+    for (const auto& [t, lp] : *top) per_token.push_back(json::array({t, lp}));
+    out += ",\"top_logprobs\":[";
+    out += per_token.dump();
+    out += ']';
+  }
   out += '}';
   return out;
 }
 
-std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns) {
+std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns, const TopLogprobs* top) {
   json j = {{"ev", "tok"}, {"id", id}, {"tokens", {token}}, {"t_ns", t_ns}};
   if (logprob) j["logprobs"] = {*logprob};
+  if (top) {
+    json per_token = json::array();
+    for (const auto& [t, lp] : *top) per_token.push_back(json::array({t, lp}));
+    j["top_logprobs"] = json::array({per_token});
+  }
   return dumps(j);
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attn/backend.h"
@@ -53,8 +54,12 @@ inline bool is_blank_line(const std::string& line) { return line.find_first_not_
 uint64_t monotonic_ns();
 
 // Event lines (no trailing newline).
-std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);
-std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns);  // reference
+// `top` (when not null): the token's top_logprobs alternatives, written as "top_logprobs":[[[id,lp],...]].
+using TopLogprobs = std::vector<std::pair<int32_t, float>>;
+std::string tok_event(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns,
+                      const TopLogprobs* top = nullptr);
+std::string tok_event_slow(const std::string& id, int32_t token, const float* logprob, uint64_t t_ns,
+                           const TopLogprobs* top = nullptr);  // reference
 // cached_tokens >= 0 adds "cached_tokens" (prompt tokens served from the prefix cache).
 std::string done_event(const std::string& id, const char* finish, int prompt_tokens, int output_tokens, int preemptions,
                        const std::string& error, uint64_t t_ns, int cached_tokens = -1);

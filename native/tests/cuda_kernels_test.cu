@@ -19,6 +19,7 @@
 #include "kernels/sampling.cuh"
 #include "kernels/skinny_gemm.cuh"
 #include "kernels/skinny_gemm_tc.cuh"
+#include "kernels/top_logprobs.cuh"
 
 using namespace attnbench;
 using namespace attnbench::test;
@@ -436,6 +437,44 @@ static void test_target_logprob() {
   check(ok, "target_logprob vs double log-softmax");
 }
 
+// top_logprobs: the k best tokens of chosen rows (strided, out of order) == the CPU rule, ties by
+// index; k beyond the vocabulary pads with -1.
+static void test_top_logprobs() {
+  const int R = 37, V = 5003, ld = V + 13, k = kMaxTopLogprobs;
+  std::vector<float> logits = randn((size_t)R * ld, rng, 3.f);
+  for (int i = 0; i < 30; ++i) logits[(size_t)2 * ld + 100 + 7 * i] = 20.f;  // row 2: 30 tied maxima
+  logits[(size_t)5 * ld + 4000] = logits[(size_t)5 * ld + 9] = 25.f;          // row 5: a tie for first
+  std::vector<int32_t> rows = {5, 2, 36, 0, 17, 17, 11, 30};
+  const int n = (int)rows.size();
+  float* d_l = to_device(logits);
+  auto d_rows = to_device(rows);
+  int32_t* d_ids = to_device(std::vector<int32_t>((size_t)n * k, -7));
+  float* d_lp = to_device(std::vector<float>((size_t)n * k, NAN));
+  top_logprobs_forward(d_ids, d_lp, d_l, d_rows, n, V, ld, k, 0);
+  auto ids = to_host(d_ids, (size_t)n * k);
+  auto lp = to_host(d_lp, (size_t)n * k);
+  int id_bad = 0, lp_bad = 0;
+  for (int j = 0; j < n; ++j) {
+    const float* row = logits.data() + (size_t)rows[j] * ld;
+    double mx = -1e30, s = 0;
+    for (int i = 0; i < V; ++i) mx = std::max(mx, (double)row[i]);
+    for (int i = 0; i < V; ++i) s += std::exp(row[i] - mx);
+    auto ref = top_logprobs(row, V, k, (float)(mx + std::log(s)));
+    for (int t = 0; t < k; ++t) {
+      if (ids[(size_t)j * k + t] != ref[t].first) ++id_bad;
+      else if (!(std::fabs(lp[(size_t)j * k + t] - ref[t].second) < 1e-4f)) ++lp_bad;
+    }
+  }
+  check(ids[0] == 9 && ids[1] == 4000, "top_logprobs: tie for first -> lower index first");
+  check(id_bad == 0, "top_logprobs ids == CPU rule on 8 rows x 20 (" + std::to_string(id_bad) + " differ)");
+  check(lp_bad == 0, "top_logprobs logprobs == log-softmax (" + std::to_string(lp_bad) + " differ)");
+  // A vocabulary smaller than k: the rest is -1.
+  const int V2 = 7;
+  top_logprobs_forward(d_ids, d_lp, d_l, d_rows, 1, V2, ld, k, 0);
+  auto small = to_host(d_ids, (size_t)k);
+  check(small[V2 - 1] >= 0 && small[V2] == -1 && small[k - 1] == -1, "top_logprobs: k > vocab pads with -1");
+}
+
 int main() {
   try {
     Gemm gemm;
@@ -463,6 +502,7 @@ int main() {
     test_gemm_f32_out(gemm);
     test_sampling();
     test_target_logprob();
+    test_top_logprobs();
   } catch (const std::exception& e) {
     std::printf("NOT OK exception: %s\n", e.what());
     return 1;

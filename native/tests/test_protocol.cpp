@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <mutex>
 #include <thread>
 
@@ -112,6 +113,29 @@ static void in_process() {
   CHECK(evs.back()["ev"] == "done" && evs.back()["finish"] == "stop" && evs.back()["output_tokens"] == 1 &&
             count(evs, "tok") == 1 && evs[0]["tokens"][0] == first,
         "stop token ends the request, counted and sent in the last tok");
+
+  // top_logprobs: k alternatives per token, best first, the greedy token first with its own logprob.
+  lines.clear();
+  e2.handle_line(R"({"op":"add","id":"top","prompt":[1,2,3],"max_tokens":4,"temperature":0,"ignore_eos":true,"logprobs":true,"top_logprobs":5})");
+  e2.handle_line(R"({"op":"add","id":"toomany","prompt":[1],"top_logprobs":21})");
+  while (e2.has_work()) e2.step();
+  evs = parse_all(lines);
+  int top_toks = 0;
+  for (const auto& e : evs) {
+    if (e["ev"] != "tok" || e["id"] != "top") continue;
+    ++top_toks;
+    const json& alts = e["top_logprobs"];
+    CHECK(alts.size() == 1 && alts[0].size() == 5, "one list of 5 alternatives per token");
+    CHECK(alts[0][0][0] == e["tokens"][0] && std::fabs(alts[0][0][1].get<double>() - e["logprobs"][0].get<double>()) < 1e-6,
+          "greedy: the first alternative is the chosen token, same logprob");
+    bool sorted = true;
+    for (size_t i = 1; i < alts[0].size(); ++i) sorted &= alts[0][i][1].get<double>() <= alts[0][i - 1][1].get<double>();
+    CHECK(sorted, "alternatives best first");
+  }
+  CHECK(top_toks == 4, "top request served");
+  CHECK(count(evs, "done", "id", "toomany") == 1 && count(evs, "done", "finish", "error") == 1, "top_logprobs > 20 is a bad field");
+  for (const auto& e : evs)
+    if (e["id"] == "toomany") CHECK(e["error"].get<std::string>().find("top_logprobs") != std::string::npos, "the error names top_logprobs");
 }
 
 // The real loop: reader thread, pipe, oversize line streamed, EOF while a request is live.
@@ -169,6 +193,9 @@ static void tok_event_fast_equals_slow() {
         for (float lp : lps)
           CHECK(attnbench::tok_event(id, tok, &lp, t) == attnbench::tok_event_slow(id, tok, &lp, t),
                 "tok_event fast == slow with logprob");
+        const attnbench::TopLogprobs top = {{tok, -0.5f}, {3, -1.25f}, {0, -87.33654f}};
+        CHECK(attnbench::tok_event(id, tok, &lps[0], t, &top) == attnbench::tok_event_slow(id, tok, &lps[0], t, &top),
+              "tok_event fast == slow with top_logprobs");
       }
 }
 

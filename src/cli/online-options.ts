@@ -45,10 +45,13 @@ export const OnlineSchema = z
       maxOutputLen: optInt(1),
       ignoreEos: z.boolean().default(false),
       endpoint: z.string().url().optional(),
-      promptFormat: z.enum(["ids", "text"]).default("ids"),
+      promptFormat: z.enum(["ids", "text"]).optional(),
+      endpointType: z.enum(["completions", "chat"]).default("completions"),
+      tokenizer: z.string().min(1).optional(),
       apiKey: z.string().min(1).optional(),
       servedModelName: z.string().min(1).optional(),
-      vocabSize: int(2).default(50257),
+      vocabSize: optInt(2),
+      maxModelLen: optInt(2),
       slo: keyValueList(["ttft_ms", "tpot_ms", "e2e_ms"] as const).optional(),
       itlMode: z.enum(["chunk", "token"]).default("chunk"),
       maxLatenessMs: z.coerce.number().positive().default(50),
@@ -71,9 +74,15 @@ export const OnlineSchema = z
     if (o.traceBlockSize !== undefined && synthetic) issue("traceBlockSize", "only applies to traces with hash_ids (Mooncake / Qwen)");
     if (backendsConflict(o)) issue("backends", "give --backends or --prefill/--decode-attn-backend, not both");
     if (o.endpoint && o.backends && o.backends.length > 1) issue("backends", "--endpoint benchmarks one server: give at most one backend label");
-    if (!o.endpoint && o.promptFormat === "text") issue("promptFormat", "text prompts are for --endpoint; our own server takes token ids");
+    if (o.endpointType === "chat" && o.promptFormat === "ids") issue("promptFormat", "chat requests carry text: --endpoint-type chat needs --prompt-format text (its default)");
+    if (!o.endpoint) for (const k of ["vocabSize", "maxModelLen"] as const) if (o[k] !== undefined) issue(k, "only applies to --endpoint (our own server reports its model)");
   });
 export type OnlineOptions = z.infer<typeof OnlineSchema>;
+
+/** ids for completions unless asked otherwise; chat messages are text. */
+export function promptFormatOf(o: Pick<OnlineOptions, "promptFormat" | "endpointType">): "ids" | "text" {
+  return o.promptFormat ?? (o.endpointType === "chat" ? "text" : "ids");
+}
 
 export function addOnlineOptions(cmd: Command): Command {
   return cmd
@@ -96,10 +105,13 @@ export function addOnlineOptions(cmd: Command): Command {
     .option("--max-output-len <tokens>", "clamp every output to at most this many tokens")
     .option("--ignore-eos", "ask for exactly max_tokens output tokens (the trace's output length)")
     .option("--endpoint <url>", "benchmark this running OpenAI-compatible server instead of spawning serve")
-    .option("--prompt-format <fmt>", "ids (token-id arrays) or text (r50k BPE text of the exact length; --endpoint only)", "ids")
+    .option("--prompt-format <fmt>", "ids (token-id arrays) or text of the exact length in --tokenizer's tokens (default: r50k for --endpoint, else the model's tokenizer) (default: ids; text for --endpoint-type chat)")
+    .option("--endpoint-type <type>", "completions (POST /v1/completions) or chat (POST /v1/chat/completions, one user message per request)", "completions")
+    .option("--tokenizer <dir>", "tokenizer directory (tokenizer.json) for text prompts, also given to our serve (default: the model's; r50k for --endpoint)")
     .option("--api-key <key>", "Bearer token for the server")
     .option("--served-model-name <name>", "model name to send (default: the server's first in /v1/models)")
-    .option("--vocab-size <n>", "--endpoint: vocabulary for synthetic token ids", "50257")
+    .option("--vocab-size <n>", "--endpoint: vocabulary for synthetic token ids (default: the server's, from GET /health; else 50257)")
+    .option("--max-model-len <tokens>", "--endpoint: context that prompts are clamped to (default: the server's max_model_len from GET /v1/models)")
     .option("--slo <list>", "goodput SLOs in ms, e.g. ttft_ms=200,tpot_ms=50,e2e_ms=2000 (failures count as misses)")
     .option("--itl-mode <mode>", "chunk: one ITL per gap between chunks (vLLM); token: gaps spread over the chunk's tokens", "chunk")
     .option("--max-lateness-ms <ms>", "mark a run invalid when dispatch lateness p99 exceeds this", "50")

@@ -18,6 +18,7 @@ import { agreement, agreementDetail, type AgreementDetail, type ScoredOutputs } 
 import { runOffline, summarizeRepeats, type OfflineOutcome } from "../load/offline-run.js";
 import { syntheticPrompt } from "../load/prompts.js";
 import { Progress } from "../progress/progress.js";
+import { offlineVerdict, verdictLines } from "../report/run-verdict.js";
 
 const OfflineSchema = z
   .intersection(
@@ -149,6 +150,9 @@ async function benchOffline(o: Opts): Promise<void> {
   }
   process.stdout.write(`${resultsPath}\n`);
   if (o.plot) await plotAfterBench(resultsPath, o.out, stamp, (s) => progress.log(s));
+  const verdict = offlineVerdict(final);
+  for (const line of verdictLines(verdict)) progress.log(line);
+  process.exitCode = verdict.exitCode;
 }
 
 function emptyRun(backend: Backend, status: "unavailable" | "failed", reason: string): OfflineRun {

@@ -8,12 +8,17 @@ import { action, parseOptions, UsageError } from "../cli/errors.js";
 import { TRACES_DIR } from "../cli/paths.js";
 import { addEngineOptions, sharedEngineFlags } from "../cli/engine-options.js";
 import { addBenchOptions, resolveBackends } from "../cli/bench-options.js";
-import { addOnlineOptions, OnlineSchema, type OnlineOptions } from "../cli/online-options.js";
+import { addOnlineOptions, OnlineSchema, promptFormatOf, type OnlineOptions } from "../cli/online-options.js";
+import { loadHfTokenizer } from "../tokenizer/hf.js";
+import { r50kTokenizer, R50K_VOCAB } from "../tokenizer/gpt2.js";
+import { resolveTokenizer } from "../tokenizer/resolve.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
 import { onTerminate, isStopping } from "../cli/signals.js";
 import { loadSynthetic, loadTraceFile, type LoadedTrace } from "../traces/load.js";
 import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Capacity, type Meta, type OnlineResults, type OnlineRun, type RequestRecord } from "../results/schema.js";
 import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
+import { writeVllmResults } from "../results/vllm-file.js";
 import { plotAfterBench } from "../results/plot-hook.js";
 import { summarizeOnline, type OnlineSummaryOptions } from "../metrics/online.js";
 import { buildOnlineItems, type OnlineWorkload } from "../load/online-workload.js";
@@ -22,6 +27,8 @@ import { scalesForCapacity, traceRate } from "../load/capacity.js";
 import { defaultLoadWorkers, StreamPool } from "../load/stream-pool.js";
 import type { ServeChild } from "../load/serve-process.js";
 import { Progress } from "../progress/progress.js";
+import { learnEndpoint, type EndpointInfo } from "../load/endpoint-info.js";
+import { onlineRunLine, onlineVerdict, verdictLines } from "../report/run-verdict.js";
 import type { ReadyEvent } from "../engine/events.js";
 
 export const benchOnlineCommand = addOnlineOptions(
@@ -89,9 +96,11 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
     maxConcurrency: o.maxConcurrency ?? null,
   };
   const workloadTag =
-    `online max_input_len=${o.maxInputLen ?? "-"} max_output_len=${o.maxOutputLen ?? "-"} ignore_eos=${o.ignoreEos} seed=${o.seed} prompts=${o.promptFormat}` +
+    `online max_input_len=${o.maxInputLen ?? "-"} max_output_len=${o.maxOutputLen ?? "-"} ignore_eos=${o.ignoreEos} seed=${o.seed} prompts=${promptFormatOf(o)}` +
+    (o.endpointType === "chat" ? " endpoint=chat" : "") +
+    (o.tokenizer ? ` tokenizer=${o.tokenizer}` : "") +
     (o.maxConcurrency ? ` max_concurrency=${o.maxConcurrency}` : "") +
-    (trace.hashBlocks && o.prefixReplay && o.promptFormat === "ids" ? ` prefix_replay=${trace.hashBlocks.blockSize}` : "");
+    (trace.hashBlocks && o.prefixReplay && promptFormatOf(o) === "ids" ? ` prefix_replay=${trace.hashBlocks.blockSize}` : "");
 
   const results = (): OnlineResults => {
     const meta = buildMeta({
@@ -115,7 +124,20 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       prefix: workload?.prefix ?? null,
     };
   };
-  const flush = () => writeResults(resultsPath, OnlineResultsSchema, results());
+  // Beside our file, the same runs as `vllm bench serve --save-result --append-result` writes them.
+  const vllmPath = join(o.out, stamp, "vllm_bench_serve.jsonl");
+  const flush = () => {
+    const r = results();
+    writeResults(resultsPath, OnlineResultsSchema, r);
+    writeVllmResults(vllmPath, r, {
+      date: startedAt,
+      endpointType: o.endpointType === "chat" ? "openai-chat" : "openai",
+      modelId: o.servedModelName ?? String(r.meta.model.name ?? "unknown"),
+      tokenizerId: o.tokenizer ?? null,
+      burstiness: o.trace === "synthetic:gamma" ? (o.burstiness ?? 1) : o.trace === "synthetic:poisson" ? 1 : null,
+      slo: o.slo ?? null,
+    });
+  };
   onTerminate(async () => {
     interrupted = true;
     // Snapshot before stopping serve: stopping it fails the requests still in flight, and those
@@ -136,13 +158,16 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
     ready ??= { model: m.model, device: m.device };
     if (workload) return workload;
     const blockSize = typeof m.config?.block_size === "number" ? m.config.block_size : null;
-    workload = buildOnlineItems(trace, { nCtx: m.model.n_ctx, vocab: m.model.vocab_size, eos: m.model.eos_token_id, blockSize }, {
+    const promptFormat = promptFormatOf(o);
+    const tokenizer = promptFormat === "text" ? promptTokenizer(o, m.model.vocab_size) : undefined;
+    workload = buildOnlineItems(trace, { nCtx: m.model.n_ctx, vocab: m.model.vocab_size, eos: m.model.eos_token_id ?? null, blockSize }, {
       numPrompts: o.numPrompts,
       maxInputLen: o.maxInputLen,
       maxOutputLen: o.maxOutputLen,
       seed: o.seed,
-      promptFormat: o.promptFormat,
+      promptFormat,
       prefixReplay: o.prefixReplay,
+      tokenizer,
     });
     if (workload.clamped) progress.log(`${workload.clamped} of ${workload.items.length} requests clamped (context ${m.model.n_ctx}, --max-input-len/--max-output-len)`);
     if (workload.prefixNote) progress.log(workload.prefixNote);
@@ -154,7 +179,16 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
       );
     return workload;
   };
+  // --endpoint: what the server says about itself, asked once (flags override it).
+  let endpoint: Promise<EndpointInfo> | null = null;
+  const endpointInfo = (url: string) =>
+    (endpoint ??= learnEndpoint(url, { servedModelName: o.servedModelName, vocabSize: o.vocabSize, maxModelLen: o.maxModelLen, apiKey: o.apiKey }).then((info) => {
+      progress.log(`endpoint ${url}: model ${info.modelId}; ${info.sources.join(", ") || "nothing else reported"}`);
+      for (const w of info.warnings) progress.log(`warning: ${w}`);
+      return info;
+    }));
   const hooks = (phase: string): RunHooks => ({
+    endpointInfo,
     setChild: (c) => (child = c),
     onRecord: (rec, done, total) => {
       live?.records.push(rec);
@@ -193,7 +227,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
         runs.push(r);
         flush();
         if (r.status !== "ok") skip = { status: r.status, reason: `${r.status} at scale ${step.scale}: ${r.reason}` };
-        progress.log(runLine(r));
+        progress.log(onlineRunLine(r));
       }
     }
   } finally {
@@ -202,6 +236,9 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   flush();
   process.stdout.write(`${resultsPath}\n`);
   if (o.plot) await plotAfterBench(resultsPath, o.out, stamp, (s) => progress.log(s));
+  const verdict = onlineVerdict(results());
+  for (const line of verdictLines(verdict)) progress.log(line);
+  process.exitCode = verdict.exitCode;
 }
 
 /** The scales to run for one backend: the fixed list, or (auto) chosen from its measured capacity. */
@@ -243,21 +280,11 @@ async function planScales(
   return chosen.scales.map((scale, k) => ({ scale, offered_req_s: chosen.offered_req_s[k], load_fraction: chosen.fractions[k] }));
 }
 
-function runLine(r: OnlineRun): string {
-  const s = r.summary;
-  const label = `${r.backend.label} x${r.scale}${r.offered_req_s !== undefined ? ` (${r.offered_req_s.toFixed(1)} req/s offered${r.load_fraction ? `, ${pct(r.load_fraction)} of capacity` : ""})` : ""}`;
-  if (!s) return `${label}: ${r.status}: ${r.reason}`;
-  const lg = s.load_generator;
-  const parts = [
-    `${label}: ${s.completed}/${s.n} ok, TTFT p50 ${s.ttft_ms.p50.toFixed(1)} ms, TPOT p50 ${s.tpot_ms.p50.toFixed(2)} ms, E2E p50 ${s.e2e_ms.p50.toFixed(1)} ms, ${s.output_throughput.toFixed(0)} output tok/s`,
-    `load: ${s.achieved_rate.toFixed(2)}/${s.offered_rate.toFixed(2)} req/s achieved/offered, lateness p99 ${s.lateness_ms.p99.toFixed(2)} ms`,
-  ];
-  if (s.queue_ms && s.queue_ms.max > 0) parts.push(`client queue p50/p99 ${s.queue_ms.p50.toFixed(1)}/${s.queue_ms.p99.toFixed(1)} ms`);
-  if (s.goodput) parts.push(`goodput ${s.goodput.req_s.toFixed(2)} req/s (${pct(s.goodput.fraction)} met the SLO)`);
-  if (s.prefix_cache?.hit_rate !== null && s.prefix_cache?.hit_rate !== undefined) parts.push(`prefix cache hit rate ${pct(s.prefix_cache.hit_rate)}`);
-  let line = parts.join("; ");
-  if (lg && !lg.schedule_held) line += `\nWARNING: ${r.backend.label} x${r.scale}: the load generator did not hold its schedule (dispatch lateness p99 ${s.lateness_ms.p99.toFixed(2)} ms > target ${lg.lateness_target_ms} ms)`;
-  if (s.invalid.length) line += ` INVALID: ${s.invalid.join("; ")}`;
-  if (r.status !== "ok") line += ` (${r.status}: ${r.reason})`;
-  return line;
+/** The tokenizer text prompts are measured in: --tokenizer, else r50k for a foreign endpoint, else the model's. */
+function promptTokenizer(o: OnlineOptions, vocab: number): TextTokenizer {
+  if (o.tokenizer) return loadHfTokenizer(o.tokenizer);
+  if (o.endpoint) return r50kTokenizer(R50K_VOCAB);
+  const choice = resolveTokenizer(o.model, vocab);
+  if (!choice.tokenizer) throw new UsageError([`--prompt-format text: ${choice.why}`]);
+  return choice.tokenizer;
 }

@@ -5,7 +5,7 @@ import { action, parseOptions, UsageError } from "../cli/errors.js";
 import { addEngineOptions, EngineOptionsSchema } from "../cli/engine-options.js";
 import { int, num, numberList } from "../cli/schemas.js";
 import { startEngine } from "../engine/start.js";
-import { decode, encodeForModel } from "../tokenizer/gpt2.js";
+import { resolveTokenizer } from "../tokenizer/resolve.js";
 
 const GenerateSchema = z
   .intersection(
@@ -20,6 +20,7 @@ const GenerateSchema = z
       seed: int(0).optional(),
       ignoreEos: z.boolean().default(false),
       stopTokenIds: numberList(z.coerce.number().int().nonnegative()).optional(),
+      tokenizer: z.string().min(1).optional(),
     }),
   )
   .superRefine((o, ctx) => {
@@ -31,7 +32,8 @@ export const generateCommand = addEngineOptions(
   new Command("generate").description("generate from one prompt through the engine; prints {tokens, text, logprobs, ...} as JSON"),
 )
   .option("--prompt-ids <ids>", "prompt as comma-separated token ids, e.g. 1,2,3")
-  .option("--prompt <text>", "prompt as text (GPT-2 BPE; ids folded with id % vocab on small-vocab models)")
+  .option("--prompt <text>", "prompt as text, through the model's tokenizer (r50k for GPT-2 models: ids folded with id % vocab on small-vocab ones)")
+  .option("--tokenizer <dir>", "tokenizer directory (tokenizer.json) instead of the model's")
   .option("--max-tokens <n>", "tokens to generate", "16")
   .option("--temperature <t>", "sampling temperature (0 = greedy)", "1")
   .option("--top-p <p>", "nucleus sampling mass in (0, 1]", "1")
@@ -45,7 +47,15 @@ export const generateCommand = addEngineOptions(
       const engine = await startEngine(o);
       try {
         const { vocab_size, n_ctx } = engine.ready.model;
-        const prompt = o.promptIds ?? encodeForModel(o.prompt!, vocab_size);
+        let choice;
+        try {
+          choice = resolveTokenizer(o.model, vocab_size, o.tokenizer);
+        } catch (err) {
+          throw new UsageError([(err as Error).message]);
+        }
+        const tok = choice.tokenizer;
+        if (o.prompt !== undefined && !tok) throw new UsageError([`--prompt: ${choice.why}`]);
+        const prompt = o.promptIds ?? tok!.encode(o.prompt!, true);
         const problems: string[] = [];
         const bad = prompt.find((t) => t >= vocab_size);
         if (bad !== undefined) problems.push(`--prompt-ids: token id ${bad} is outside the model's vocabulary [0, ${vocab_size})`);
@@ -69,7 +79,7 @@ export const generateCommand = addEngineOptions(
           model: engine.ready.model.name,
           prompt_ids: prompt,
           tokens: r.tokens,
-          text: decode(r.tokens),
+          text: tok ? tok.decode(r.tokens) : null,
           logprobs: r.logprobs,
           finish: r.done.finish,
           prompt_tokens: prompt.length,

@@ -1,7 +1,9 @@
 // `attnbench serve`: an OpenAI-compatible HTTP server in front of one engine process.
 import { Command } from "commander";
 import { z } from "zod";
-import { action, parseOptions } from "../cli/errors.js";
+import { readFileSync } from "node:fs";
+import { action, parseOptions, UsageError } from "../cli/errors.js";
+import { resolveTokenizer, type TokenizerChoice } from "../tokenizer/resolve.js";
 import { addEngineOptions, EngineOptionsSchema } from "../cli/engine-options.js";
 import { int } from "../cli/schemas.js";
 import { onTerminate } from "../cli/signals.js";
@@ -24,11 +26,13 @@ const ServeSchema = z.intersection(
     slowClientTimeoutMs: int(1).default(30_000),
     requestTimeoutS: z.coerce.number().positive().max(86_400).default(60),
     engineLogs: z.boolean().default(false),
+    tokenizer: z.string().min(1).optional(),
+    chatTemplate: z.string().min(1).optional(),
   }),
 );
 
 export const serveCommand = addEngineOptions(
-  new Command("serve").description("serve POST /v1/completions, GET /v1/models and GET /health in front of one engine"),
+  new Command("serve").description("serve POST /v1/completions, POST /v1/chat/completions, GET /v1/models and GET /health in front of one engine"),
 )
   .option("--port <port>", "TCP port (0 picks a free one; the URL is printed on stdout)", "8000")
   .option("--host <addr>", "address to listen on", "127.0.0.1")
@@ -39,6 +43,8 @@ export const serveCommand = addEngineOptions(
   .option("--slow-client-timeout-ms <ms>", "how long a client may leave its socket full before it is cut off", "30000")
   .option("--request-timeout-s <seconds>", "time a client has to send the whole request (headers + body) before a 408", "60")
   .option("--engine-logs", "copy the engine's stderr to ours")
+  .option("--tokenizer <dir>", "tokenizer directory (tokenizer.json + tokenizer_config.json) for text and chat (default: the model directory's; r50k for GPT-2 models)")
+  .option("--chat-template <file>", "Jinja chat template for /v1/chat/completions (default: the tokenizer's chat_template)")
   .action(
     action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(ServeSchema, raw);
@@ -53,10 +59,22 @@ export const serveCommand = addEngineOptions(
         }
         throw err;
       }
+      let tokenizer: TokenizerChoice;
+      let chatTemplate: string | undefined;
+      try {
+        tokenizer = resolveTokenizer(o.model, engine.ready.model.vocab_size, o.tokenizer);
+        if (o.chatTemplate) chatTemplate = readFileSync(o.chatTemplate, "utf8");
+      } catch (err) {
+        await engine.shutdown(3000);
+        throw new UsageError([(err as Error).message]);
+      }
+      process.stderr.write(`attnbench serve: tokenizer: ${tokenizer.tokenizer?.description ?? `none (${tokenizer.why})`}\n`);
       engine.onDeath((why) => process.stderr.write(`attnbench serve: ${why}; /health now reports unhealthy\n`));
       const server = createApp({
         engine,
         modelName: o.servedModelName,
+        tokenizer,
+        chatTemplate,
         apiKey: o.apiKey,
         maxBodyBytes: o.maxBodyBytes,
         sse: { maxQueued: o.maxQueuedChunks, drainTimeoutMs: o.slowClientTimeoutMs },

@@ -31,6 +31,8 @@ export const TokEventSchema = z.object({
   tokens: z.array(z.number().int()),
   t_ns: z.number(),
   logprobs: z.array(z.number()).optional(),
+  /** Per token: its top_logprobs alternatives as [token id, logprob], best first. */
+  top_logprobs: z.array(z.array(z.tuple([z.number().int(), z.number()]))).optional(),
 });
 export type TokEvent = z.infer<typeof TokEventSchema>;
 
@@ -90,6 +92,8 @@ export interface AddOp {
   ignore_eos?: boolean;
   stop_token_ids?: number[];
   logprobs?: boolean;
+  /** k most likely alternatives per token (k <= 20), under the unmodified distribution. */
+  top_logprobs?: number;
 }
 
 export type ParsedEvent =
@@ -137,6 +141,13 @@ function isTok(o: any): o is TokEvent {
   if (o.logprobs !== undefined) {
     if (!Array.isArray(o.logprobs)) return false;
     for (const l of o.logprobs) if (typeof l !== "number") return false;
+  }
+  if (o.top_logprobs !== undefined) {
+    if (!Array.isArray(o.top_logprobs)) return false;
+    for (const alts of o.top_logprobs) {
+      if (!Array.isArray(alts)) return false;
+      for (const p of alts) if (!Array.isArray(p) || p.length !== 2 || !Number.isInteger(p[0]) || typeof p[1] !== "number") return false;
+    }
   }
   return true;
 }

@@ -28,6 +28,7 @@ export function streamCompletion(r: StreamRequest, t0: bigint): Promise<RequestR
   let tokens = 0;
   let usageTokens: number | null = null;
   let cachedTokens: number | null = null;
+  let promptTokens = r.promptTokens;
   let finish: string | null = null;
   let error: string | null = null;
   let sawDone = false;
@@ -42,7 +43,7 @@ export function streamCompletion(r: StreamRequest, t0: bigint): Promise<RequestR
       resolve({
         i: r.i,
         id: r.id,
-        prompt_tokens: r.promptTokens,
+        prompt_tokens: promptTokens,
         max_tokens: r.maxTokens,
         scheduled_ms: r.scheduled_ms,
         sent_ms,
@@ -75,10 +76,15 @@ export function streamCompletion(r: StreamRequest, t0: bigint): Promise<RequestR
       if (msg.usage?.completion_tokens !== undefined) usageTokens = msg.usage.completion_tokens;
       const cached = msg.usage?.prompt_tokens_details?.cached_tokens;
       if (Number.isInteger(cached) && cached >= 0) cachedTokens = cached;
+      // The server's own count of the prompt (with its special and chat-template tokens), as vLLM's
+      // client takes it.
+      if (typeof msg.usage?.prompt_tokens === "number") promptTokens = msg.usage.prompt_tokens;
       const choice = msg.choices?.[0];
       if (!choice) return;
-      // Our server says how many ids a chunk carries; other servers: one token per non-empty text.
-      const n = Array.isArray(choice.token_ids) ? choice.token_ids.length : choice.text ? 1 : 0;
+      // Our server says how many ids a chunk carries; other servers: one token per chunk with text
+      // (completions: `text`; chat: `delta.content`; a chat chunk with only the role carries none).
+      const text = choice.text ?? choice.delta?.content;
+      const n = Array.isArray(choice.token_ids) ? choice.token_ids.length : text ? 1 : 0;
       if (n > 0) {
         chunks.push({ t_ms: ms(now), n });
         tokens += n;

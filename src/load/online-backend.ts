@@ -11,12 +11,15 @@ import { runOnlineScale } from "./online-run.js";
 import { spawnServe, waitHealthy, type ServeChild } from "./serve-process.js";
 import type { StreamPool } from "./stream-pool.js";
 import { capacityFromRecords, type CapacityEstimate } from "./capacity.js";
+import type { EndpointInfo } from "./endpoint-info.js";
 
 export interface TargetOptions extends EngineOptions {
   endpoint?: string;
+  endpointType: "completions" | "chat";
   apiKey?: string;
   servedModelName?: string;
-  vocabSize: number;
+  /** A tokenizer directory for serve (text prompts and chat on a model without its own). */
+  tokenizer?: string;
   verbose: boolean;
 }
 
@@ -34,6 +37,8 @@ interface Target {
 }
 
 export interface RunHooks {
+  /** --endpoint: what the server says about itself (asked once, flags override it). */
+  endpointInfo: (url: string) => Promise<EndpointInfo>;
   setChild: (c: ServeChild | null) => void;
   onRecord: (r: RequestRecord, done: number, total: number) => void;
   /** The first target that answers sets the workload (same prompts for every backend and scale). */
@@ -56,18 +61,18 @@ const REFUSAL = /unavailable|unknown|not built|not available|unsupported/i;
 async function openTarget(o: TargetOptions, backend: Backend, label: string, hooks: RunHooks): Promise<{ target: Target; items: OnlineItem[] } | Failure> {
   if (o.endpoint) {
     const url = o.endpoint.replace(/\/+$/, "").replace(/\/v1$/, "");
-    const models = await fetchModels(url, o.apiKey);
+    const info = await hooks.endpointInfo(url);
     const items = hooks.onModel({
-      model: { name: models.id, n_ctx: models.max_model_len ?? Number.MAX_SAFE_INTEGER, vocab_size: o.vocabSize, eos_token_id: null },
-      device: { kind: "remote", name: url, dtype: "unknown" },
+      model: { name: info.modelId, n_ctx: info.maxModelLen ?? Number.MAX_SAFE_INTEGER, vocab_size: info.vocabSize, eos_token_id: info.eosTokenId },
+      device: info.device,
       config: null,
     }).items;
-    return { target: { url, model: o.servedModelName ?? models.id, child: null }, items };
+    return { target: { url, model: info.modelId, child: null }, items };
   }
   hooks.progress.log(`${label}: starting serve`);
   let child: ServeChild;
   try {
-    child = await spawnServe([...engineCliArgs(o, backend), ...(o.verbose ? ["--engine-logs"] : [])], {
+    child = await spawnServe([...engineCliArgs(o, backend), ...(o.tokenizer ? ["--tokenizer", o.tokenizer] : []), ...(o.verbose ? ["--engine-logs"] : [])], {
       startTimeoutMs: o.readyTimeoutS * 1000 + 30_000,
       onLog: o.verbose ? (l) => process.stderr.write(`serve: ${l}\n`) : undefined,
     });
@@ -135,6 +140,7 @@ export async function runScale(o: TargetOptions, l: LoadOptions, backend: Backen
   try {
     const cacheBefore = await cacheCounters(target, o.enablePrefixCaching);
     const { records, warmupError, cacheWarm } = await runOnlineScale({
+      endpointType: o.endpointType,
       url: target.url,
       model: target.model,
       items,
@@ -183,6 +189,7 @@ export async function runCapacity(o: TargetOptions, l: LoadOptions, backend: Bac
     // All at t = 0: the cycled items keep their own lengths; their arrival times are not used.
     const saturating = Array.from({ length: requests }, (_, k) => ({ ...items[k % items.length], i: k, t_s: 0 }));
     const { records, warmupError } = await runOnlineScale({
+      endpointType: o.endpointType,
       url: target.url,
       model: target.model,
       items: saturating,
@@ -222,11 +229,3 @@ function unavailableIn(backends: unknown, b: Backend): string | null {
   return null;
 }
 
-async function fetchModels(url: string, apiKey?: string): Promise<{ id: string; max_model_len?: number }> {
-  const res = await fetch(`${url}/v1/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
-  if (res.status !== 200) throw new Error(`GET ${url}/v1/models: HTTP ${res.status}`);
-  const body = (await res.json()) as { data?: { id: string; max_model_len?: number }[] };
-  const first = body.data?.[0];
-  if (!first) throw new Error(`GET ${url}/v1/models lists no model`);
-  return first;
-}

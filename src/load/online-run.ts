@@ -24,6 +24,8 @@ export interface OnlineRunOptions<T = unknown> {
   warmupRequests: number;
   requestTimeoutMs: number;
   tag: string;
+  /** completions: POST /v1/completions {prompt}; chat: POST /v1/chat/completions {messages: [user]}. */
+  endpointType?: "completions" | "chat";
   onRecord?: (r: RequestRecord, done: number) => void;
   stopped?: () => boolean;
   /** Worker threads that stream the responses (absent: this thread). */
@@ -34,15 +36,22 @@ export interface OnlineRunOptions<T = unknown> {
 }
 
 function body<T>(o: OnlineRunOptions<T>, prompt: number[] | string, maxTokens: number) {
+  const what =
+    o.endpointType === "chat"
+      ? { messages: [{ role: "user", content: prompt }], max_completion_tokens: maxTokens }
+      : { prompt, max_tokens: maxTokens };
   return {
     model: o.model,
-    prompt,
-    max_tokens: maxTokens,
+    ...what,
     temperature: 0,
     stream: true,
     stream_options: { include_usage: true },
     ...(o.ignoreEos ? { ignore_eos: true } : {}),
   };
+}
+
+function requestUrl<T>(o: OnlineRunOptions<T>): string {
+  return `${o.url}/v1/${o.endpointType === "chat" ? "chat/completions" : "completions"}`;
 }
 
 /**
@@ -55,7 +64,7 @@ async function warmUp<T>(o: OnlineRunOptions<T>): Promise<string | null> {
   const reqs = o.items.slice(0, o.warmupRequests).map((it, k) => {
     const prompt = typeof it.prompt === "string" ? it.prompt.split(" ").slice(0, 9).join(" ") || it.prompt : it.prompt.slice(0, 16).reverse();
     return streamCompletion(
-      { i: k, id: `${o.tag}-warmup-${k}`, url: `${o.url}/v1/completions`, body: body(o, prompt, Math.min(4, it.maxTokens)), promptTokens: 0, maxTokens: 4, scheduled_ms: 0, apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
+      { i: k, id: `${o.tag}-warmup-${k}`, url: requestUrl(o), body: body(o, prompt, Math.min(4, it.maxTokens)), promptTokens: 0, maxTokens: 4, scheduled_ms: 0, apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
       t0,
     );
   });
@@ -74,7 +83,7 @@ export async function runOnlineScale<T>(o: OnlineRunOptions<T>): Promise<{ recor
     o.items.map((it, k) => ({ scheduled_ms: times[k], item: { it, k } })),
     ({ it, k }, t0) =>
       send(
-        { i: it.i, id: `${o.tag}-${it.i}`, url: `${o.url}/v1/completions`, body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[k], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
+        { i: it.i, id: `${o.tag}-${it.i}`, url: requestUrl(o), body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[k], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
         t0,
       ),
     { onRecord: (r) => o.onRecord?.(r, ++done), stopped: o.stopped, maxConcurrency: o.maxConcurrency, blockingWait: (o.pool?.workers ?? 0) > 0 },

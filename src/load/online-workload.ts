@@ -10,6 +10,7 @@ import type { OnlineItem } from "./online-run.js";
 import { syntheticPrompt } from "./prompts.js";
 import { HashBlockPrompts } from "./prefix-prompts.js";
 import { textPrompt } from "./text-prompts.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
 
 export interface ModelLimits {
   nCtx: number;
@@ -27,6 +28,8 @@ export interface WorkloadOptions {
   promptFormat: "ids" | "text";
   /** Build prompts from hash_ids when the trace has them (default true). */
   prefixReplay?: boolean;
+  /** Text prompts are exact lengths in this tokenizer's tokens. */
+  tokenizer?: TextTokenizer;
 }
 
 export interface OnlineWorkload {
@@ -52,7 +55,7 @@ export function buildOnlineItems(trace: LoadedTrace, model: ModelLimits, o: Work
     t_s: r.t_s,
     prompt:
       o.promptFormat === "text"
-        ? textPrompt(o.seed, i, r.input_tokens)
+        ? textPrompt(o.seed, i, r.input_tokens, o.tokenizer)
         : hashPrompts && first[i].hash_ids
           ? hashPrompts.prompt(i, first[i].hash_ids!, r.input_tokens)
           : syntheticPrompt(o.seed, i, r.input_tokens, model.vocab, model.eos),

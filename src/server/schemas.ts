@@ -33,31 +33,43 @@ const PromptSchema = z.custom<Prompt>((v) => v !== undefined, { message: "Requir
   if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: z.ZodIssueCode.custom, message: issue.message, path: issue.path });
 });
 
+/** `stop`: a string or a list of strings, none empty (an empty one would end every request at once). */
+export const StopSchema = z.union([z.string().min(1), z.array(z.string().min(1, "stop strings must not be empty")).max(64)]);
+
+/** Sampling fields shared with /v1/chat/completions (OpenAI + vLLM's extensions). */
+export const samplingFields = {
+  model: z.string().optional(),
+  max_tokens: z.number().int().positive().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  top_k: z.number().int().min(-1).nullish(),
+  seed: z.number().int().nullish(),
+  ignore_eos: z.boolean().nullish(),
+  stop_token_ids: z.array(z.number().int().nonnegative()).nullish(),
+  stop: StopSchema.nullish(),
+  n: z.number().int().min(1).max(128).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() }).nullish(),
+  user: z.string().nullish(),
+  presence_penalty: z.literal(0, { errorMap: () => ({ message: "presence_penalty is not supported (only 0)" }) }).nullish(),
+  frequency_penalty: z.literal(0, { errorMap: () => ({ message: "frequency_penalty is not supported (only 0)" }) }).nullish(),
+  logit_bias: z.record(z.string(), z.number()).refine((m) => Object.keys(m).length === 0, "logit_bias is not supported").nullish(),
+};
+
 export const CompletionRequestSchema = z
   .object({
-    model: z.string().optional(),
+    ...samplingFields,
     prompt: PromptSchema,
-    max_tokens: z.number().int().positive().nullish(),
-    temperature: z.number().min(0).max(2).nullish(),
-    top_p: z.number().gt(0).max(1).nullish(),
-    top_k: z.number().int().min(-1).nullish(),
-    seed: z.number().int().nullish(),
-    ignore_eos: z.boolean().nullish(),
-    stop_token_ids: z.array(z.number().int().nonnegative()).nullish(),
-    logprobs: z.union([z.number().int().min(0).max(5), z.boolean()]).nullish(),
-    stream: z.boolean().nullish(),
-    stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
-    n: z.literal(1, { errorMap: () => ({ message: "only n=1 is supported" }) }).nullish(),
-    stop: z.null({ invalid_type_error: "stop strings are not supported; use stop_token_ids" }).optional(),
-    echo: z.literal(false, { errorMap: () => ({ message: "echo is not supported" }) }).nullish(),
-    user: z.string().nullish(),
+    // An int k (0..20): the chosen token's logprob and the k most likely alternatives; true = 0.
+    logprobs: z.union([z.number().int().min(0).max(20), z.boolean()]).nullish(),
+    echo: z.boolean().nullish(),
     suffix: z.null({ invalid_type_error: "suffix is not supported" }).optional(),
-    best_of: z.literal(1, { errorMap: () => ({ message: "only best_of=1 is supported" }) }).nullish(),
-    presence_penalty: z.literal(0, { errorMap: () => ({ message: "presence_penalty is not supported (only 0)" }) }).nullish(),
-    frequency_penalty: z.literal(0, { errorMap: () => ({ message: "frequency_penalty is not supported (only 0)" }) }).nullish(),
-    logit_bias: z.record(z.string(), z.number()).refine((m) => Object.keys(m).length === 0, "logit_bias is not supported").nullish(),
+    best_of: z.number().int().positive().nullish(),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.best_of != null && r.best_of !== (r.n ?? 1)) ctx.addIssue({ code: "custom", path: ["best_of"], message: "best_of must equal n (no server-side ranking)" });
+  });
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 /** Normalise the four prompt shapes into a list of prompts, each text or ids. */

@@ -1,12 +1,16 @@
-// GPT-2 BPE (r50k_base, bundled with js-tiktoken, works offline).
-// Models with a vocabulary smaller than r50k's 50257 (synthetic:tiny has 1000) cannot see every
+// GPT-2 BPE (r50k_base, bundled with js-tiktoken, works offline): the tokenizer of GPT-2 models whose
+// directory has no tokenizer.json, and of the synthetic GPT-2-shaped presets.
+// Models with a vocabulary smaller than r50k's 50257 (synthetic:tiny has 1024) cannot see every
 // BPE id: text prompts are mapped with id % vocab (lossy, but deterministic and in range), while
 // token-id prompts must already be in range (an id >= vocab is the caller's error).
 import { Tiktoken } from "js-tiktoken/lite";
 import r50k_base from "js-tiktoken/ranks/r50k_base";
+import type { TextTokenizer } from "./types.js";
 
 export const R50K_VOCAB = 50257;
+const ENDOFTEXT = 50256;
 let enc: Tiktoken | null = null;
+let bytesOf: Uint8Array[] | null = null;
 
 function encoder(): Tiktoken {
   enc ??= new Tiktoken(r50k_base);
@@ -29,26 +33,31 @@ export function encodeForModel(text: string, vocab: number): number[] {
   return vocab >= R50K_VOCAB ? ids : ids.map((t) => t % vocab);
 }
 
-/**
- * Streaming detokenizer: text of the tokens pushed so far, emitted only at UTF-8 boundaries
- * (a BPE token can end mid-character; holding back until the character completes avoids U+FFFD).
- */
-export class IncrementalDecoder {
-  private pending: number[] = [];
-
-  /** Text newly completed by these tokens (possibly ""). */
-  push(ids: readonly number[]): string {
-    this.pending.push(...ids);
-    const text = decode(this.pending);
-    if (text.endsWith("\uFFFD") && this.pending.length < 8) return "";
-    this.pending = [];
-    return text;
+/** The bytes of each r50k token, from the ranks table js-tiktoken ships (lines "? offset b64 b64 ..."). */
+function tokenByteTable(): Uint8Array[] {
+  if (bytesOf) return bytesOf;
+  const table: Uint8Array[] = [];
+  for (const line of r50k_base.bpe_ranks.split("\n")) {
+    if (!line) continue;
+    const [, offset, ...tokens] = line.split(" ");
+    tokens.forEach((b64, i) => (table[Number(offset) + i] = Buffer.from(b64, "base64")));
   }
+  table[ENDOFTEXT] = Buffer.from("<|endoftext|>");
+  return (bytesOf = table);
+}
 
-  /** Whatever is still held back, at the end of a stream. */
-  flush(): string {
-    const text = decode(this.pending);
-    this.pending = [];
-    return text;
-  }
+/** r50k as a TextTokenizer for a model of `vocab` ids (folding text ids when vocab < 50257). */
+export function r50kTokenizer(vocab: number): TextTokenizer {
+  return {
+    description: vocab >= R50K_VOCAB ? "r50k_base (GPT-2 BPE)" : `r50k_base (GPT-2 BPE), text ids folded into the model's ${vocab} with id % ${vocab}`,
+    vocabSize: Math.min(vocab, R50K_VOCAB),
+    bosToken: null,
+    eosToken: "<|endoftext|>",
+    eosTokenId: vocab > ENDOFTEXT ? ENDOFTEXT : null,
+    chatTemplate: null,
+    encode: (text) => encodeForModel(text, vocab),
+    decode: (ids, skipSpecialTokens = true) => decode(skipSpecialTokens ? ids.filter((t) => t !== ENDOFTEXT) : ids),
+    tokenText: (id) => decode([id]),
+    tokenBytes: (id) => [...(tokenByteTable()[id] ?? [])],
+  };
 }

@@ -63,7 +63,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   try { op = JSON.parse(line); } catch { return out({ ev: "error", code: "bad_json", message: "bad json" }); }
   if (op.op === "add") {
     if (live.has(op.id)) return out({ ev: "error", code: "duplicate_id", id: op.id, message: "duplicate id" });
-    const r = { id: op.id, prompt: op.prompt ?? [], out: [], max: op.max_tokens ?? 16, ignoreEos: !!op.ignore_eos, stop: op.stop_token_ids ?? [], logprobs: !!op.logprobs };
+    const r = { id: op.id, prompt: op.prompt ?? [], out: [], max: op.max_tokens ?? 16, ignoreEos: !!op.ignore_eos, stop: op.stop_token_ids ?? [], logprobs: !!op.logprobs, top: op.top_logprobs ?? 0 };
     const bad = !Array.isArray(op.prompt) || op.prompt.length === 0 ? "prompt must be a non-empty array"
       : op.prompt.some((t) => !Number.isInteger(t) || t < 0 || t >= VOCAB) ? `prompt token out of range [0, ${VOCAB})`
       : op.prompt.length + r.max > N_CTX ? `prompt of ${op.prompt.length} tokens + max_tokens ${r.max} exceeds the context of ${N_CTX}` : null;
@@ -85,7 +85,9 @@ setInterval(() => {
   for (const r of [...live.values()]) {
     const t = tokenAt(r.prompt, r.out.length, r.out.length === 0 ? prefill : decode);
     r.out.push(t);
-    out({ ev: "tok", id: r.id, tokens: [t], t_ns: now(), ...(r.logprobs ? { logprobs: [-1.5] } : {}) });
+    // The chosen token is the most likely one at -1.5, then ids after it at -2.5, -3.5, ...
+    const top = r.top > 0 ? { top_logprobs: [Array.from({ length: r.top }, (_, j) => [(t + j) % VOCAB, -1.5 - j])] } : {};
+    out({ ev: "tok", id: r.id, tokens: [t], t_ns: now(), ...(r.logprobs ? { logprobs: [-1.5] } : {}), ...top });
     if (++toksSent >= dieAfter) process.exit(1);
     if (r.stop.includes(t) && !r.ignoreEos) finish(r, "stop");
     else if (r.out.length >= r.max) finish(r, "length");

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "core/types.h"
@@ -82,6 +83,9 @@ inline StepBatch one_sequence_prefill(const std::vector<int32_t>& tokens, const 
 struct SampleResult {
   int32_t token = -1;
   float logprob = 0.0f;  // log p(token) under the unmodified (temperature 1) distribution
+  // The SamplingParams::top_logprobs most likely tokens of that distribution with their logprobs,
+  // best first (logit descending, index ascending on ties); empty unless asked for.
+  std::vector<std::pair<int32_t, float>> top;
 };
 
 }  // namespace attnbench

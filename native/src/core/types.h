@@ -18,6 +18,9 @@ struct SamplingParams {
   int top_k = 0;             // 0 = off
   uint64_t seed = 0;
   bool want_logprobs = false;
+  int top_logprobs = 0;      // most likely alternatives reported per token (0 = none)
 };
+
+constexpr int kMaxTopLogprobs = 20;  // the largest top_logprobs an `add` may ask for
 
 }  // namespace attnbench

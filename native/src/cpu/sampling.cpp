@@ -17,9 +17,22 @@ static int argmax_lowest(const float* x, int n) {
   return best;
 }
 
+std::vector<std::pair<int32_t, float>> top_logprobs(const float* logits, int vocab, int k, float lse) {
+  k = std::min(k, vocab);
+  if (k <= 0) return {};
+  std::vector<int> order(vocab);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  std::vector<std::pair<int32_t, float>> top(k);
+  for (int i = 0; i < k; ++i) top[i] = {order[i], logits[order[i]] - lse};
+  return top;
+}
+
 SampleResult sample_token(const float* logits, int vocab, const SamplingParams& params, uint32_t step) {
   SampleResult res;
   const float lse = logsumexp(logits, vocab);
+  if (params.top_logprobs > 0) res.top = top_logprobs(logits, vocab, params.top_logprobs, lse);
   if (params.temperature <= 0.0f) {
     res.token = argmax_lowest(logits, vocab);
     res.logprob = logits[res.token] - lse;

@@ -6,6 +6,8 @@
 // The reported logprob is always log_softmax(raw logits)[token].
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "core/types.h"
 #include "core/step_batch.h"
@@ -13,5 +15,9 @@
 namespace attnbench {
 
 SampleResult sample_token(const float* logits, int vocab, const SamplingParams& params, uint32_t step);
+
+// The k most likely tokens of log_softmax(logits) (lse = logsumexp(logits)), best first: logit
+// descending, index ascending on ties. What `top_logprobs` reports (sample_token fills it).
+std::vector<std::pair<int32_t, float>> top_logprobs(const float* logits, int vocab, int k, float lse);
 
 }  // namespace attnbench

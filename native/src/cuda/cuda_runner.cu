@@ -20,6 +20,7 @@
 #include "cuda/step_inputs.h"         // defines: StepInputs, pad_decode_batch, pad_prefill_batch
 #include "kernels/logprobs.cuh"       // defines: target_logprob_forward
 #include "kernels/sampling.cuh"       // defines: sample_forward
+#include "kernels/top_logprobs.cuh"   // defines: top_logprobs_forward
 #include "models/registry.h"
 #include "runner/model_runner.h"
 
@@ -42,6 +43,7 @@ class CudaRunner final : public ModelRunner {
   size_t kv_cache_bytes() const override { return kv_.bytes(); }
   void set_timing(bool on) override;
   RunnerStepTiming last_timing() const override { return timing_; }
+  void collect_top_logprobs(const StepBatch& b, int k, std::vector<SampleResult>& out);
 
  private:
   // Binds the step described by md and runs the model's forward on stream_; the final norm and LM
@@ -74,6 +76,7 @@ class CudaRunner final : public ModelRunner {
   DeviceBuffer logits_;             // fp32 [S, Vld_]
   DeviceBuffer sampled_;            // int32 tokens [S] | fp32 logprobs [S]
   PinnedBuffer sampled_host_;
+  DeviceBuffer top_;                // top_logprobs rows | ids | logprobs, grown the first time one is asked for
   std::vector<int> buckets_;        // decode batch sizes a pure-decode step is padded to
   BucketGraphs graphs_;
   // One-sequence prefill steps (a request arriving at an idle engine: the online TTFT case), one graph
@@ -378,6 +381,31 @@ void CudaRunner::collect(std::vector<SampleResult>& out) {
     out[j].token = host[r];
     out[j].logprob = lp[r];
   }
+  int k = 0;
+  for (int j = 0; j < n_samp; ++j) k = std::max(k, b.sample_params[j].top_logprobs);
+  if (k > 0) collect_top_logprobs(b, k, out);
+}
+
+// top_logprobs, only when a request asks for it: the k best tokens of each sampled row's logits, which
+// logits_ still holds after the step (rows as in collect: graph rows are slices, eager rows samples).
+void CudaRunner::collect_top_logprobs(const StepBatch& b, int k, std::vector<SampleResult>& out) {
+  const int n = (int)b.sample_seq.size();
+  std::vector<int32_t> rows(n);
+  for (int j = 0; j < n; ++j) rows[j] = fl_.bucket > 0 ? b.sample_seq[j] : j;
+  top_.resize((size_t)max_seqs_ * (1 + 2 * kMaxTopLogprobs) * 4);
+  int32_t* d_rows = top_.get<int32_t>();
+  int32_t* d_ids = d_rows + max_seqs_;
+  float* d_lp = reinterpret_cast<float*>(d_ids + (size_t)max_seqs_ * kMaxTopLogprobs);
+  std::vector<int32_t> ids((size_t)n * k);
+  std::vector<float> lps((size_t)n * k);
+  CUDA_CHECK(cudaMemcpyAsync(d_rows, rows.data(), (size_t)n * 4, cudaMemcpyHostToDevice, stream_));
+  top_logprobs_forward(d_ids, d_lp, logits_.get<float>(), d_rows, n, cfg_.vocab_size, Vld_, k, stream_);
+  CUDA_CHECK(cudaMemcpyAsync(ids.data(), d_ids, ids.size() * 4, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(lps.data(), d_lp, lps.size() * 4, cudaMemcpyDeviceToHost, stream_));
+  SYNC_STREAM(stream_);
+  for (int j = 0; j < n; ++j)
+    for (int t = 0; t < std::min(k, b.sample_params[j].top_logprobs); ++t)
+      if (ids[(size_t)j * k + t] >= 0) out[j].top.emplace_back(ids[(size_t)j * k + t], lps[(size_t)j * k + t]);
 }
 
 // One prefill of the whole sequence in KV blocks [0, n / block_size]; overwrites those blocks, so

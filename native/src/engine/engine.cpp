@@ -170,7 +170,7 @@ void Engine::finish(Sequence* seq, const std::string& error) {
 void Engine::flush_pending() {
   if (pending_toks_.empty() && pending_done_.empty()) return;
   for (const PendingTok& t : pending_toks_)
-    emit_(tok_event(t.id, t.token, t.want_logprob ? &t.logprob : nullptr, pending_t_ns_));
+    emit_(tok_event(t.id, t.token, t.want_logprob ? &t.logprob : nullptr, pending_t_ns_, t.top.empty() ? nullptr : &t.top));
   pending_toks_.clear();
   std::vector<Sequence*> done;
   done.swap(pending_done_);
@@ -228,8 +228,8 @@ void Engine::step() {
   for (const auto* list : {&out.prefills, &out.decodes})
     for (const auto& s : *list) {
       if (!s.sample) continue;
-      const SampleResult& r = results[row++];
-      pending_toks_.push_back({s.seq->request_id, r.token, r.logprob, s.seq->sampling.want_logprobs});
+      SampleResult& r = results[row++];
+      pending_toks_.push_back({s.seq->request_id, r.token, r.logprob, s.seq->sampling.want_logprobs, std::move(r.top)});
     }
   std::vector<Sequence*> done = scheduler_->commit(out, tokens);
   pending_done_.insert(pending_done_.end(), done.begin(), done.end());

@@ -85,6 +85,7 @@ class Engine {
     int32_t token;
     float logprob;
     bool want_logprob;
+    std::vector<std::pair<int32_t, float>> top;  // empty unless the request asked for top_logprobs
   };
   bool overlap_emit_ = false;
   std::vector<PendingTok> pending_toks_;
