@@ -80,7 +80,7 @@ fi
 SEED_FLAGS=(--model synthetic:gpt2 --device cuda --input-len 256 --output-len 64 --num-prompts 128 --seed 0 --no-plot)
 OFFLINE_BACKENDS=${OFFLINE_BACKENDS:-naive,fused,flashattn/fused,cudnn/fused,flashinfer}
 if has offline; then
-  run_stage offline offline.log timeout 400 node bin/attnbench.js bench offline "${SEED_FLAGS[@]}" --repeats 5 \
+  run_stage offline offline.log timeout 400 node bin/attnbench.js bench offline "${SEED_FLAGS[@]}" --repeats "${OFFLINE_REPEATS:-5}" \
     --backends "$OFFLINE_BACKENDS" --out "$OUT/offline"
   cp "$OUT"/offline/offline_*/offline_results.json "$OUT/offline_results.json" 2>/dev/null
 fi

@@ -19,7 +19,7 @@ test("bench online against a server that rejects every request: exit 1, 'no succ
     // Every request names a model the server does not have: 404 each.
     const r = await cli(["bench", "online", "--endpoint", s.url, "--served-model-name", "nope", "--vocab-size", "1000", ...SMALL, "--out", out]);
     assert.equal(r.exitCode, 1, r.stderr);
-    assert.match(r.stderr, /endpoint x1: 0\/5 ok, no successful requests \(5x HTTP 404: The model "nope" does not exist/);
+    assert.match(r.stderr, /endpoint x1( \([^)]*offered\))?: 0\/5 ok, no successful requests \(5x HTTP 404: The model "nope" does not exist/);
     assert.doesNotMatch(r.stderr, /TTFT p50 0\.0|0\.0 ms/);
     assert.match(r.stderr, /result: NOT VALID \(exit 1\)/);
     const res = OnlineResultsSchema.parse(readResults(out, "online"));

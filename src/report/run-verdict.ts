@@ -65,11 +65,11 @@ export function onlineRunLine(run: OnlineRun): string {
   if (s.queue_ms && s.queue_ms.max > 0) line += `; client queue p50/p99 ${s.queue_ms.p50.toFixed(1)}/${s.queue_ms.p99.toFixed(1)} ms`;
   if (s.goodput) line += `; goodput ${s.goodput.req_s.toFixed(2)} req/s (${pct(s.goodput.fraction)} met the SLO)`;
   if (s.prefix_cache?.hit_rate !== null && s.prefix_cache?.hit_rate !== undefined) line += `; prefix cache hit rate ${pct(s.prefix_cache.hit_rate)}`;
+  if (s.invalid.length) line += ` INVALID: ${s.invalid.join("; ")}`;
+  if (run.status !== "ok") line += ` (${run.status}: ${run.reason})`;
   const lg = s.load_generator;
   if (lg && !lg.schedule_held)
     line += `\nWARNING: ${run.backend.label} x${run.scale}: the load generator did not hold its schedule (dispatch lateness p99 ${s.lateness_ms.p99.toFixed(2)} ms > target ${lg.lateness_target_ms} ms)`;
-  if (s.invalid.length) line += ` INVALID: ${s.invalid.join("; ")}`;
-  if (run.status !== "ok") line += ` (${run.status}: ${run.reason})`;
   return line;
 }
 

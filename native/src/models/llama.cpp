@@ -254,9 +254,9 @@ ModelFamily llama_family() {
   f.load_weights = load_llama;
   f.make_synthetic = synthetic_llama;
   // Llama 3's: <|end_of_text|> 128001, <|eom_id|> 128008, <|eot_id|> 128009. The tiny one's vocabulary
-  // is test/fixtures/tokenizer-tiny's (1024 ids), whose <|end_of_text|> is 1.
+  // is test/fixtures/tokenizer-tiny's (1024 ids): <|end_of_text|> 1020, <|eot_id|> 1023.
   f.presets = {
-      {"llama-tiny", llama_config({1024, 8192, 256, 2, 4, 2, 64, 512}, 500000.0f, true, 8.0f, false, 1e-5f, {1})},
+      {"llama-tiny", llama_config({1024, 8192, 256, 2, 4, 2, 64, 512}, 500000.0f, true, 8.0f, false, 1e-5f, {1020, 1023})},
       {"llama-3.2-1b", llama_config({128256, 131072, 2048, 16, 32, 8, 64, 8192}, 500000.0f, true, 32.0f, true, 1e-5f,
                                     {128001, 128008, 128009})},
       {"llama-3.1-8b", llama_config({128256, 131072, 4096, 32, 32, 8, 128, 14336}, 500000.0f, true, 8.0f, false, 1e-5f,
@@ -283,12 +283,12 @@ ModelFamily qwen_family(const char* name, const char* arch, const char* type, bo
   // <|endoftext|> 151643, <|im_end|> 151645; the tiny ones use test/fixtures/tokenizer-tiny's ids.
   if (qwen3) {
     f.presets = {
-        {"qwen3-tiny", qwen({1024, 8192, 256, 2, 4, 2, 64, 512}, true, {1})},
+        {"qwen3-tiny", qwen({1024, 8192, 256, 2, 4, 2, 64, 512}, true, {1020, 1023})},
         {"qwen3-0.6b", qwen({151936, 40960, 1024, 28, 16, 8, 128, 3072}, true, {151643, 151645})},
         {"qwen3-8b", qwen({151936, 40960, 4096, 36, 32, 8, 128, 12288}, false, {151643, 151645})},
     };
   } else {
-    f.presets = {{"qwen2-tiny", qwen({1024, 8192, 256, 2, 4, 1, 64, 512}, true, {1})}};
+    f.presets = {{"qwen2-tiny", qwen({1024, 8192, 256, 2, 4, 1, 64, 512}, true, {1020, 1023})}};
   }
   return f;
 }
