@@ -5,7 +5,7 @@
 #   engine  GPU ctests (kernels, attention, runner: greedy vs CPU engine, graphs on/off) + HF check
 #   offline the offline seed workload (GPT-2 shapes, fp16, 128 x 256 -> 64) for every backend
 #   gate    the gate on two offline runs of the same build (must pass), a planted slowdown (must
-#           fail), and the committed H100 baseline (baselines/h100-offline.json.gz) when present
+#           fail), and the committed H200 baseline (baselines/h200-offline.json.gz) when present
 #   online  Azure conv trace, --num-prompts (default 200), scales 0.4..1.6, backends $ONLINE_BACKENDS
 #   hf      Hugging Face transformers generate() on the same offline workload (eager, static+compile)
 #   kernels scripts/gpu/kernels-check.sh (attention microbenchmark + PyTorch anchors)
@@ -94,8 +94,8 @@ if has gate; then
   run_stage "gate A~B (pass)" gate_ab.md node bin/attnbench.js gate --baseline "$A" --candidate "$B"
   ab gate --baseline "$A" --candidate "$C" --force >"$OUT/gate_ac.md" 2>&1; rc=$?
   if [ $rc = 1 ]; then row "gate A~C slow (fail)" ok 0 "gate_ac.md: regression caught"; else row "gate A~C slow (fail)" FAIL 0 "exit $rc"; fi
-  if [ -f baselines/h100-offline.json.gz ]; then
-    ab gate --baseline baselines/h100-offline.json.gz --candidate "$A" >"$OUT/gate_baseline.md" 2>&1; rc=$?
+  if [ -f baselines/h200-offline.json.gz ]; then
+    ab gate --baseline baselines/h200-offline.json.gz --candidate "$A" >"$OUT/gate_baseline.md" 2>&1; rc=$?
     # Not comparable (exit 2): say why in the row (the differing fingerprint keys), not only in the file.
     why=$([ $rc = 2 ] && grep -E '^  [a-z_]+: baseline ' "$OUT/gate_baseline.md" | head -3 | sed 's/^ *//' | paste -sd ';' -)
     row "gate vs baseline" "$([ $rc = 0 ] && echo ok || echo "rc$rc")" 0 "gate_baseline.md${why:+: not comparable: $why}"
