@@ -4,7 +4,10 @@
 #   ATTNBENCH_CUDA=OFF bash scripts/build-engine.sh   CPU only
 #   extra CMake arguments pass through: bash scripts/build-engine.sh -DFLASHINFER_INCLUDE_DIR=...
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# Where this script physically is: CMake's cache records where it was configured, and a checkout
+# reached through symlinks (test/readme.test.ts's scratch copy) must build in the same place, not
+# reconfigure it.
+cd "$(dirname "$(readlink -f "$0")")/.."
 
 # nlohmann/json (header-only) is the one library the CPU engine needs beyond a C++17 compiler.
 if [ ! -f /usr/include/nlohmann/json.hpp ]; then
