@@ -8,7 +8,7 @@ import { benchLoadgenCommand } from "./commands/bench-loadgen.js";
 import { plotCommand } from "./commands/plot.js";
 import { gateCommand } from "./commands/gate.js";
 import { kernelsCommand } from "./commands/kernels.js";
-import { toolVersion } from "./cli/paths.js";
+import { toolVersion } from "./core/paths.js";
 import { reportError } from "./cli/errors.js";
 
 export function buildProgram(): Command {

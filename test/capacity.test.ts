@@ -2,7 +2,8 @@
 // capacity, and the capacity estimate from a saturating run's records.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { capacityFromRecords, loadFractions, parseScales, scalesForCapacity, traceRate } from "../src/load/capacity.js";
+import { capacityFromRecords, loadFractions, scalesForCapacity, traceRate } from "../src/load/capacity.js";
+import { parseScales } from "../src/cli/scales.js";
 import { rec } from "./helpers/records.js";
 
 test("--scales: fixed lists, auto, auto:N; bad values are refused with a reason", () => {

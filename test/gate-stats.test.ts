@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { quantile } from "../src/gate/quantile.js";
+import { quantile } from "../src/metrics/quantile.js";
 import { percentile } from "../src/metrics/percentiles.js";
 import { bootstrapRatio, weightedQuantileForTests } from "../src/gate/bootstrap.js";
 import { decide, splitRepeats } from "../src/gate/compare.js";

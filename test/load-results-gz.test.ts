@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { loadResults, ResultsFileError } from "../src/report/load-results.js";
+import { loadResults, ResultsFileError } from "../src/results/load-results.js";
 
 const fixture = join(import.meta.dirname, "fixtures", "results", "offline_baseline.json");
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { gitSha } from "../src/results/meta.js";
-import { PACKAGE_ROOT } from "../src/cli/paths.js";
+import { PACKAGE_ROOT } from "../src/core/paths.js";
 
 test("gitSha: ATTNBENCH_GIT_SHA wins (an exported tree knows its commit only from outside)", () => {
   const saved = process.env.ATTNBENCH_GIT_SHA;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { parseTrace } from "../src/traces/load.js";
 import { TraceError } from "../src/traces/types.js";
-import { parseResults, ResultsFileError } from "../src/report/load-results.js";
+import { parseResults, ResultsFileError } from "../src/results/load-results.js";
 import { percentile, summarize } from "../src/metrics/percentiles.js";
 import { requestLatency } from "../src/metrics/request.js";
 import { summarizeOnline } from "../src/metrics/online.js";

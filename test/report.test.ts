@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadResults, parseResults, ResultsFileError } from "../src/report/load-results.js";
+import { loadResults, parseResults, ResultsFileError } from "../src/results/load-results.js";
 import { onlineSummaryMarkdown } from "../src/report/online-summary.js";
 import { offlineSummaryMarkdown } from "../src/report/offline-summary.js";
 import { comparisonMarkdown } from "../src/report/comparison.js";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { RequestRecordSchema } from "../src/results/schema.js";
-import { vllmServeResult, vllmDate } from "../src/results/vllm-compat.js";
+import { vllmServeResult, vllmDate } from "../src/report/vllm-compat.js";
 import { cli, tmpOut } from "./helpers/cli.js";
 import { FAKE_ENGINE, REPO_ROOT } from "./helpers/paths.js";
 

@@ -3,7 +3,10 @@
 import { Command } from "commander";
 import { z } from "zod";
 import { optInt, optNum } from "./schemas.js";
-import { resolveEnginePath } from "./paths.js";
+import { resolveEnginePath } from "../core/paths.js";
+import { engineArgs, type BackendPair } from "../engine/args.js";
+
+export { engineArgs, type BackendPair };
 
 export const EngineOptionsSchema = z
   .object({
@@ -64,34 +67,6 @@ export function addEngineOptions(cmd: Command, backendFlags = true): Command {
     .option("--enable-prefix-caching", "reuse the KV blocks of cached prompt prefixes (engine flag; default: off)")
     .option("--engine <path>", "engine binary (default: $ATTNBENCH_ENGINE, else native/build/attnbench-engine in the package)")
     .option("--ready-timeout-s <seconds>", "how long to wait for the engine's ready event", "300");
-}
-
-export interface BackendPair {
-  prefill: string;
-  decode: string;
-}
-
-/** argv for the engine binary (everything but the binary itself). */
-export function engineArgs(o: EngineOptions, backend?: BackendPair): string[] {
-  const a: string[] = ["--model", o.model, "--device", o.device];
-  const put = (flag: string, v: string | number | undefined) => {
-    if (v !== undefined) a.push(flag, String(v));
-  };
-  put("--dtype", o.dtype);
-  put("--prefill-attn-backend", backend?.prefill ?? o.prefillAttnBackend);
-  put("--decode-attn-backend", backend?.decode ?? o.decodeAttnBackend);
-  put("--block-size", o.blockSize);
-  put("--num-kv-blocks", o.numKvBlocks);
-  put("--kv-cache-gb", o.kvCacheGb);
-  put("--gpu-memory-utilization", o.gpuMemoryUtilization);
-  put("--max-num-seqs", o.maxNumSeqs);
-  put("--max-num-batched-tokens", o.maxNumBatchedTokens);
-  if (!o.cudaGraph) a.push("--no-cuda-graph");
-  put("--step-delay-us", o.stepDelayUs);
-  put("--cpu-threads", o.cpuThreads);
-  put("--seed", o.engineSeed);
-  if (o.enablePrefixCaching) a.push("--enable-prefix-caching");
-  return a;
 }
 
 /** The same flags as `attnbench` options (for spawning `attnbench serve` as a child). */

@@ -4,9 +4,9 @@ import { z } from "zod";
 import { EngineOptionsSchema } from "./engine-options.js";
 import { backendsConflict, BenchCommonSchema } from "./bench-options.js";
 import { int, keyValueList, optInt } from "./schemas.js";
-import { parseScales } from "../load/capacity.js";
+import { parseScales } from "./scales.js";
 import { TRACE_FORMATS } from "../traces/load.js";
-import { DEFAULT_TRACE } from "./paths.js";
+import { DEFAULT_TRACE } from "../core/paths.js";
 
 export const DEFAULT_SCALES = "0.4,0.5,0.6,0.8,1.6";
 

@@ -5,7 +5,7 @@ import { Command } from "commander";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { action, parseOptions, UsageError } from "../cli/errors.js";
-import { TRACES_DIR } from "../cli/paths.js";
+import { TRACES_DIR } from "../core/paths.js";
 import { addEngineOptions, sharedEngineFlags } from "../cli/engine-options.js";
 import { addBenchOptions, resolveBackends } from "../cli/bench-options.js";
 import { addOnlineOptions, OnlineSchema, promptFormatOf, type OnlineOptions } from "../cli/online-options.js";
@@ -18,7 +18,7 @@ import { loadSynthetic, loadTraceFile, type LoadedTrace } from "../traces/load.j
 import { ONLINE_SCHEMA, OnlineResultsSchema, type Backend, type Capacity, type Meta, type OnlineResults, type OnlineRun, type RequestRecord } from "../results/schema.js";
 import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
-import { writeVllmResults } from "../results/vllm-file.js";
+import { writeVllmResults } from "../report/vllm-file.js";
 import { plotAfterBench } from "../results/plot-hook.js";
 import { summarizeOnline, type OnlineSummaryOptions } from "../metrics/online.js";
 import { buildOnlineItems, type OnlineWorkload } from "../load/online-workload.js";

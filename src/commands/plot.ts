@@ -4,7 +4,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import { action, parseOptions, UsageError } from "../cli/errors.js";
 import { defaultFiguresDir, plotResults } from "../plot/index.js";
-import { ResultsFileError } from "../report/load-results.js";
+import { ResultsFileError } from "../results/load-results.js";
 
 const PlotOptionsSchema = z
   .object({

@@ -4,7 +4,7 @@
 // draws whole groups with replacement, so correlated gaps of one request are not treated as
 // independent evidence. Both files are resampled independently; the interval is the percentile
 // interval of the resampled ratios. Seeded: the same files give the same interval everywhere.
-import { quantileSorted } from "./quantile.js";
+import { quantileSorted } from "../metrics/quantile.js";
 import { mulberry32, type Rng } from "./rng.js";
 
 export interface RatioInterval {

@@ -3,8 +3,8 @@
 // the bad direction. Noise widens the interval and so cannot fail the gate; a real slowdown moves all of it.
 import type { AnyResults, OfflineRun, OnlineRun, RequestRecord } from "../results/schema.js";
 import { bootstrapRatio, type RatioInterval } from "./bootstrap.js";
-import { metricSamplesByRequest } from "./request-metrics.js";
-import { quantile } from "./quantile.js";
+import { metricSamplesByRequest } from "../metrics/request-metrics.js";
+import { quantile } from "../metrics/quantile.js";
 import { seedFromString } from "./rng.js";
 import { tolerancesFor, type GateKind, type GateMetric } from "./tolerances.js";
 

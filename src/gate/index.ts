@@ -2,7 +2,7 @@
 // (0 pass, 1 regression, 2 invalid input) so the command and the tests share one path.
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { loadResults, ResultsFileError, type LoadedResults } from "../report/load-results.js";
+import { loadResults, ResultsFileError, type LoadedResults } from "../results/load-results.js";
 import { plotComparison } from "../plot/index.js";
 import { compareResults, DEFAULT_COMPARE, type GateOutcome } from "./compare.js";
 import { describeDiffs, diffFingerprints } from "./fingerprint.js";

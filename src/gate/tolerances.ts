@@ -1,5 +1,5 @@
 // The gate's metrics, their directions and default tolerances, and the --max-regression parser.
-import type { LatencyMetric } from "./request-metrics.js";
+import type { LatencyMetric } from "../metrics/request-metrics.js";
 
 export type GateKind = "online" | "offline";
 

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { UsageError } from "../cli/errors.js";
-import { PACKAGE_ROOT } from "../cli/paths.js";
+import { PACKAGE_ROOT } from "../core/paths.js";
 import { renderKernelsChart } from "./chart.js";
 import { mergeKernels } from "./merge.js";
 import { AnchorFileSchema, NativeFileSchema, type AnchorFile, type KernelsReport, type NativeFile } from "./schema.js";

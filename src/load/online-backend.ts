@@ -12,6 +12,7 @@ import { spawnServe, waitHealthy, type ServeChild } from "./serve-process.js";
 import type { StreamPool } from "./stream-pool.js";
 import { capacityFromRecords, type CapacityEstimate } from "./capacity.js";
 import type { EndpointInfo } from "./endpoint-info.js";
+import { isBackendRefusal, unavailableReason } from "../engine/args.js";
 
 export interface TargetOptions extends EngineOptions {
   endpoint?: string;
@@ -56,7 +57,6 @@ export interface LoadOptions {
 }
 
 type Failure = { status: "unavailable" | "failed"; reason: string };
-const REFUSAL = /unavailable|unknown|not built|not available|unsupported/i;
 
 async function openTarget(o: TargetOptions, backend: Backend, label: string, hooks: RunHooks): Promise<{ target: Target; items: OnlineItem[] } | Failure> {
   if (o.endpoint) {
@@ -78,13 +78,13 @@ async function openTarget(o: TargetOptions, backend: Backend, label: string, hoo
     });
   } catch (err) {
     const e = err as Error & { engineRefused?: boolean };
-    return { status: e.engineRefused && REFUSAL.test(e.message) ? "unavailable" : "failed", reason: e.message };
+    return { status: e.engineRefused && isBackendRefusal(e.message) ? "unavailable" : "failed", reason: e.message };
   }
   hooks.setChild(child);
   const target = { url: child.url, model: o.servedModelName ?? "", child };
   try {
     const health = await waitHealthy(child.url, 30_000, () => child.exited() === null);
-    const why = unavailableIn(health.backends, backend);
+    const why = unavailableReason(health.backends, backend);
     if (why) {
       await closeTarget(target, hooks);
       return { status: "unavailable", reason: why };
@@ -218,14 +218,5 @@ export async function runCapacity(o: TargetOptions, l: LoadOptions, backend: Bac
   } finally {
     await closeTarget(target, hooks);
   }
-}
-
-function unavailableIn(backends: unknown, b: Backend): string | null {
-  const m = backends as { prefill?: Record<string, string>; decode?: Record<string, string> } | undefined;
-  const p = m?.prefill?.[b.prefill];
-  const d = m?.decode?.[b.decode];
-  if (p !== undefined && p !== "ok") return `prefill ${b.prefill}: ${p}`;
-  if (d !== undefined && d !== "ok") return `decode ${b.decode}: ${d}`;
-  return null;
 }
 

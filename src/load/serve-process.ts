@@ -2,7 +2,7 @@
 // child picks itself (--port 0, URL read from its stdout), so parallel benches never collide.
 import { execa } from "execa";
 import { createInterface } from "node:readline";
-import { BIN_PATH } from "../cli/paths.js";
+import { BIN_PATH } from "../core/paths.js";
 
 /** serve's exit code when its engine refused to start (commands/serve.ts). */
 const EXIT_ENGINE_START = 3;

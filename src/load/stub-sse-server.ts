@@ -6,7 +6,7 @@
 import cluster from "node:cluster";
 import http from "node:http";
 import { execa, type ResultPromise } from "execa";
-import { BIN_PATH } from "../cli/paths.js";
+import { BIN_PATH } from "../core/paths.js";
 
 /** In the `--stub-server` process: fork `procs` workers that serve; the primary reports the port on stdout. */
 export function runStubServer(procs: number, chunkMs: number): void {

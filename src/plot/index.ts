@@ -3,13 +3,13 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { OfflineResults, OnlineResults } from "../results/schema.js";
-import { LATENCY_METRICS } from "../gate/request-metrics.js";
-import { isOnline, loadResults, ResultsFileError, type LoadedResults } from "../report/load-results.js";
+import { LATENCY_METRICS } from "../metrics/request-metrics.js";
+import { isOnline, loadResults, ResultsFileError, type LoadedResults } from "../results/load-results.js";
 import { onlineSummaryMarkdown } from "../report/online-summary.js";
 import { offlineSummaryMarkdown } from "../report/offline-summary.js";
 import { comparisonMarkdown } from "../report/comparison.js";
 import { distinctNames } from "../report/describe.js";
-import { backendOrder, latencyRows, missingBackends } from "./online-data.js";
+import { backendOrder, latencyRows, missingBackends } from "../metrics/online-data.js";
 import { onlineGridSpec, onlineMetricSpec, type OnlineFigureInput } from "./online-spec.js";
 import { offlineThroughputSpec, throughputRows } from "./offline-spec.js";
 import { renderFigure } from "./render.js";
@@ -111,4 +111,4 @@ export async function plotResults(opts: PlotOptions): Promise<string[]> {
   return written;
 }
 
-export { ResultsFileError } from "../report/load-results.js";
+export { ResultsFileError } from "../results/load-results.js";

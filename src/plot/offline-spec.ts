@@ -4,7 +4,7 @@
 import type { TopLevelSpec } from "vega-lite";
 import type { OfflineResults } from "../results/schema.js";
 import { deviceName, modelName } from "../report/describe.js";
-import type { RunRole } from "./online-data.js";
+import type { RunRole } from "../metrics/online-data.js";
 import { missingLabelExpr } from "./online-spec.js";
 import { UNAVAILABLE_GREY, VEGA_CONFIG, backendColorScale } from "./theme.js";
 

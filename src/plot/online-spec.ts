@@ -6,8 +6,8 @@
 import type { TopLevelSpec } from "vega-lite";
 import type { OnlineResults } from "../results/schema.js";
 import { basename, deviceName, modelName } from "../report/describe.js";
-import { LATENCY_METRICS, type LatencyMetric } from "../gate/request-metrics.js";
-import { METRIC_TITLES, type LatencyRow, type MissingBackend } from "./online-data.js";
+import { LATENCY_METRICS, type LatencyMetric } from "../metrics/request-metrics.js";
+import { METRIC_TITLES, type LatencyRow, type MissingBackend } from "../metrics/online-data.js";
 import { VEGA_CONFIG, backendColorScale } from "./theme.js";
 
 export interface OnlineFigureInput {

@@ -1,9 +1,9 @@
 // comparison.md: candidate / baseline ratios of the point estimates, per metric and backend (and
 // scale for online). This is the descriptive view; `attnbench gate` adds confidence intervals and verdicts.
 import type { AnyResults, OfflineResults, OnlineResults } from "../results/schema.js";
-import { LATENCY_METRICS } from "../gate/request-metrics.js";
-import { latencyRows, METRIC_TITLES } from "../plot/online-data.js";
-import { isOnline } from "./load-results.js";
+import { LATENCY_METRICS } from "../metrics/request-metrics.js";
+import { latencyRows, METRIC_TITLES } from "../metrics/online-data.js";
+import { isOnline } from "../results/load-results.js";
 import { distinctNames, fmtRatio } from "./describe.js";
 import { mdTable } from "./markdown.js";
 

@@ -2,8 +2,8 @@
 // throughput, goodput, the load generator's lateness and failures; then capacity (--scales auto),
 // prefix sharing and caching, invalid runs and what did not run.
 import type { OnlineResults, OnlineRun } from "../results/schema.js";
-import { LATENCY_METRICS } from "../gate/request-metrics.js";
-import { latencyRows, missingBackends, METRIC_TITLES, offeredOf } from "../plot/online-data.js";
+import { LATENCY_METRICS } from "../metrics/request-metrics.js";
+import { latencyRows, missingBackends, METRIC_TITLES, offeredOf } from "../metrics/online-data.js";
 import { basename, fmt, metaLines } from "./describe.js";
 import { mdTable } from "./markdown.js";
 

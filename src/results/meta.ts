@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import type { Meta } from "./schema.js";
 import type { ReadyEvent } from "../engine/events.js";
-import { PACKAGE_ROOT, toolVersion } from "../cli/paths.js";
+import { PACKAGE_ROOT, toolVersion } from "../core/paths.js";
 import { fingerprint, type WorkloadKey } from "./fingerprint.js";
 
 /**

@@ -1,7 +1,7 @@
 // Reading a results file is an edge: parse with the versioned zod schema and name the file in every error.
 import { readFile } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
-import { AnyResultsSchema, type AnyResults, type OfflineResults, type OnlineResults } from "../results/schema.js";
+import { AnyResultsSchema, type AnyResults, type OfflineResults, type OnlineResults } from "./schema.js";
 
 /** Thrown for any results file that cannot be used; the CLI maps it to exit code 2. */
 export class ResultsFileError extends Error {

@@ -1,9 +1,9 @@
 // vllm_bench_serve.jsonl beside online_results.json: one line per (backend, scale) run, each a
-// `vllm bench serve` result object (src/results/vllm-compat.ts), newline-separated as vLLM's
+// `vllm bench serve` result object (src/report/vllm-compat.ts), newline-separated as vLLM's
 // --append-result writes them. Rewritten atomically with the results file.
 import { writeFileSync, renameSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { OnlineResults } from "./schema.js";
+import type { OnlineResults } from "../results/schema.js";
 import { vllmServeResult, type VllmRunContext } from "./vllm-compat.js";
 
 export type VllmFileContext = Omit<VllmRunContext, "label" | "requestRate" | "extra">;

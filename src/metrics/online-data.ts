@@ -2,8 +2,8 @@
 // Uses the harness's summary when present and recomputes from raw records otherwise, so a file
 // written without summaries still plots.
 import type { OnlineResults, OnlineRun } from "../results/schema.js";
-import { percentiles } from "../gate/quantile.js";
-import { LATENCY_METRICS, metricSamples, type LatencyMetric } from "../gate/request-metrics.js";
+import { percentiles } from "./quantile.js";
+import { LATENCY_METRICS, metricSamples, type LatencyMetric } from "./request-metrics.js";
 
 export type RunRole = "single" | "baseline" | "candidate";
 

@@ -3,7 +3,7 @@
 // (calculate_metrics and benchmark(); read for this, not copied), run with
 // `--percentile-metrics ttft,tpot,itl,e2el --metric-percentiles 50,90,99`. Where our raw records
 // force a different definition, docs/harness.md ("Results other tools read") says so.
-import type { RequestRecord } from "./schema.js";
+import type { RequestRecord } from "../results/schema.js";
 import { requestLatency } from "../metrics/request.js";
 import { meetsSlo, type Slo } from "../metrics/goodput.js";
 import { percentileSorted } from "../metrics/percentiles.js";

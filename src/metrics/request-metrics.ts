@@ -4,7 +4,7 @@
 // The per-request math is the harness's (src/metrics/request.ts); this file only groups it the way
 // the gate resamples (per request) and the figures summarise (pooled).
 import type { RequestRecord } from "../results/schema.js";
-import { requestLatency, type ItlMode, type RequestLatency } from "../metrics/request.js";
+import { requestLatency, type ItlMode, type RequestLatency } from "./request.js";
 
 export type LatencyMetric = "ttft_ms" | "tpot_ms" | "itl_ms" | "e2e_ms";
 export const LATENCY_METRICS: readonly LatencyMetric[] = ["ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"];
