@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "attn/backend.h"
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench::bench {
 

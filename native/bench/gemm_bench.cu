@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "cuda/gemm.h"
 
 using namespace attnbench;

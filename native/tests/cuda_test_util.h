@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/types.h"
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench::test {
 

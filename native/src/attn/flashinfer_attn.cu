@@ -25,7 +25,7 @@
 #include "attn/backend.h"
 #include "attn/flashinfer_attn.cuh"
 #include "attn/registry.h"
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench::fi {
 

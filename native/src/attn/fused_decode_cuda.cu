@@ -20,7 +20,7 @@
 #include "attn/fused_decode_cuda.cuh"
 #include "attn/fused_decode_tc_cuda.cuh"
 #include "attn/registry.h"
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench {
 

@@ -24,7 +24,7 @@
 #include <cstdint>
 
 #include "kernels/mma.cuh"
-#include "cuda/pdl.cuh"
+#include "core/pdl.cuh"
 
 namespace attnbench {
 
@@ -71,7 +71,7 @@ __device__ __forceinline__ void fused_decode_body(const FusedDecodeParams& p) {
   // heads_inner: the CTAs of one sequence's heads are launched next to each other, so they read the
   // neighbouring 128-byte rows of the same KV blocks (layout [block, token, head, D]) at about the
   // same time instead of 128 sequences apart.
-  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
   const int split = p.heads_inner ? blockIdx.y : blockIdx.x;
   const int seq = p.heads_inner ? blockIdx.z : blockIdx.y;

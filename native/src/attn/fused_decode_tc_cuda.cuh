@@ -26,7 +26,7 @@
 
 #include "kernels/mma.cuh"
 #include "attn/fused_decode_cuda.cuh"
-#include "cuda/pdl.cuh"
+#include "core/pdl.cuh"
 
 namespace attnbench {
 

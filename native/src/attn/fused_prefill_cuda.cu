@@ -15,7 +15,7 @@
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
 #include "attn/registry.h"
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench {
 

@@ -11,8 +11,8 @@
 
 #include "attn/backend.h"
 #include "attn/registry.h"
-#include "cuda/cuda_check.h"
-#include "cuda/device_buffer.h"
+#include "core/cuda_check.h"
+#include "core/device_buffer.h"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {

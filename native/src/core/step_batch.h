@@ -53,6 +53,9 @@ inline int StepBatch::max_k_len() const {
   return m;
 }
 
+// KV blocks of `block_size` tokens that hold `num_tokens` tokens.
+inline int blocks_for_tokens(int num_tokens, int block_size) { return (num_tokens + block_size - 1) / block_size; }
+
 // A step that prefills one whole sequence from position 0 (warm-up, scoring, graph capture):
 // token i at position i, its K/V written to slot block_table[i / block_size] * block_size +
 // i % block_size (or nowhere when !write_kv: slot -1), the last row sampled with *sample when given.

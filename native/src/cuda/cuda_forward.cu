@@ -10,7 +10,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "kernels/embedding.cuh"      // defines: embedding_forward
 #include "kernels/kv_append.cuh"      // defines: qkv_split_kv_append
 #include "kernels/layernorm.cuh"      // defines: residual_layernorm_forward, residual_rmsnorm_forward

@@ -12,7 +12,7 @@
 
 #include "attn/backend.h"
 #include "cuda/cuda_weights.h"
-#include "cuda/device_buffer.h"
+#include "core/device_buffer.h"
 #include "cuda/gemm.h"
 #include "models/forward.h"
 #include "runner/model_runner.h"

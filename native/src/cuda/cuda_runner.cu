@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "cuda/bucket_graphs.h"       // defines: BucketGraphs, decode_buckets
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "cuda/cuda_forward.h"        // defines: CudaForward, gemm_rows
-#include "cuda/device_buffer.h"
-#include "cuda/pdl.cuh"               // defines: pdl_requested
+#include "core/device_buffer.h"
+#include "core/pdl.cuh"               // defines: pdl_requested
 #include "cuda/step_inputs.h"         // defines: StepInputs, pad_decode_batch, pad_prefill_batch
 #include "kernels/logprobs.cuh"       // defines: target_logprob_forward
 #include "kernels/sampling.cuh"       // defines: sample_forward

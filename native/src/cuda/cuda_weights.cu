@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "kernels/cast.cuh"
 #include "kernels/synthetic_fill.cuh"
 

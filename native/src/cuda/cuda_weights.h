@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/types.h"
-#include "cuda/device_buffer.h"
+#include "core/device_buffer.h"
 #include "models/model_weights.h"
 
 namespace attnbench {

@@ -17,8 +17,8 @@
 #include <string>
 #include <tuple>
 
-#include "cuda/cuda_check.h"
-#include "cuda/device_buffer.h"
+#include "core/cuda_check.h"
+#include "core/device_buffer.h"
 #include "kernels/gelu.cuh"
 #include "kernels/skinny_gemm.cuh"
 #include "kernels/skinny_gemm_tc.cuh"

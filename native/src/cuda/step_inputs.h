@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "attn/backend.h"
-#include "cuda/device_buffer.h"
+#include "core/device_buffer.h"
 #include "core/step_batch.h"
 #include "kernels/sampling.cuh"
 

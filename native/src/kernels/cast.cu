@@ -2,7 +2,7 @@
 // simple one-element-per-thread form (strided reads when transposing) is good enough.
 #include "kernels/cast.cuh"
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {

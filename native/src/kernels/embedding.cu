@@ -2,8 +2,8 @@
 // tables are in the activation dtype (wte doubles as the LM head).
 #include "kernels/embedding.cuh"
 
-#include "cuda/cuda_check.h"
-#include "cuda/pdl.cuh"
+#include "core/cuda_check.h"
+#include "core/pdl.cuh"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {
@@ -11,7 +11,7 @@ namespace attnbench {
 template <class T, bool POS>
 __global__ void embedding_kernel(float* x, const int32_t* tokens, const int32_t* positions, const T* wte,
                                  const T* wpe, int num_tokens, int C) {
-  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
   int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= (int64_t)num_tokens * C) return;

@@ -1,7 +1,7 @@
 // Bias + gelu_new, fused, in place (one read and one write of the MLP activation).
 #include "kernels/gelu.cuh"
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {

@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {

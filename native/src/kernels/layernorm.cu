@@ -4,8 +4,8 @@
 // in registers so any C works.
 #include "kernels/layernorm.cuh"
 
-#include "cuda/cuda_check.h"
-#include "cuda/pdl.cuh"
+#include "core/cuda_check.h"
+#include "core/pdl.cuh"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {
@@ -18,7 +18,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 template <class T, bool RMS>
 __global__ void residual_layernorm_kernel(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                                           const float* w, const float* b, float eps) {
-  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
   int warps = blockDim.x / 32;
   int i = blockIdx.x * warps + threadIdx.x / 32;
@@ -114,7 +114,7 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
                                                                             const int32_t* rows, int C, const float* w,
                                                                             const float* b, float eps) {
   __shared__ float sh[4];
-  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
   const int i = blockIdx.x;
   const int r = rows ? rows[i] : i;

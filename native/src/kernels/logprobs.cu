@@ -3,7 +3,7 @@
 
 #include <cfloat>
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench {
 

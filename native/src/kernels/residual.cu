@@ -1,7 +1,7 @@
 // Residual add into the fp32 stream.
 #include "kernels/residual.cuh"
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {

@@ -7,8 +7,8 @@
 #include <cfloat>
 
 #include "core/rng.h"
-#include "cuda/cuda_check.h"
-#include "cuda/pdl.cuh"
+#include "core/cuda_check.h"
+#include "core/pdl.cuh"
 
 namespace attnbench {
 
@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* token_out, fl
   __shared__ float s_f[32];
   __shared__ int s_i[32];
   __shared__ int s_token;
-  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
   const int row = blockIdx.x, tid = threadIdx.x;
   const float* l = logits + (long long)row * ld;

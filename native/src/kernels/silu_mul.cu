@@ -1,8 +1,8 @@
 // SiLU(gate) * up: one thread per 8 outputs (16-byte loads) when F % 8 == 0, else one per output.
 #include "kernels/silu_mul.cuh"
 
-#include "cuda/cuda_check.h"
-#include "cuda/pdl.cuh"
+#include "core/cuda_check.h"
+#include "core/pdl.cuh"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {
@@ -13,7 +13,7 @@ __device__ __forceinline__ float silu(float g) { return g / (1.f + __expf(-g)); 
 
 template <class T, int VEC>
 __global__ void silu_mul_kernel(T* y, const T* x, int rows, int F) {
-  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh)
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
   const int per_row = F / VEC;
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;

@@ -15,8 +15,8 @@
 #include <cuda_fp16.h>
 
 #include "kernels/mma.cuh"  // mma::unpack8: 8 x 16-bit -> fp32
-#include "cuda/cuda_check.h"
-#include "cuda/pdl.cuh"
+#include "core/cuda_check.h"
+#include "core/pdl.cuh"
 #include "kernels/dtype.cuh"
 #include "kernels/skinny_common.cuh"
 #include "kernels/gelu.cuh"

@@ -20,8 +20,8 @@
 #include <stdexcept>
 
 #include "kernels/mma.cuh"  // mma::mma_16816
-#include "cuda/cuda_check.h"
-#include "cuda/pdl.cuh"
+#include "core/cuda_check.h"
+#include "core/pdl.cuh"
 #include "kernels/dtype.cuh"
 #include "kernels/skinny_common.cuh"
 #include "kernels/gelu.cuh"
@@ -49,7 +49,7 @@ skinny_tc_kernel(TO* __restrict__ y, int ldy, const T* __restrict__ x, const T* 
   };
   uint4 wv[kPre];
   load_w(wv, warp);
-  pdl_wait();  // launched with launch_pdl (cuda/pdl.cuh): x is written by the kernel before
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh): x is written by the kernel before
   pdl_launch_dependents();
 
   float acc[MT][4];

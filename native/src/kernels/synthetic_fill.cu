@@ -2,7 +2,7 @@
 #include "kernels/synthetic_fill.cuh"
 
 #include "core/rng.h"
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {

@@ -10,6 +10,7 @@
 //   front                                               back
 //   [ uncached ... uncached | cached (oldest) ... cached (newest) ]
 #pragma once
+#include "core/step_batch.h"  // blocks_for_tokens
 #include <cstdint>
 #include <vector>
 
@@ -48,6 +49,5 @@ class BlockPool {
   int32_t head_ = -1, tail_ = -1;
 };
 
-inline int blocks_for_tokens(int num_tokens, int block_size) { return (num_tokens + block_size - 1) / block_size; }
 
 }  // namespace attnbench

@@ -9,7 +9,6 @@
 #include "cpu/elementwise.h"
 #include "cpu/sampling.h"
 #include "cpu/thread_pool.h"
-#include "kv/block_pool.h"
 #include "models/registry.h"
 #include "runner/cpu_forward.h"
 #include "runner/model_runner.h"

@@ -15,7 +15,7 @@
 
 #include <utility>
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench {
 

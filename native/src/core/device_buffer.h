@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <utility>
 
-#include "cuda/cuda_check.h"
+#include "core/cuda_check.h"
 
 namespace attnbench {
 
