@@ -96,7 +96,9 @@ bool matmul_uses_avx2() {
 #endif
 }
 
-PackedMatrix pack_matrix(const float* w, int K, int N) {
+namespace {
+// W[k][n] at w[k * sk + n * sn]: [K, N] row-major (sk = N, sn = 1) or [N, K] (sk = 1, sn = K).
+PackedMatrix pack_strided(const float* w, int K, int N, size_t sk, size_t sn) {
   PackedMatrix m;
   m.K = K;
   m.N = N;
@@ -104,24 +106,13 @@ PackedMatrix pack_matrix(const float* w, int K, int N) {
   m.data.assign((size_t)m.num_panels * K * P, 0.0f);
   for (int p = 0; p < m.num_panels; ++p)
     for (int k = 0; k < K; ++k)
-      for (int j = 0; j < P && p * P + j < N; ++j)
-        m.data[((size_t)p * K + k) * P + j] = w[(size_t)k * N + p * P + j];
+      for (int j = 0; j < P && p * P + j < N; ++j) m.data[((size_t)p * K + k) * P + j] = w[k * sk + (size_t)(p * P + j) * sn];
   return m;
 }
+}  // namespace
 
-PackedMatrix pack_linear(const float* w, int N, int K) {
-  PackedMatrix m;
-  m.K = K;
-  m.N = N;
-  m.num_panels = (N + P - 1) / P;
-  m.data.assign((size_t)m.num_panels * K * P, 0.0f);
-  for (int p = 0; p < m.num_panels; ++p)
-    for (int j = 0; j < P && p * P + j < N; ++j) {
-      const float* row = w + (size_t)(p * P + j) * K;
-      for (int k = 0; k < K; ++k) m.data[((size_t)p * K + k) * P + j] = row[k];
-    }
-  return m;
-}
+PackedMatrix pack_matrix(const float* w, int K, int N) { return pack_strided(w, K, N, (size_t)N, 1); }
+PackedMatrix pack_linear(const float* w, int N, int K) { return pack_strided(w, K, N, 1, (size_t)K); }
 
 void matmul_bias(const float* x, int M, const PackedMatrix& w, const float* bias, float* y) {
   const int K = w.K, N = w.N;

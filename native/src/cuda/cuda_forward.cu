@@ -39,15 +39,7 @@ CudaForward::CudaForward(const ModelWeights& w, DType dtype, const RunnerOptions
   upload_weights(w_, w, dtype_);
   gemm_ = std::make_unique<Gemm>(opt.exp);
 
-  AttnDims dims;
-  dims.num_heads = c.num_heads;
-  dims.num_kv_heads = c.num_kv_heads;
-  dims.head_dim = c.head_dim;
-  dims.scale = 1.0f / std::sqrt((float)c.head_dim);
-  dims.block_size = opt.block_size;
-  dims.dtype = dtype_;
-  dims.cuda_graph = opt.cuda_graph;
-  dims.exp = opt.exp;
+  const AttnDims dims = attn_dims(c, opt, dtype_);
   prefill_ = make_prefill_attn(opt.prefill_backend, Device::CUDA, dims);
   decode_ = make_decode_attn(opt.decode_backend, Device::CUDA, dims);
   transform_qk_ = c.positions == PositionKind::Rope || c.qk_norm;

@@ -28,18 +28,6 @@ std::string cpu_model_name() {
   return "unknown CPU";
 }
 
-AttnDims cpu_attn_dims(const ModelConfig& c, const RunnerOptions& opt) {
-  AttnDims d;
-  d.num_heads = c.num_heads;
-  d.num_kv_heads = c.num_kv_heads;
-  d.head_dim = c.head_dim;
-  d.scale = 1.0f / std::sqrt((float)c.head_dim);
-  d.block_size = opt.block_size;
-  d.dtype = DType::F32;
-  d.exp = opt.exp;
-  return d;
-}
-
 std::vector<LayerKv> make_cache(const ModelConfig& c, int num_blocks, int block_size) {
   std::vector<LayerKv> kv(c.num_layers);
   const size_t per_layer = (size_t)num_blocks * block_size * c.kv_dim();
@@ -50,7 +38,7 @@ std::vector<LayerKv> make_cache(const ModelConfig& c, int num_blocks, int block_
 class CpuRunner : public ModelRunner {
  public:
   CpuRunner(const ModelWeights& w, const RunnerOptions& opt)
-      : c_(w.config), opt_(opt), fwd_(w, cpu_attn_dims(w.config, opt), opt.prefill_backend, opt.decode_backend),
+      : c_(w.config), opt_(opt), fwd_(w, attn_dims(w.config, opt, DType::F32), opt.prefill_backend, opt.decode_backend),
         model_forward_(model_family(w.config.family).forward) {
     if (opt.dtype != DType::F32)
       throw std::runtime_error(std::string("--dtype ") + dtype_name(opt.dtype) + ": the CPU runner is fp32 only");

@@ -2,10 +2,12 @@
 // timing, sampling) around a model's forward (models/forward.h), which it runs through its own device
 // primitives. The scheduler never sees device memory; it talks to the runner through StepBatch.
 #pragma once
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "attn/backend.h"
 #include "core/experiments.h"
 #include "core/step_batch.h"
 #include "core/types.h"
@@ -68,6 +70,20 @@ class ModelRunner {
  private:
   const StepBatch* launched_ = nullptr;
 };
+
+// The attention backends' view of a model on a runner (cuda_graph only matters on CUDA).
+inline AttnDims attn_dims(const ModelConfig& c, const RunnerOptions& o, DType dtype) {
+  AttnDims d;
+  d.num_heads = c.num_heads;
+  d.num_kv_heads = c.num_kv_heads;
+  d.head_dim = c.head_dim;
+  d.scale = 1.0f / std::sqrt((float)c.head_dim);
+  d.block_size = o.block_size;
+  d.dtype = dtype;
+  d.cuda_graph = o.cuda_graph;
+  d.exp = o.exp;
+  return d;
+}
 
 // Bytes of KV cache per block (both K and V, every layer), to size the pool from --kv-cache-gb.
 inline size_t kv_bytes_per_block(const ModelConfig& c, int block_size, DType dtype) {
