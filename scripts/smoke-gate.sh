@@ -61,6 +61,8 @@ base_dir=""
 if [ -n "$base" ]; then
   say "base (A): ${base:0:12}, $why"
   base_dir="$root/.cache/smoke-base/$base"
+  # One cached base at a time: older ones go.
+  for d in "$root"/.cache/smoke-base/*; do [ -d "$d" ] && [ "$d" != "$base_dir" ] && rm -rf "$d"; done
   if [ ! -x "$base_dir/native/build/attnbench-engine" ]; then
     rm -rf "$base_dir"; mkdir -p "$base_dir"
     t0=$(date +%s)

@@ -83,6 +83,23 @@ static void sampling_tests() {
   CHECK(s1.token == s2.token, "same seed and step, same token");
   CHECK(default_request_seed(0, "a") != default_request_seed(0, "b") && default_request_seed(0, "a") != default_request_seed(1, "a"),
         "default seeds differ by id and engine seed");
+
+  // top_logprobs: best first, the lower id first among equal logits, logprobs of the raw softmax,
+  // whatever the temperature; k beyond the vocabulary gives the whole vocabulary.
+  const std::vector<float> tied = {1.f, 3.f, 3.f, 2.f, 3.f};
+  const float tlse = logsumexp(tied.data(), 5);
+  auto top = top_logprobs(tied.data(), 5, 4, tlse);
+  CHECK(top.size() == 4 && top[0].first == 1 && top[1].first == 2 && top[2].first == 4 && top[3].first == 3,
+        "top_logprobs: logit descending, ties by lower id");
+  CHECK(std::fabs(top[3].second - (2.f - tlse)) < 1e-6f, "top_logprobs: log-softmax of the raw logits");
+  CHECK(top_logprobs(tied.data(), 5, 9, tlse).size() == 5, "top_logprobs: k > vocab gives the vocabulary");
+  SamplingParams hot;
+  hot.temperature = 1.7f;
+  hot.top_logprobs = 2;
+  SampleResult hr = sample_token(tied.data(), 5, hot, 3);
+  CHECK(hr.top.size() == 2 && hr.top[0].first == 1 && std::fabs(hr.top[0].second - (3.f - tlse)) < 1e-6f,
+        "sample_token fills top with the unmodified distribution's best tokens");
+  CHECK(sample_token(tied.data(), 5, greedy, 0).top.empty(), "no top unless asked for");
 }
 
 int main() {

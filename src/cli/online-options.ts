@@ -114,7 +114,7 @@ export function addOnlineOptions(cmd: Command): Command {
     .option("--max-model-len <tokens>", "--endpoint: context that prompts are clamped to (default: the server's max_model_len from GET /v1/models)")
     .option("--slo <list>", "goodput SLOs in ms, e.g. ttft_ms=200,tpot_ms=50,e2e_ms=2000 (failures count as misses)")
     .option("--itl-mode <mode>", "chunk: one ITL per gap between chunks (vLLM); token: gaps spread over the chunk's tokens", "chunk")
-    .option("--max-lateness-ms <ms>", "mark a run invalid when dispatch lateness p99 exceeds this", "50")
+    .option("--max-lateness-ms <ms>", "mark a run invalid when dispatch lateness p99 exceeds this (default: $ATTNBENCH_MAX_LATENESS_MS, else 50)", process.env.ATTNBENCH_MAX_LATENESS_MS ?? "50")
     .option("--warmup-requests <n>", "short untimed requests before each run", "3")
     .option("--request-timeout-s <s>", "give up on one request after this long", "600")
     .option("--verbose", "copy serve's and the engine's logs to stderr");
