@@ -4,7 +4,7 @@
 // workload); the merged run is failed/unavailable when any round's was.
 //   node --import tsx scripts/merge-offline.ts OUT.json IN1.json IN2.json ...
 import { writeFileSync } from "node:fs";
-import { loadResults } from "../src/report/load-results.js";
+import { loadResults } from "../src/results/load-results.js";
 import { OfflineResultsSchema, type OfflineResults, type OfflineRun } from "../src/results/schema.js";
 import { median } from "../src/metrics/offline.js";
 
