@@ -5,10 +5,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { renderChat } from "../tokenizer/chat-template.js";
 import { ChatRequestSchema, contentText } from "./chat-schemas.js";
-import { fromZod, HttpError, sendJson } from "./errors.js";
-import { ChoiceRun, usageOf } from "./generation.js";
+import { fromZod, HttpError } from "./errors.js";
+import { ChoiceRun } from "./generation.js";
 import { chatLogprobs } from "./logprobs.js";
-import { failureOf, runAll, streamAll } from "./respond.js";
+import { respondAll, streamAll } from "./respond.js";
 import { choiceOp, stopList } from "./completions.js";
 import { contextError, needTokenizer, type ServerContext } from "./context.js";
 
@@ -61,23 +61,19 @@ export async function handleChat(ctx: ServerContext, req: IncomingMessage, res: 
     }, { head, includeUsage: Boolean(r.stream_options?.include_usage), continuousUsage: Boolean(r.stream_options?.continuous_usage_stats), promptTokens });
   }
 
-  await runAll(ctx.engine, runs);
-  if (res.destroyed) return;
-  const failure = failureOf(runs, ctx.engine);
-  if (failure) throw failure;
-  sendJson(res, 200, {
-    id,
-    object: "chat.completion",
-    created,
-    model: ctx.modelName,
-    choices: runs.map((c) => ({
+  return respondAll(
+    ctx,
+    res,
+    runs,
+    { id, object: "chat.completion", created, model: ctx.modelName },
+    (c) => ({
       index: c.index,
       message: { role: "assistant", content: c.text },
       logprobs: lp(c.tokens, c.logprobs, c.tops),
       finish_reason: c.finishReason,
       stop_reason: c.stopReason,
       token_ids: c.tokens,
-    })),
-    usage: usageOf(runs, promptTokens, ctx.prefixCaching),
-  });
+    }),
+    promptTokens,
+  );
 }

@@ -4,10 +4,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { AddOp } from "../engine/events.js";
 import { CompletionRequestSchema, promptsOf, type CompletionRequest } from "./schemas.js";
-import { fromZod, HttpError, sendJson } from "./errors.js";
-import { ChoiceRun, usageOf } from "./generation.js";
+import { fromZod, HttpError } from "./errors.js";
+import { ChoiceRun } from "./generation.js";
 import { completionLogprobs } from "./logprobs.js";
-import { failureOf, runAll, streamAll } from "./respond.js";
+import { respondAll, streamAll } from "./respond.js";
 import { contextError, needTokenizer, stopIdsFor, type ServerContext } from "./context.js";
 
 const DEFAULT_MAX_TOKENS = 16;
@@ -86,20 +86,19 @@ export async function handleCompletion(ctx: ServerContext, req: IncomingMessage,
     }, { head, includeUsage: Boolean(r.stream_options?.include_usage), continuousUsage: Boolean(r.stream_options?.continuous_usage_stats), promptTokens });
   }
 
-  await runAll(ctx.engine, runs);
-  if (res.destroyed) return;
-  const failure = failureOf(runs, ctx.engine);
-  if (failure) throw failure;
-  sendJson(res, 200, {
-    ...head,
-    choices: runs.map((c) => ({
+  return respondAll(
+    ctx,
+    res,
+    runs,
+    head,
+    (c) => ({
       index: c.index,
       text: echoOf(c) + c.text,
       token_ids: c.tokens,
       logprobs: lp(c, c.tokens, c.logprobs, c.tops, echoOf(c).length),
       finish_reason: c.finishReason,
       stop_reason: c.stopReason,
-    })),
-    usage: usageOf(runs, promptTokens, ctx.prefixCaching),
-  });
+    }),
+    promptTokens,
+  );
 }

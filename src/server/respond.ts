@@ -4,7 +4,7 @@
 import type { ServerResponse } from "node:http";
 import type { EngineClient } from "../engine/client.js";
 import { abortAll, usageOf, type ChoiceRun, type ChoiceStep } from "./generation.js";
-import { HttpError } from "./errors.js";
+import { HttpError, sendJson } from "./errors.js";
 import { SseWriter } from "./sse.js";
 import type { ServerContext } from "./context.js";
 
@@ -22,6 +22,15 @@ export function runAll(engine: EngineClient, runs: readonly ChoiceRun[]): Promis
     let open = runs.length;
     for (const c of runs) c.start(engine, { onEnd: () => --open === 0 && resolve() });
   });
+}
+
+/** All at once: run every choice, then one JSON body of `head`, the choices and the usage. */
+export async function respondAll(ctx: ServerContext, res: ServerResponse, runs: readonly ChoiceRun[], head: object, choice: (c: ChoiceRun) => object, promptTokens: number): Promise<void> {
+  await runAll(ctx.engine, runs);
+  if (res.destroyed) return;
+  const failure = failureOf(runs, ctx.engine);
+  if (failure) throw failure;
+  sendJson(res, 200, { ...head, choices: runs.map(choice), usage: usageOf(runs, promptTokens, ctx.prefixCaching) });
 }
 
 export interface StreamShape {

@@ -55,6 +55,22 @@ struct FusedDecodeParams {
   float* partial_lse; // [num_seqs, num_heads, num_splits]
 };
 
+// One (sequence, head, split)'s merged result for element d: with one split the output itself, else
+// the split's normalised partial output and its log2-sum-exp (M_use + log2 L) for the merge kernel.
+// Shared by the CUDA-core and tensor-core decode kernels.
+template <class T, int D>
+__device__ __forceinline__ void store_decode_result(const FusedDecodeParams& p, int seq, int head, int split, int n_splits,
+                                                    int d, float O, float L, float M_use) {
+  const float inv = L > 0.f ? 1.f / L : 0.f;
+  if (n_splits == 1) {
+    static_cast<T*>(p.out)[((size_t)seq * p.num_heads + head) * D + d] = mma::from_float<T>(O * inv);
+  } else {
+    const size_t row = ((size_t)seq * p.num_heads + head) * p.num_splits + split;
+    p.partial_o[row * D + d] = O * inv;
+    if (d == 0) p.partial_lse[row] = L > 0.f ? M_use + log2f(L) : -INFINITY;
+  }
+}
+
 constexpr int kDecodeThreads = 128;
 constexpr int kDecodeMaxSplits = 64;
 
@@ -209,15 +225,7 @@ __device__ __forceinline__ void fused_decode_body(const FusedDecodeParams& p) {
       L += sm_l[i][g] * w;
       O += sm_acc[i][g][d] * w;
     }
-    const float inv = L > 0.f ? 1.f / L : 0.f;
-    const int head = head0 + g;
-    if (n_splits == 1) {
-      static_cast<T*>(p.out)[((size_t)seq * p.num_heads + head) * D + d] = mma::from_float<T>(O * inv);
-    } else {
-      const size_t row = ((size_t)seq * p.num_heads + head) * p.num_splits + split;
-      p.partial_o[row * D + d] = O * inv;
-      if (d == 0) p.partial_lse[row] = L > 0.f ? M_use + log2f(L) : -INFINITY;
-    }
+    store_decode_result<T, D>(p, seq, head0 + g, split, n_splits, d, O, L, M_use);
   }
 }
 

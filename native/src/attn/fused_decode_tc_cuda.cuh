@@ -271,15 +271,7 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
       L += sm_l[w * 16 + g] * wt;
       O += sm_o[((size_t)w * 16 + g) * D + d] * wt;
     }
-    const float inv = L > 0.f ? 1.f / L : 0.f;
-    const int head = head0 + g;
-    if (n_splits == 1) {
-      static_cast<T*>(p.out)[((size_t)seq * p.num_heads + head) * D + d] = mma::from_float<T>(O * inv);
-    } else {
-      const size_t row = ((size_t)seq * p.num_heads + head) * p.num_splits + split;
-      p.partial_o[row * D + d] = O * inv;
-      if (d == 0) p.partial_lse[row] = L > 0.f ? M_use + log2f(L) : -INFINITY;
-    }
+    store_decode_result<T, D>(p, seq, head0 + g, split, n_splits, d, O, L, M_use);
   }
 }
 

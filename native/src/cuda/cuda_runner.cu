@@ -43,9 +43,9 @@ class CudaRunner final : public ModelRunner {
   size_t kv_cache_bytes() const override { return kv_.bytes(); }
   void set_timing(bool on) override;
   RunnerStepTiming last_timing() const override { return timing_; }
-  void collect_top_logprobs(const StepBatch& b, int k, std::vector<SampleResult>& out);
 
  private:
+  void collect_top_logprobs(const StepBatch& b, int k, std::vector<SampleResult>& out);
   // Binds the step described by md and runs the model's forward on stream_; the final norm and LM
   // head on `n_rows` rows (`rows` = device row indices, or null for rows 0..n_rows-1) into `logits`
   // (our padded buffer, or an exact [n, V] one).
