@@ -13,6 +13,10 @@
 #           fp16/bf16 error) on the tiny fixtures and 8B-shaped checkpoints; greedy across backends
 #   llama-bench  offline at llama-3.1-8b shapes, bf16: the seed workload (128 x 256 -> 64) and a long-
 #           context one (16 x 8192 -> 128), backends $LLAMA_BACKENDS / $LLAMA_LONG_BACKENDS
+#   llama-profile  where the time of the two llama-bench workloads goes, through the runner alone
+#           (cuda_offline_bench --breakdown: each part's cost is the full run minus the run without it),
+#           and the linear layers of llama-3.1-8b alone (attnbench-gemm-bench: TFLOPS at prefill rows,
+#           GB/s at decode rows)
 #   ab      scripts/gpu/ab-engines.sh: this build vs the base tree in .carry/ab-base (same run)
 #   hf-llama     HF transformers generate() at llama-3.1-8b shapes, bf16: the seed workload (eager and
 #           static cache + compile) and the long one (eager; HF_LLAMA_LONG_STATIC=1 adds static)
@@ -136,6 +140,17 @@ if has llama-bench; then
     --num-prompts 16 --repeats "${LLAMA_REPEATS:-2}" --out "$OUT/llama_long"
   cp "$OUT"/llama_long/offline_*/offline_results.json "$FINAL_OUT/llama_long_results.json" 2>/dev/null
 fi
+if has llama-profile; then
+  P=(native/build/cuda_offline_bench --model synthetic:llama-3.1-8b --dtype bf16 --backends "${LLAMA_PROFILE_BACKENDS:-fused}" --breakdown 1)
+  ALL="attn,gemm,lmhead,sample,norm,append,embed"
+  run_stage llama-prof-seed llama_prof_seed.jsonl timeout 300 "${P[@]}" --masks "${LLAMA_PROFILE_SEED_MASKS:-;attn;gemm;lmhead,sample;norm;append;$ALL}"
+  run_stage llama-prof-long llama_prof_long.jsonl timeout 400 "${P[@]}" --prompts 16 --input-len 8192 --output-len 128 \
+    --masks "${LLAMA_PROFILE_LONG_MASKS:-;attn;gemm;$ALL}"
+  run_stage gemm-llama gemm_llama.log timeout 120 native/build/attnbench-gemm-bench --dtype bf16 --iters 20 --rows "${LLAMA_GEMM_ROWS:-16,128,8192}" \
+    --shapes qkv:6144:4096,o:4096:4096,gate_up:28672:4096,down:4096:14336,lm_head:128256:4096
+  cat "$OUT/llama_prof_seed.jsonl" "$OUT/llama_prof_long.jsonl" | grep '^{' >"$FINAL_OUT/llama_profile.jsonl" 2>/dev/null
+  grep '^{' "$OUT/gemm_llama.log" >"$FINAL_OUT/gemm_llama.jsonl" 2>/dev/null
+fi
 if has ab; then
   run_stage ab ab.log timeout 560 env OUT="$OUT" TRACE="$TRACE" bash scripts/gpu/ab-engines.sh
 fi
@@ -176,6 +191,10 @@ echo
 [ -f "$OUT/ab.log" ] && grep -A12 "^== A/B" "$OUT/ab.log"
 for f in "$OUT/hf_llama_seed.log" "$OUT/hf_llama_long.log"; do [ -f "$f" ] && grep '^{' "$f" | tail -n 1; done
 for f in "$OUT/online_llama.log" "$OUT/mooncake_off.log" "$OUT/mooncake_on.log" "$OUT/loadgen.log"; do [ -f "$f" ] && tail -n 14 "$f"; done
+for f in "$OUT/llama_prof_seed.jsonl" "$OUT/llama_prof_long.jsonl"; do [ -f "$f" ] && node -e '
+  for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n")) { if (!l.startsWith("{")) continue; const r = JSON.parse(l);
+    console.log(`${String(r.prompts).padStart(4)}x${String(r.input_len).padEnd(5)} skip=${(r.skip || "-").padEnd(40)} prefill ${r.prefill_ms.toFixed(1).padStart(8)} ms  decode ${r.decode_ms.toFixed(1).padStart(8)} ms  step ${r.decode_step_ms.toFixed(3)} (gpu ${r.decode_step_gpu_ms.toFixed(3)})  total ${r.total_ms.toFixed(1)}`); }' "$f"; done
+[ -f "$OUT/gemm_llama.log" ] && sed -n '/^shape/,$p' "$OUT/gemm_llama.log"
 for f in "$OUT/llama_seed.log" "$OUT/llama_long.log"; do [ -f "$f" ] && grep -E "tok/s|wall|fused|naive|flash|cudnn" "$f" | tail -n 8; done
 for f in "$OUT/offline.log" "$OUT/online.log"; do [ -f "$f" ] && grep -E "^\s*(backend|scale|[a-z/]+ +\|)|tok/s|TTFT" "$f" | tail -n 24; done
 echo

@@ -5,12 +5,14 @@
 // (second of two runs), per backend pair and with / without CUDA graphs. One JSON line each.
 //   cuda_offline_bench [--backends naive,fused] [--budget 8192] [--model synthetic:gpt2] [--breakdown 1]
 //                      [--prompts 128 --input-len 256 --output-len 64]   (e.g. --prompts 2 --input-len 900:
-//                      the small-batch decode step an online TPOT is made of)
+//                      the small-batch decode step an online TPOT is made of) [--dtype fp16|bf16]
+//                      [--masks "attn;gemm;..."] [--graphs 1|0|both]
 // Each line also has the decode steps' device time (cudaEvents inside the runner) and host time.
 // ATTNBENCH_* experiment switches (docs/experiments.md) are read once, as the engine reads them.
 // --breakdown 1: graphs only, once per ATTNBENCH_SKIP mask (attention, GEMMs, LM head, sampling,
 // layernorms, qkv split/KV append, embedding, everything): the decode step time with a part left
 // out, so each part's cost is the difference to the full step. Tokens are garbage in those runs.
+// --masks: the ATTNBENCH_SKIP masks of --breakdown, ';'-separated ("" = the full step, "-" = all of them).
 // --idle-ms N: the GPU sits idle N ms before the timed run (an online request arriving at an idle
 // engine: does the first step pay for clocks that dropped while idle?).
 #include <algorithm>
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
   std::string backends = "naive", model = "synthetic:gpt2";
   int budget = 8192;
   bool breakdown = false;
+  std::string masks_arg = "-", dtype_arg = "fp16", graphs_arg = "both";
   int P = 128, in_len = 256, out_len = 64, idle_ms = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string f = argv[i], v = argv[i + 1];
@@ -114,7 +117,23 @@ int main(int argc, char** argv) {
     else if (f == "--input-len") in_len = std::max(1, std::stoi(v));
     else if (f == "--output-len") out_len = std::max(2, std::stoi(v));
     else if (f == "--idle-ms") idle_ms = std::max(0, std::stoi(v));
+    else if (f == "--masks") masks_arg = v;
+    else if (f == "--dtype") dtype_arg = v;
+    else if (f == "--graphs") graphs_arg = v;
+    else {
+      std::fprintf(stderr, "cuda_offline_bench: unknown flag %s (see the comment at the top of the source)\n", f.c_str());
+      return 2;
+    }
   }
+  if (dtype_arg != "fp16" && dtype_arg != "bf16") {
+    std::fprintf(stderr, "cuda_offline_bench: --dtype must be fp16 or bf16, not %s\n", dtype_arg.c_str());
+    return 2;
+  }
+  if (graphs_arg != "both" && graphs_arg != "1" && graphs_arg != "0") {
+    std::fprintf(stderr, "cuda_offline_bench: --graphs must be 1, 0 or both, not %s\n", graphs_arg.c_str());
+    return 2;
+  }
+  const DType dtype = dtype_arg == "bf16" ? DType::BF16 : DType::F16;
   const int bs = 16;
   int errors = 0;
   try {
@@ -123,12 +142,18 @@ int main(int argc, char** argv) {
     std::stringstream ss(backends);
     for (std::string name; std::getline(ss, name, ',');) {
       std::vector<std::string> masks = {""};
-      if (breakdown)
+      if (breakdown && masks_arg == "-")
         masks = {"", "attn", "gemm", "lmhead,sample", "sample", "norm", "append", "embed",
                  "attn,gemm,lmhead,sample,norm,append,embed"};
+      else if (breakdown) {
+        masks.clear();
+        std::stringstream ms(masks_arg);
+        for (std::string m; std::getline(ms, m, ';');) masks.push_back(m);
+      }
       for (const std::string& mask : masks)
       for (bool graph : {true, false}) {
         if (breakdown && !graph) continue;
+        if ((graphs_arg == "1" && !graph) || (graphs_arg == "0" && graph)) continue;
         RunnerOptions o;
         o.exp = env_switches;
         if (breakdown) {
@@ -136,7 +161,7 @@ int main(int argc, char** argv) {
           o.exp.skip = read_experiment_switches().skip;
         }
         o.device = Device::CUDA;
-        o.dtype = DType::F16;
+        o.dtype = dtype;
         o.prefill_backend = o.decode_backend = name;
         o.block_size = bs;
         o.num_kv_blocks = P * ((in_len + out_len + bs - 1) / bs);
@@ -156,9 +181,9 @@ int main(int argc, char** argv) {
         if (idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
         Times t = run_workload(*r, P, in_len, out_len, bs, budget, w.config.vocab_size);
         const double total = t.prefill_ms + t.decode_ms;
-        std::printf("{\"backend\":\"%s\",\"prompts\":%d,\"input_len\":%d,\"idle_ms\":%d,\"skip\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
+        std::printf("{\"backend\":\"%s\",\"dtype\":\"%s\",\"prompts\":%d,\"input_len\":%d,\"idle_ms\":%d,\"skip\":\"%s\",\"cuda_graph\":%s,\"device\":\"%s\",\"prefill_ms\":%.2f,\"decode_ms\":%.2f,"
                     "\"decode_step_ms\":%.3f,\"decode_step_gpu_ms\":%.3f,\"decode_step_prep_ms\":%.3f,\"total_ms\":%.2f,\"output_tok_per_s\":%.0f}\n",
-                    name.c_str(), P, in_len, idle_ms, mask.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
+                    name.c_str(), dtype_arg.c_str(), P, in_len, idle_ms, mask.c_str(), graph ? "true" : "false", r->device_name().c_str(), t.prefill_ms, t.decode_ms,
                     t.decode_ms / (out_len - 1), t.decode_gpu_ms / (out_len - 1), t.decode_prep_ms / (out_len - 1),
                     total, P * out_len / (total / 1000.0));
         std::fflush(stdout);

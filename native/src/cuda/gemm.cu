@@ -27,6 +27,19 @@ namespace attnbench {
 
 namespace {
 
+// The skinny kernels (few rows) take only weights up to this size. They were made for GPT-2's
+// 768-wide weights (1-5 MB), where cuBLASLt's fixed cost per GEMM (~4 us) is most of the time; on
+// large weights the weight stream is the time and cuBLASLt streams it faster. H200,
+// `attnbench-gemm-bench` (scripts/gpu/llama-perf.sh, docs/perf-notes.md "Session 5"), us, cuBLASLt /
+// skinny (M <= 2) / skinny_tc (M 4..16):
+//   GPT-2 XL attn_proj  1600x1600  (5.1 MB) M=1:  6.70 / 3.22 / 4.12   M=16:  5.24 / 24.4 / 4.91
+//   GPT-2 XL qkv        4800x1600 (15.4 MB) M=1:  6.69 / 6.98 / 8.06   M=16:  6.78 / 32.5 / 9.81
+//   GPT-2 XL fc         6400x1600 (20.5 MB) M=1:  7.86 / 8.84 / 11.3   M=16:  7.97 / 72.1 / 12.9
+//   Llama-8B down      4096x14336 (117 MB)  M=1: 32.0  / 52.5 / 58.5   M=16: 31.4  / 387  / 61.8
+// So the crossover lies between 5 and 15 MB: 8 MiB. (Llama-3.1-8B decode step, 16 x 8192 context:
+// 12.06 -> 8.79 ms; 2 sequences x 900: 6.72 -> 4.78 ms.)
+constexpr size_t kSkinnyMaxWeightBytes = (size_t)8 << 20;
+
 cudaDataType_t cuda_type(DType t) {
   return t == DType::F16 ? CUDA_R_16F : t == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
 }
@@ -59,7 +72,9 @@ struct Gemm::Impl {
   // 6.0 / 6.5 (6.9-7.1); at M = 32 it loses (qkv 4.95 vs 4.78, fc_proj 9.5 vs 7.2). Decode step GPU,
   // same run: 4x900 0.487 -> 0.436 ms, 8x900 0.566 -> 0.515, 16x900 0.644 -> 0.613. So 16.
   int tc_max_m = 16;
-  int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms for M <= 512, keep the fastest
+  size_t max_weight_bytes = kSkinnyMaxWeightBytes;
+  int algo_rank = 0;  // ATTNBENCH_GEMM_ALGO: which of cuBLASLt's heuristic results to use (0 = its first)
+  int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms per shape, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
 
   ~Impl() {
@@ -92,13 +107,14 @@ struct Gemm::Impl {
                                                       &workspace_bytes, sizeof(workspace_bytes)));
     cublasLtMatmulHeuristicResult_t res[16]{};
     int found = 0;
-    const int want = tune > 1 && M <= 512 ? std::min(tune, 16) : 1;
+    const int want = std::min(16, std::max(tune > 1 ? tune : 1, algo_rank + 1));
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.d, p.d, pref, want, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0) return false;
-    p.algo = res[0].algo;
-    for (int i = 0; i < found; ++i) p.candidates.push_back(res[i].algo);
-    p.tuned = found <= 1;
+    p.algo = res[std::min(algo_rank, found - 1)].algo;
+    if (tune > 1)
+      for (int i = 0; i < found; ++i) p.candidates.push_back(res[i].algo);
+    p.tuned = p.candidates.size() <= 1;
     return true;
   }
 
@@ -122,12 +138,20 @@ Gemm::Gemm(const ExperimentSwitches& exp, size_t workspace_bytes) : impl_(new Im
   impl_->tune = exp.gemm_tune;
   if (exp.skinny_max_m >= 0) impl_->skinny_max_m = exp.skinny_max_m;
   if (exp.skinny_tc_max_m >= 0) impl_->tc_max_m = exp.skinny_tc_max_m;
+  if (exp.skinny_max_weight_mb >= 0) impl_->max_weight_bytes = (size_t)exp.skinny_max_weight_mb << 20;
+  impl_->algo_rank = std::max(0, std::min(15, exp.gemm_algo));
 }
 
-bool Gemm::skinny(int M) const { return M <= impl_->skinny_max_m && M <= kSkinnyMaxRows; }
-bool Gemm::skinny_tc(int M) const { return !skinny(M) && M <= impl_->tc_max_m && M <= kSkinnyTcMaxRows; }
+bool Gemm::skinny(int M, size_t weight_bytes) const {
+  return M <= impl_->skinny_max_m && M <= kSkinnyMaxRows && weight_bytes <= impl_->max_weight_bytes;
+}
+bool Gemm::skinny_tc(int M, size_t weight_bytes) const {
+  return !skinny(M, weight_bytes) && M <= impl_->tc_max_m && M <= kSkinnyTcMaxRows &&
+         weight_bytes <= impl_->max_weight_bytes;
+}
 void Gemm::set_skinny_max_m(int m) { impl_->skinny_max_m = m; }
 void Gemm::set_skinny_tc_max_m(int m) { impl_->tc_max_m = m; }
+void Gemm::set_skinny_max_weight_bytes(size_t bytes) { impl_->max_weight_bytes = bytes; }
 
 Gemm::~Gemm() = default;
 
@@ -142,10 +166,11 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
   // The weight-stream kernels (few rows): outputs of the input type, or fp32 without gelu.
   const bool gelu = ep == GemmEpilogue::BiasGelu;
   const void* sk_bias = ep == GemmEpilogue::None ? nullptr : bias;
+  const size_t weight_bytes = (size_t)N * K * dtype_bytes(in);
   if (out == in || (out == DType::F32 && !gelu)) {
-    if (skinny(M) && skinny_gemm_supported(y, x, w, M, K, in))
+    if (skinny(M, weight_bytes) && skinny_gemm_supported(y, x, w, M, K, in))
       return skinny_gemm_forward(y, ldy, x, w, sk_bias, M, N, K, in, out, gelu, stream);
-    if (skinny_tc(M) && skinny_gemm_tc_supported(y, x, w, M, K, in))
+    if (skinny_tc(M, weight_bytes) && skinny_gemm_tc_supported(y, x, w, M, K, in))
       return skinny_gemm_tc_forward(y, ldy, x, w, sk_bias, M, N, K, in, out, gelu, stream);
   }
   GemmEpilogue lt_ep = ep;

@@ -34,14 +34,17 @@ class Gemm {
   // then BiasGelu runs as a bias epilogue plus kernels/gelu.cu.
   bool fused_gelu() const;
 
-  // True when an M-row GEMM goes to kernels/skinny_gemm.cu instead of cuBLASLt (M <= 2 unless
-  // ATTNBENCH_SKINNY_MAX_M says otherwise; shapes it cannot take still go to cuBLASLt).
-  bool skinny(int M) const;
+  // True when an M-row GEMM over a weight of weight_bytes goes to kernels/skinny_gemm.cu instead of
+  // cuBLASLt (M <= 2 unless ATTNBENCH_SKINNY_MAX_M says otherwise; shapes it cannot take still go to
+  // cuBLASLt). Only small weights: the skinny kernels win where cuBLASLt's fixed cost is a large part
+  // of the GEMM, and lose where the weight stream is (see kSkinnyMaxWeightBytes in gemm.cu).
+  bool skinny(int M, size_t weight_bytes) const;
   void set_skinny_max_m(int m);  // benchmarks: 0 forces cuBLASLt
   // True when an M-row GEMM goes to kernels/skinny_gemm_tc.cu (rows past skinny(), up to 16 unless
-  // ATTNBENCH_SKINNY_TC_MAX_M says otherwise).
-  bool skinny_tc(int M) const;
+  // ATTNBENCH_SKINNY_TC_MAX_M says otherwise; the same weight-size limit).
+  bool skinny_tc(int M, size_t weight_bytes) const;
   void set_skinny_tc_max_m(int m);  // benchmarks: 0 = never
+  void set_skinny_max_weight_bytes(size_t bytes);  // benchmarks: SIZE_MAX = any weight
 
  private:
   struct Impl;
