@@ -263,8 +263,8 @@ export function idleConnections(key: string): number {
 }
 
 /**
- * Open up to `n` idle kept-alive connections to an http: URL's host ahead of a run, so its requests
- * find one (only http: URLs; resolves with the number opened).
+ * Top the idle kept-alive connections to an http: URL's host up to `n` ahead of a run, so its
+ * requests find one open (only http: URLs; resolves with the number opened now).
  */
 export async function openConnections(url: string, n: number): Promise<number> {
   const u = new URL(url);
@@ -272,7 +272,7 @@ export async function openConnections(url: string, n: number): Promise<number> {
   const { host, port, key } = prepareRaw(u, null);
   const opened = await Promise.all(
     Array.from(
-      { length: n },
+      { length: Math.max(0, n - idleConnections(key)) },
       () =>
         new Promise<boolean>((resolve) => {
           const c = new Conn(key, net.connect({ host, port }));
