@@ -134,6 +134,10 @@ export class StreamPool {
   async replay(reqs: readonly StreamRequest[], opts: PoolReplayOptions = {}): Promise<{ t0: bigint; records: RequestRecord[]; threads: ThreadStats[] }> {
     if (this.slots.length === 0) throw new Error("StreamPool.replay needs worker threads");
     if (this.run) throw new Error("StreamPool: one replay at a time");
+    if (this.failure) {
+      const why = `load-generator worker failed: ${this.failure.message}`;
+      return { t0: process.hrtime.bigint(), records: reqs.map((req) => failedRecord(req, why)), threads: [] };
+    }
     const W = this.slots.length;
     const threads: ThreadStats[] = [];
     let ready = 0;
@@ -170,9 +174,11 @@ export class StreamPool {
       await Promise.race([allReady, failed]);
       // The origin is set once every worker holds its share: the shares' transfer is not in the run.
       const t0 = process.hrtime.bigint() + BigInt(Math.round((opts.leadMs ?? 20) * 1e6));
-      if (!this.failure) for (const s of this.slots) s.worker.postMessage({ type: "go", t0: t0.toString(), stop: stopBuf } satisfies ToWorker);
+      const failure = (): Error | null => this.failure; // set by a worker's error while we await
+      if (!failure()) for (const s of this.slots) s.worker.postMessage({ type: "go", t0: t0.toString(), stop: stopBuf } satisfies ToWorker);
       await Promise.race([allDone, failed]);
-      const why = this.failure ? `load-generator worker failed: ${this.failure.message}` : "not sent (interrupted)";
+      const err = failure();
+      const why = err ? `load-generator worker failed: ${err.message}` : "not sent (interrupted)";
       const records = reqs.map((req, k) => run.records[k] ?? failedRecord(req, why));
       return { t0, records, threads };
     } finally {
