@@ -32,7 +32,7 @@ const Schema = z.object({
   promptTokens: int(1, 100_000).default(64),
   workers: z
     .string()
-    .default("0,1,2,4")
+    .default("0,2,4,8")
     .transform((s, ctx) => {
       const list = s.split(",").map((x) => Number(x.trim()));
       if (list.some((n) => !Number.isInteger(n) || n < 0 || n > 64)) {
@@ -63,7 +63,7 @@ export const benchLoadgenCommand = new Command("loadgen")
   .option("--tokens <n>", "streamed chunks (tokens) per response", "32")
   .option("--chunk-ms <ms>", "stub server: one chunk per stream every this many ms", "1")
   .option("--prompt-tokens <n>", "token ids per prompt", "64")
-  .option("--workers <list>", "worker-thread counts to compare (0: stream on the dispatch thread)", "0,1,2,4")
+  .option("--workers <list>", "worker-thread counts to compare (0: this thread keeps the schedule and streams)", "0,2,4,8")
   .option("--dispatch <list>", "who keeps the schedule with worker threads: workers (each its share; what bench online does) and/or main (this thread, handing each request over)", "workers")
   .option("--lateness-target-ms <ms>", "dispatch lateness p99 to hold; a row above it says SCHEDULE NOT HELD", "1")
   .option("--procs <n>", "stub server processes", "2")
