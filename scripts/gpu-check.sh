@@ -177,7 +177,7 @@ if has online-llama; then
   done
 fi
 if has loadgen; then
-  run_stage loadgen loadgen.log timeout 120 node bin/attnbench.js bench loadgen --rate 2000 --duration-s 5 --tokens 32 --workers 0,1,2,4
+  run_stage loadgen loadgen.log timeout 120 node bin/attnbench.js bench loadgen --rate 2000 --duration-s 5 --tokens 32 --workers 0,2,4,8
 fi
 
 # --- summary, last -------------------------------------------------------------------------------

@@ -148,4 +148,10 @@ test("bench loadgen: a stub SSE server, every worker count reported, every reque
     assert.ok(row.lateness_ms.p50 >= 0 && row.lateness_ms.max >= row.lateness_ms.p99);
   }
   assert.match(r.stderr, /LOAD-GENERATOR benchmark/);
+  // Who kept the schedule, and a verdict against the target in every row and at the end.
+  assert.deepEqual(out.rows.map((x: any) => x.dispatch), ["main", "workers"]);
+  for (const row of out.rows) assert.equal(row.schedule_held, row.lateness_ms.p99 <= out.lateness_target_ms);
+  assert.equal(out.lateness_target_ms, 1);
+  assert.match(out.verdict, out.rows.some((x: any) => x.schedule_held) ? /^schedule held/ : /^SCHEDULE NOT HELD/);
+  assert.ok(r.stderr.includes(out.verdict));
 });

@@ -93,7 +93,7 @@ export function addOnlineOptions(cmd: Command): Command {
     .option("--scales <list>", "arrival-time scales (t' = (t - t0) x scale, smaller = heavier load), or auto / auto:N: measure each backend's capacity, then N scales offering 10%..110% of it (auto: N = 5)", DEFAULT_SCALES)
     .option("--capacity-requests <n>", "--scales auto: requests in the saturating capacity run (default: --num-prompts; the trace's requests, cycled)")
     .option("--max-concurrency <n>", "at most N requests in flight; later arrivals wait in a client queue, recorded per request as queue_ms (default: no cap)")
-    .option("--load-workers <n>", "worker threads that stream responses, off the dispatch thread (0: stream on it; default: min(4, cores - 2), 0 below 4 cores)")
+    .option("--load-workers <n>", "worker threads that keep the schedule (each its share) and stream the responses (0: this thread does both; default: min(4, cores - 2), 0 below 4 cores)")
     .option("--lateness-target-ms <ms>", "dispatch lateness p99 the load generator aims for; above it the run says the schedule was not held", "1")
     .option("--trace-block-size <tokens>", "tokens per hash id of a Mooncake/Qwen trace (default: what the trace's lengths imply, else 512)")
     .option("--no-prefix-replay", "ignore a trace's hash_ids: unrelated random prompts instead of shared prefixes")

@@ -1,9 +1,12 @@
 // One online run (one backend at one scale) against a running OpenAI-compatible server:
 // warm up, replay the scaled schedule, return the raw records.
 import type { RequestRecord } from "../results/schema.js";
-import { streamCompletion } from "./http-stream.js";
+import { streamCompletion, type StreamRequest } from "./http-stream.js";
 import { replay, scaleSchedule } from "./replay.js";
 import type { StreamPool } from "./stream-pool.js";
+
+/** Kept-alive connections each load-generator worker opens before a run. */
+const WARM_CONNECTIONS_PER_WORKER = 8;
 
 export interface OnlineItem {
   i: number;
@@ -78,16 +81,33 @@ export async function runOnlineScale<T>(o: OnlineRunOptions<T>): Promise<{ recor
   const cacheWarm = o.beforeReplay ? await o.beforeReplay() : null;
   const times = scaleSchedule(o.items.map((it) => it.t_s), o.scale);
   let done = 0;
-  const send = o.pool ? o.pool.send.bind(o.pool) : streamCompletion;
-  const { records } = await replay(
-    o.items.map((it, k) => ({ scheduled_ms: times[k], item: { it, k } })),
-    ({ it, k }, t0) =>
-      send(
-        { i: it.i, id: `${o.tag}-${it.i}`, url: requestUrl(o), body: body(o, it.prompt, it.maxTokens), promptTokens: it.promptTokens, maxTokens: it.maxTokens, scheduled_ms: times[k], apiKey: o.apiKey, timeoutMs: o.requestTimeoutMs },
-        t0,
-      ),
-    { onRecord: (r) => o.onRecord?.(r, ++done), stopped: o.stopped, maxConcurrency: o.maxConcurrency, blockingWait: (o.pool?.workers ?? 0) > 0 },
-  );
+  const request = (it: OnlineItem, k: number): StreamRequest => ({
+    i: it.i,
+    id: `${o.tag}-${it.i}`,
+    url: requestUrl(o),
+    body: body(o, it.prompt, it.maxTokens),
+    promptTokens: it.promptTokens,
+    maxTokens: it.maxTokens,
+    scheduled_ms: times[k],
+    apiKey: o.apiKey,
+    timeoutMs: o.requestTimeoutMs,
+  });
+  const onRecord = (r: RequestRecord) => o.onRecord?.(r, ++done);
+  let records: RequestRecord[];
+  if (o.pool && o.pool.workers > 0 && o.maxConcurrency === undefined) {
+    // The workers keep the schedule themselves (load/stream-pool.ts), on connections opened ahead.
+    await o.pool.connect(requestUrl(o), WARM_CONNECTIONS_PER_WORKER * o.pool.workers);
+    // No cap here, so no queue: queue_ms 0, as replay() records it.
+    ({ records } = await o.pool.replay(o.items.map(request), { onRecord: (r) => onRecord({ ...r, queue_ms: 0 }), stopped: o.stopped }));
+    records = records.map((r) => ({ ...r, queue_ms: 0 }));
+  } else {
+    const send = o.pool ? o.pool.send.bind(o.pool) : streamCompletion;
+    ({ records } = await replay(
+      o.items.map((it, k) => ({ scheduled_ms: times[k], item: { it, k } })),
+      ({ it, k }, t0) => send(request(it, k), t0),
+      { onRecord, stopped: o.stopped, maxConcurrency: o.maxConcurrency, blockingWait: (o.pool?.workers ?? 0) > 0 },
+    ));
+  }
   // Requests never dispatched (interrupted) are still accounted for.
   for (let k = records.length; k < o.items.length; k++) {
     const it = o.items[k];

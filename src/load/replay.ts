@@ -22,21 +22,28 @@ const yieldOnce = () => new Promise((r) => setImmediate(r));
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * Wait until `nowMs() >= at`. Polling: setTimeout to within ~1 ms, then a setImmediate loop, which
- * keeps this thread's I/O going (responses parsed here) but spins a core. Blocking: when responses
- * are parsed by worker threads, this thread sleeps in Atomics.wait (sub-millisecond precision, no
- * spinning, so the workers get the CPU), in slices of at most 10 ms with a turn of the event loop
- * between them for records and signals.
+ * Polling waits sleep in setTimeout until this close to the send time, then turn the event loop
+ * (setImmediate) until it: node's timers have millisecond granularity (a timer can fire up to ~1 ms
+ * after its time, more on a busy loop), the setImmediate turns keep the thread's I/O going and see
+ * the time to a few microseconds, at the cost of a busy core for the last SPIN_MS before each send.
  */
-async function waitUntil(at: number, nowMs: () => number, blocking: boolean): Promise<void> {
+export const SPIN_MS = 2;
+
+/**
+ * Wait until `nowMs() >= at`. Polling: setTimeout to within SPIN_MS, then a setImmediate loop.
+ * Blocking (for a thread that hands every request to worker threads and parses nothing): sleep in
+ * Atomics.wait (sub-millisecond precision, no spinning), in slices of at most 10 ms with a turn of
+ * the event loop between them for records and signals.
+ */
+export async function waitUntil(at: number, nowMs: () => number, blocking = false): Promise<void> {
   for (;;) {
     const wait = at - nowMs();
     if (wait <= 0) return;
     if (blocking) {
       Atomics.wait(sleeper, 0, 0, Math.min(wait, 10));
       if (wait > 10) await yieldOnce();
-    } else if (wait > 1) {
-      await sleep(wait - 0.5);
+    } else if (wait > SPIN_MS) {
+      await sleep(wait - SPIN_MS);
     } else {
       await yieldOnce();
     }

@@ -1,5 +1,5 @@
 // Summary of one online run (one backend at one scale) from its raw records.
-import type { OnlineSummary, RequestRecord } from "../results/schema.js";
+import type { OnlineSummary, RequestRecord, Stats } from "../results/schema.js";
 import { failureReason, requestLatency, type ItlMode } from "./request.js";
 import { summarize } from "./percentiles.js";
 import { goodput, type Slo } from "./goodput.js";
@@ -21,6 +21,14 @@ export interface OnlineSummaryOptions {
 /** Dispatch lateness of a sent request: actual send - scheduled send, minus any wait for a --max-concurrency slot. */
 export function latenessOf(r: RequestRecord): number | null {
   return r.sent_ms === null ? null : r.sent_ms - (r.queue_ms ?? 0) - r.scheduled_ms;
+}
+
+/**
+ * Did the load generator hold its schedule? Held when the lateness p99 is within the target (or
+ * nothing was sent). One rule for bench online's summaries and bench loadgen's rows.
+ */
+export function scheduleHeld(lateness: Stats, targetMs: number): boolean {
+  return lateness.n === 0 || lateness.p99 <= targetMs;
 }
 
 /** The prefix-cache view of a run: hit rate from each completed request's cached_tokens. */
@@ -115,7 +123,7 @@ export function summarizeOnline(records: readonly RequestRecord[], opts: OnlineS
     queue_ms: queueStats,
     load_generator: {
       lateness_target_ms: target,
-      schedule_held: latenessStats.n === 0 || latenessStats.p99 <= target,
+      schedule_held: scheduleHeld(latenessStats, target),
       workers: opts.workers ?? 0,
       max_concurrency: opts.maxConcurrency ?? null,
     },
