@@ -5,6 +5,8 @@
 //   ./attention_prefill_sm90 check V      correctness of version V on every case (one process per
 //                                          version, so a fault in one does not hide the others)
 //   ./attention_prefill_sm90 sweep V...   TFLOPS of the given versions on the benchmark shapes
+//   ./attention_prefill_sm90 prof V R [N] version V on benchmark row R (0-based), 1 + N launches
+//                                          (for ncu: profile the last one)
 //
 // Versions (checked against the fp32 CPU reference on fresh random inputs, poisoned outputs):
 //   9   FA2-style production kernel (attention_prefill.cu v9: mma.sync, cp.async 2-stage, 4 warps)
@@ -18,6 +20,13 @@
 //       so one's softmax runs under the other's GEMMs (no per-warpgroup tile skip) -- compile-checked
 //       only, not yet run on a GPU
 //   17  v13 + ping-pong -- compile-checked only
+//   18  v15 + one proxy fence per iteration (K_j and V_{j-1} waited together) + descriptors built
+//       once from a warp-uniform base (kSm90OneFence | kSm90UniformDesc)
+//   19  v16 + the same two (ping-pong, BN 64)
+//   20  probe: v15 + uniform descriptors + no proxy fence at all (what the fences cost; not a
+//       candidate without TMA, see kSm90NoProxyFence)
+//   21  probe: v16 + uniform descriptors + no proxy fence
+//   22  v17 + one fence + uniform descriptors (ping-pong, BN 128, 2 stages)
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -33,8 +42,13 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     case 13: CK((launch_fused_prefill_sm90<T, D, 128, 2>(p, B, pb.max_q, 0))); break;
     case 14: CK((launch_fused_prefill_sm90<T, D, 128, 3>(p, B, pb.max_q, 0))); break;
     case 15: CK((launch_fused_prefill_sm90<T, D, 64, 4>(p, B, pb.max_q, 0))); break;
-    case 16: CK((launch_fused_prefill_sm90<T, D, 64, 4, true>(p, B, pb.max_q, 0))); break;
-    case 17: CK((launch_fused_prefill_sm90<T, D, 128, 2, true>(p, B, pb.max_q, 0))); break;
+    case 16: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong>(p, B, pb.max_q, 0))); break;
+    case 17: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90PingPong>(p, B, pb.max_q, 0))); break;
+    case 18: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 19: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong | kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 20: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 21: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong | kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 22: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90PingPong | kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
     default: fprintf(stderr, "no version %d\n", ver); std::exit(2);
   }
 }
@@ -101,8 +115,8 @@ static bool check(int ver) {
   return ok_all;
 }
 
-static void sweep(const std::vector<int>& vers) {
-  struct Row { const char* name; int H, Hkv, D; std::vector<int> q_lens, ctx_lens; };
+struct Row { const char* name; int H, Hkv, D; std::vector<int> q_lens, ctx_lens; };
+static std::vector<Row> bench_rows() {
   std::vector<Row> rows = {
       {"128x256x12x64", 12, 12, 64, std::vector<int>(128, 256), {}},
       {"16x2048x12x64", 12, 12, 64, std::vector<int>(16, 2048), {}},
@@ -114,16 +128,36 @@ static void sweep(const std::vector<int>& vers) {
   };
   std::mt19937 rng(7);
   for (int i = 0; i < 16; ++i) rows.back().q_lens.push_back(256 + (int)(rng() % 1793));
+  return rows;
+}
+
+static lab::Problem bench_problem(const Row& r) {
+  lab::Problem pb;
+  pb.H = r.H, pb.Hkv = r.Hkv, pb.D = r.D, pb.block_size = 16;
+  pb.q_lens = r.q_lens;
+  pb.ctx_lens = r.ctx_lens.empty() ? std::vector<int>(r.q_lens.size(), 0) : r.ctx_lens;
+  pb.build(99, false);
+  pb.upload();
+  return pb;
+}
+
+// For a profiler: version V on bench row R (index into bench_rows), one warm-up then N launches.
+static void prof(int ver, int row, int n) {
+  const std::vector<Row> rows = bench_rows();
+  lab::Problem pb = bench_problem(rows.at(row));
+  for (int i = 0; i <= n; ++i) dispatch(ver, pb);
+  CK(cudaDeviceSynchronize());
+  printf("prof v%d %s: %d launches\n", ver, rows[row].name, n + 1);
+  pb.free_device();
+}
+
+static void sweep(const std::vector<int>& vers) {
+  const std::vector<Row> rows = bench_rows();
   printf("\n%-28s %7s", "TFLOPS (fp16, causal, page16)", "GFLOP");
   for (int v : vers) printf("    v%-3d", v);
   printf("  max rel diff vs v%d\n", vers[0]);
   for (const Row& r : rows) {
-    lab::Problem pb;
-    pb.H = r.H, pb.Hkv = r.Hkv, pb.D = r.D, pb.block_size = 16;
-    pb.q_lens = r.q_lens;
-    pb.ctx_lens = r.ctx_lens.empty() ? std::vector<int>(r.q_lens.size(), 0) : r.ctx_lens;
-    pb.build(99, false);
-    pb.upload();
+    lab::Problem pb = bench_problem(r);
     double flops = 0;
     for (size_t i = 0; i < pb.q_lens.size(); ++i) {
       const double q = pb.q_lens[i], c = pb.ctx_lens[i];
@@ -161,6 +195,10 @@ int main(int argc, char** argv) {
     sweep(vers);
     return 0;
   }
-  fprintf(stderr, "usage: attention_prefill_sm90 check VERSION | sweep VERSION...\n");
+  if (argc >= 4 && std::strcmp(argv[1], "prof") == 0) {
+    prof(std::atoi(argv[2]), std::atoi(argv[3]), argc >= 5 ? std::atoi(argv[4]) : 1);
+    return 0;
+  }
+  fprintf(stderr, "usage: attention_prefill_sm90 check VERSION | sweep VERSION... | prof VERSION ROW [N]\n");
   return 2;
 }

@@ -39,16 +39,28 @@ struct PrefillSm90Config {
   static constexpr int kProducerRegs = 56, kConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168
 };
 
-// PP (ping-pong): the consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2),
-// so one's softmax runs under the other's GEMMs; both then walk every key tile of the CTA (no
-// per-warpgroup skip: the turns must pair up).
-template <typename T, int D, int BN, int STAGES, bool PP = false>
+// Options (OPT bits; lab versions combine them, docs/perf-notes.md says which won):
+//   kSm90PingPong: the consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2),
+//       so one's softmax runs under the other's GEMMs; both then walk every key tile of the CTA (no
+//       per-warpgroup skip: the turns must pair up).
+//   kSm90NoProxyFence: consumers skip fence.proxy.async after a full wait. A probe only: cp.async
+//       writes through the generic proxy, so without TMA the fence is what the memory model asks
+//       for (FlashAttention-3's cp.async path omits it); it measures what the fence costs.
+//   kSm90OneFence: wait for K_j and V_{j-1} together and fence once per iteration, not twice.
+//   kSm90UniformDesc: the warpgroup index is broadcast with a shuffle (the compiler then knows it
+//       is warp-uniform) and the wgmma descriptors are built once, each k-step adding a constant,
+//       so the loop needs no per-instruction descriptor arithmetic in vector registers.
+constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8;
+
+template <typename T, int D, int BN, int STAGES, int OPT = 0>
 __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built without sm_90a (wgmma, setmaxnreg): the host only picks this kernel on sm_90a builds
 #else
   using namespace sm90;
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
+  constexpr bool PP = (OPT & kSm90PingPong) != 0, FENCE = (OPT & kSm90NoProxyFence) == 0;
+  constexpr bool ONE_FENCE = (OPT & kSm90OneFence) != 0, UDESC = (OPT & kSm90UniformDesc) != 0;
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
   extern __shared__ unsigned char smem_raw[];
@@ -142,7 +154,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   } else {
     // ---------------- consumers ----------------
     setmaxnreg_inc<Cfg::kConsumerRegs>();
-    const int cw = threadIdx.x / 128 - 1;            // consumer warpgroup 0 / 1
+    const int cw = (UDESC ? __shfl_sync(0xffffffffu, threadIdx.x / 128, 0) : threadIdx.x / 128) - 1;  // consumer warpgroup 0 / 1
     const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int row_base = cw * 64;                    // its rows of the Q tile
     const int qrow0 = q0 + row_base;                 // first of them in the sequence
@@ -165,14 +177,18 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       __syncwarp();
       if (lane == 0) mbar_arrive(bar);
     };
-    auto wait_k = [&](int j) {
+    auto wait_k = [&](int j, bool fence = true) {
       mbar_wait(full_k + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      fence_proxy_async();
+      if (FENCE && fence) fence_proxy_async();
     };
-    auto wait_v = [&](int j) {
+    auto wait_v = [&](int j, bool fence = true) {
       mbar_wait(full_v + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      fence_proxy_async();
+      if (FENCE && fence) fence_proxy_async();
     };
+    // Descriptor bases (UDESC): the address field is bits 0-13 (address >> 4); offsets inside the
+    // CTA's shared memory never carry out of it, so adding (offset >> 4) to the 64-bit value is exact.
+    const uint64_t dq0 = desc_sw128(q_addr, 16, 1024), dk0 = desc_sw128(k_addr, 16, 1024);
+    const uint64_t dv0 = desc_sw128(v_addr, BN * 128, 1024);
     // PP: wait for this warpgroup's turn; hand the turn to the other one (not after the last turn
     // of warpgroup 1, the last of all, which nobody waits for).
     auto turn_begin = [&] {
@@ -187,11 +203,19 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       const int st = j % STAGES;
       fence_regs(s);
       wgmma_fence();
+      if constexpr (UDESC) {
+        const uint64_t dk = dk0 + (uint64_t)(st * (Cfg::kTileBytes >> 4));
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk)
-        wgmma_ss<BN, T>(s, desc_sw128(q_addr + (kk / 4) * (BM * 128) + (kk % 4) * 32, 16, 1024),
-                        desc_sw128(k_addr + st * Cfg::kTileBytes + (kk / 4) * (BN * 128) + (kk % 4) * 32, 16, 1024),
-                        kk > 0 ? 1 : 0);
+        for (int kk = 0; kk < D / 16; ++kk)
+          wgmma_ss<BN, T>(s, dq0 + (uint64_t)(((kk / 4) * (BM * 128) + (kk % 4) * 32) >> 4),
+                          dk + (uint64_t)(((kk / 4) * (BN * 128) + (kk % 4) * 32) >> 4), kk > 0 ? 1 : 0);
+      } else {
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk)
+          wgmma_ss<BN, T>(s, desc_sw128(q_addr + (kk / 4) * (BM * 128) + (kk % 4) * 32, 16, 1024),
+                          desc_sw128(k_addr + st * Cfg::kTileBytes + (kk / 4) * (BN * 128) + (kk % 4) * 32, 16, 1024),
+                          kk > 0 ? 1 : 0);
+      }
       wgmma_commit();
       fence_regs(s);
     };
@@ -199,9 +223,15 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       const int st = j % STAGES;
       fence_regs(o);
       wgmma_fence();
+      if constexpr (UDESC) {
+        const uint64_t dv = dv0 + (uint64_t)(st * (Cfg::kTileBytes >> 4));
 #pragma unroll
-      for (int t = 0; t < BN / 16; ++t)
-        wgmma_rs_tb<D, T>(o, pa[t], desc_sw128(v_addr + st * Cfg::kTileBytes + t * 16 * 128, BN * 128, 1024), 1);
+        for (int t = 0; t < BN / 16; ++t) wgmma_rs_tb<D, T>(o, pa[t], dv + (uint64_t)((t * 16 * 128) >> 4), 1);
+      } else {
+#pragma unroll
+        for (int t = 0; t < BN / 16; ++t)
+          wgmma_rs_tb<D, T>(o, pa[t], desc_sw128(v_addr + st * Cfg::kTileBytes + t * 16 * 128, BN * 128, 1024), 1);
+      }
       wgmma_commit();
       fence_regs(o);
     };
@@ -260,11 +290,16 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       softmax(0);
       to_pa();
       for (int j = 1; j < n_my; ++j) {
-        wait_k(j);
-        if (PP) wait_v(j - 1);
+        if (ONE_FENCE) {
+          wait_k(j, false);
+          wait_v(j - 1);
+        } else {
+          wait_k(j);
+          if (PP) wait_v(j - 1);
+        }
         turn_begin();
         issue_s(j);
-        if (!PP) wait_v(j - 1);
+        if (!PP && !ONE_FENCE) wait_v(j - 1);
         issue_pv(j - 1);
         turn_end(false);
         wgmma_wait<1>();  // S_j done; PV_{j-1} may still run
@@ -317,20 +352,20 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
 #endif
 }
 
-template <typename T, int D, int BN = 128, int STAGES = 2, bool PP = false>
+template <typename T, int D, int BN = 128, int STAGES = 2, int OPT = 0>
 inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream) {
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation, before its first launch
   if (!attr_set) {
-    const cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, PP>,
+    const cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>,
                                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
   const dim3 grid((unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM), p.num_heads, num_seqs);
-  fused_prefill_sm90_kernel<T, D, BN, STAGES, PP><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
 }
 
