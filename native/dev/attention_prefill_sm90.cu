@@ -27,6 +27,12 @@
 //       candidate without TMA, see kSm90NoProxyFence)
 //   21  probe: v16 + uniform descriptors + no proxy fence
 //   22  v17 + one fence + uniform descriptors (ping-pong, BN 128, 2 stages)
+//   23  v22 with K/V by TMA (kSm90TmaKV: one producer warp, one box per page and 64-column panel,
+//       the tile holding the last key by cp.async with zero fill); pages that TMA does not take
+//       (not a power of two, or < 8 keys) run v22's kernel, as a dispatcher would
+//   24  TMA + ping-pong, BN 64, 4 stages (v19 with TMA; else v19)
+//   25  TMA, BN 64, 4 stages, no ping-pong (v18 with TMA; else v18)
+//   26  v23 with 3 stages
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -36,6 +42,10 @@ using namespace attnbench;
 template <typename T, int D>
 static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem& pb) {
   const int B = (int)pb.q_lens.size();
+  const long long slots = (long long)pb.num_blocks * pb.block_size;
+  // TMA versions on pages they do not take (1, 2, 7): the same options without TMA (what a
+  // dispatcher would pick), so every check case still runs.
+  if (ver >= 23 && ver <= 26 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = ver == 23 ? 22 : ver == 25 ? 18 : ver == 26 ? 22 : 19;
   switch (ver) {
     case 9: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV9>(p, B, pb.max_q, 0))); break;
     case 11: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV11>(p, B, pb.max_q, 0))); break;
@@ -49,6 +59,10 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     case 20: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
     case 21: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong | kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
     case 22: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90PingPong | kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 23: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
+    case 24: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
+    case 25: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
+    case 26: CK((launch_fused_prefill_sm90<T, D, 128, 3, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
     default: fprintf(stderr, "no version %d\n", ver); std::exit(2);
   }
 }

@@ -19,8 +19,11 @@
 // Paging and chunked prefill as in the FA2 kernel: key t of slice s is slot
 // block_tables[s][t / block_size] * block_size + t % block_size; queries sit at ctx + i.
 #pragma once
+#include <cuda.h>  // CUtensorMap and its enums (types only: the encoder comes through the runtime)
+#include <cudaTypedefs.h>
 #include <cuda_runtime.h>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/mma.cuh"
 #include "attn/fused_prefill_cuda.cuh"
@@ -50,10 +53,21 @@ struct PrefillSm90Config {
 //   kSm90UniformDesc: the warpgroup index is broadcast with a shuffle (the compiler then knows it
 //       is warp-uniform) and the wgmma descriptors are built once, each k-step adding a constant,
 //       so the loop needs no per-instruction descriptor arithmetic in vector registers.
-constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8;
+//   kSm90TmaKV: K/V tiles come by TMA (one producer warp; a 2D tensor map over the cache as
+//       [slots, kv_heads x D], box 64 columns x min(page, BN) rows, 128-byte swizzle, one box per
+//       page and 64-column panel of a tile), so there is no proxy fence per tile and three
+//       producer warps retire after the Q tile. Needs power-of-two pages of >= 8 keys. The tile
+//       holding the last key still comes by cp.async with zero fill: TMA would read the stale
+//       slots of a partial page, and garbage (NaN) in V times P = 0 would still poison O.
+constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8, kSm90TmaKV = 16;
+
+// The K and V caches as TMA tensor maps (kSm90TmaKV only; zeros otherwise).
+struct Sm90KvMaps {
+  CUtensorMap k, v;
+};
 
 template <typename T, int D, int BN, int STAGES, int OPT = 0>
-__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p) {
+__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90KvMaps maps) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built without sm_90a (wgmma, setmaxnreg): the host only picks this kernel on sm_90a builds
 #else
@@ -61,6 +75,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   constexpr bool PP = (OPT & kSm90PingPong) != 0, FENCE = (OPT & kSm90NoProxyFence) == 0;
   constexpr bool ONE_FENCE = (OPT & kSm90OneFence) != 0, UDESC = (OPT & kSm90UniformDesc) != 0;
+  constexpr bool TMA = (OPT & kSm90TmaKV) != 0;
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
   extern __shared__ unsigned char smem_raw[];
@@ -89,8 +104,8 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   if (threadIdx.x == 0) {
     mbar_init(full_q, 128);  // every producer thread arrives once its copies landed
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(full_k + s, 128);
-      mbar_init(full_v + s, 128);
+      mbar_init(full_k + s, TMA ? 1 : 128);  // TMA: one arrival (with the byte count) per tile
+      mbar_init(full_v + s, TMA ? 1 : 128);
       mbar_init(empty_k + s, 8);  // one arrival per consumer warp
       mbar_init(empty_v + s, 8);
     }
@@ -117,6 +132,68 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
 
     const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
     const size_t kv_stride = (size_t)p.num_kv_heads * D;
+    if constexpr (TMA) {
+      // One warp goes on; the other three wait for their Q copies and retire.
+      if (threadIdx.x >= 32) {
+        asm volatile("cp.async.wait_all;\n" ::: "memory");
+        return;
+      }
+      const int lane = threadIdx.x, bs = p.block_size, shift = p.block_shift;
+      constexpr int PANELS = D / 64;
+      const int boxr = min(bs, BN), nbox = (BN / boxr) * PANELS;  // boxes per tile (<= 32)
+      const int pg = lane / PANELS, panel = lane % PANELS;
+      const uint32_t box_off = (uint32_t)(panel * (BN * 128) + pg * boxr * 128);
+      const int x = kv_head * D + panel * 64;
+      const T* kg = static_cast<const T*>(p.k);
+      const T* vg = static_cast<const T*>(p.v);
+      if (lane == 0) {
+        tma_prefetch_map(&maps.k);
+        tma_prefetch_map(&maps.v);
+      }
+      // The last tile: cp.async with zero fill past kv_len; lane l copies chunk l % CH of rows
+      // l / CH, + 32 / CH, ... The phase waits for these copies and for lane 0's arrival.
+      auto copy_last = [&](unsigned char* dst, const T* cache, int j, uint64_t* bar) {
+#pragma unroll 1
+        for (int idx = lane; idx < BN * CH; idx += 32) {
+          const int row = idx / CH, c = idx % CH, t = j * BN + row;
+          const bool ok = t < kv_len;
+          int64_t slot = 0;
+          if (ok) slot = ((int64_t)__ldg(bt + (t >> shift)) << shift) + (t & (bs - 1));
+          mma::cp_async_16(dst + sw128_offset<BN>(row, c), cache + (ok ? slot * (int64_t)kv_stride + (size_t)kv_head * D + c * 8 : 0), ok);
+        }
+        mbar_track_cp_async(bar);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar);
+      };
+      for (int j = 0; j < n_tiles; ++j) {
+        const int st = j % STAGES;
+        const unsigned ph = (unsigned)(j / STAGES) & 1u;
+        const bool last = j == n_tiles - 1;
+        int y = 0;  // this lane's page: first slot of its box (every key of a non-last tile is < kv_len)
+        if (!last && lane < nbox) {
+          const int t0 = j * BN + pg * boxr;
+          y = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+        }
+        mbar_wait(empty_k + st, ph ^ 1u);
+        if (last) {
+          copy_last(sK + st * Cfg::kTileBytes, kg, j, full_k + st);
+        } else {
+          if (lane == 0) mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
+          __syncwarp();
+          if (lane < nbox) tma_load_2d(sK + st * Cfg::kTileBytes + box_off, &maps.k, x, y, full_k + st);
+        }
+        mbar_wait(empty_v + st, ph ^ 1u);
+        if (last) {
+          copy_last(sV + st * Cfg::kTileBytes, vg, j, full_v + st);
+        } else {
+          if (lane == 0) mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
+          __syncwarp();
+          if (lane < nbox) tma_load_2d(sV + st * Cfg::kTileBytes + box_off, &maps.v, x, y, full_v + st);
+        }
+      }
+      asm volatile("cp.async.wait_all;\n" ::: "memory");
+      return;
+    }
     const T* kc = static_cast<const T*>(p.k) + (size_t)kv_head * D + c * 8;
     const T* vc = static_cast<const T*>(p.v) + (size_t)kv_head * D + c * 8;
     const int bs = p.block_size, shift = p.block_shift;
@@ -177,13 +254,15 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       __syncwarp();
       if (lane == 0) mbar_arrive(bar);
     };
+    // Proxy fence after a full wait: tiles written by cp.async (every tile, or with TMA only the
+    // last one) are read by wgmma through the async proxy.
     auto wait_k = [&](int j, bool fence = true) {
       mbar_wait(full_k + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      if (FENCE && fence) fence_proxy_async();
+      if (FENCE && fence && (!TMA || j == n_tiles - 1)) fence_proxy_async();
     };
     auto wait_v = [&](int j, bool fence = true) {
       mbar_wait(full_v + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      if (FENCE && fence) fence_proxy_async();
+      if (FENCE && fence && (!TMA || j == n_tiles - 1)) fence_proxy_async();
     };
     // Descriptor bases (UDESC): the address field is bits 0-13 (address >> 4); offsets inside the
     // CTA's shared memory never carry out of it, so adding (offset >> 4) to the 64-bit value is exact.
@@ -278,6 +357,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     };
 
     mbar_wait(full_q, 0);
+    if (TMA) fence_proxy_async();  // Q came by cp.async; no K wait fences it with TMA
     if (PP && cw == 0) named_barrier_arrive(1, 256);  // warpgroup 0 takes the first turn
     if (n_my > 0) {
       wait_k(0);
@@ -352,8 +432,40 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
 #endif
 }
 
+// A [num_slots, row_elems] 16-bit cache as a TMA tensor map: boxes of 64 columns x box_rows rows,
+// 128-byte swizzle (the layout wgmma reads), zeros outside the tensor.
+inline cudaError_t encode_sm90_kv_map(CUtensorMap* map, const void* base, bool bf16, long long num_slots, int row_elems,
+                                      int box_rows) {
+  static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
+  if (!encode) {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q);
+    if (e != cudaSuccess) return e;
+    if (q != cudaDriverEntryPointSuccess || fn == nullptr) return cudaErrorNotSupported;
+    encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }
+  const cuuint64_t dims[2] = {(cuuint64_t)row_elems, (cuuint64_t)num_slots};
+  const cuuint64_t strides[1] = {(cuuint64_t)row_elems * 2};  // bytes between slots
+  const cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
+  const cuuint32_t elem_strides[2] = {1, 1};
+  const CUresult r = encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
+                            const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+// Whether the TMA variants take this cache: power-of-two pages of >= 8 keys (a box is whole 8-row
+// swizzle atoms and a page never splits one), and the slot count the tensor map needs.
+inline bool sm90_tma_kv_ok(int block_size, long long num_slots) {
+  return block_size >= 8 && (block_size & (block_size - 1)) == 0 && num_slots > 0;
+}
+
+// num_slots = cache blocks x block_size (the TMA variants' tensor maps; ignored by the others).
 template <typename T, int D, int BN = 128, int STAGES = 2, int OPT = 0>
-inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream) {
+inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream,
+                                             long long num_slots = 0) {
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
@@ -364,8 +476,28 @@ inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs,
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
+  // Tensor maps, re-encoded only when the cache changes (per instantiation; the engine keeps one cache).
+  static Sm90KvMaps maps{};
+  if constexpr ((OPT & kSm90TmaKV) != 0) {
+    if (!sm90_tma_kv_ok(p.block_size, num_slots)) return cudaErrorInvalidValue;
+    static const void *mk = nullptr, *mv = nullptr;
+    static long long m_slots = 0;
+    static int m_rows = 0, m_bs = 0;
+    const int row_elems = p.num_kv_heads * D;
+    if (mk != p.k || mv != p.v || m_slots != num_slots || m_rows != row_elems || m_bs != p.block_size) {
+      constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+      const int box_rows = p.block_size < BN ? p.block_size : BN;
+      cudaError_t e = encode_sm90_kv_map(&maps.k, p.k, bf16, num_slots, row_elems, box_rows);
+      if (e == cudaSuccess) e = encode_sm90_kv_map(&maps.v, p.v, bf16, num_slots, row_elems, box_rows);
+      if (e != cudaSuccess) {
+        mk = mv = nullptr;
+        return e;
+      }
+      mk = p.k, mv = p.v, m_slots = num_slots, m_rows = row_elems, m_bs = p.block_size;
+    }
+  }
   const dim3 grid((unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM), p.num_heads, num_seqs);
-  fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, maps);
   return cudaGetLastError();
 }
 
