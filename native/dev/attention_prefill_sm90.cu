@@ -33,6 +33,11 @@
 //   24  TMA + ping-pong, BN 64, 4 stages (v19 with TMA; else v19)
 //   25  TMA, BN 64, 4 stages, no ping-pong (v18 with TMA; else v18)
 //   26  v23 with 3 stages
+//   27  v23 + kSm90TmaTail (the last tile's whole pages by TMA, only the partial page's rows by
+//       cp.async, block-table entries a tile ahead)
+//   28  v25 + kSm90TmaTail (BN 64, 4 stages, no ping-pong)
+//   29  v24 + kSm90TmaTail (BN 64, 4 stages, ping-pong)
+//   30  v27 without ping-pong (BN 128, 2 stages)
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -45,7 +50,17 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
   const long long slots = (long long)pb.num_blocks * pb.block_size;
   // TMA versions on pages they do not take (1, 2, 7): the same options without TMA (what a
   // dispatcher would pick), so every check case still runs.
-  if (ver >= 23 && ver <= 26 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = ver == 23 ? 22 : ver == 25 ? 18 : ver == 26 ? 22 : 19;
+  if (ver >= 23 && ver <= 30 && !sm90_tma_kv_ok(pb.block_size, slots)) {
+    static const int fallback[8] = {22, 19, 18, 22, 22, 18, 19, 18};  // v23..v30 without TMA
+    ver = fallback[ver - 23];
+  }
+  constexpr int kTmaT = kSm90TmaKV | kSm90TmaTail;
+  // Tensor maps for the TMA versions (box rows = min(page, BN): BN 128 for v23, v26, v27, v30).
+  Sm90KvMaps maps{};
+  if (ver >= 23 && ver <= 30) {
+    const bool bn128 = ver == 23 || ver == 26 || ver == 27 || ver == 30;
+    CK((bn128 ? make_sm90_kv_maps<T, D, 128>(p, slots, &maps) : make_sm90_kv_maps<T, D, 64>(p, slots, &maps)));
+  }
   switch (ver) {
     case 9: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV9>(p, B, pb.max_q, 0))); break;
     case 11: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV11>(p, B, pb.max_q, 0))); break;
@@ -59,10 +74,14 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     case 20: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
     case 21: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong | kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
     case 22: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90PingPong | kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
-    case 23: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
-    case 24: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
-    case 25: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
-    case 26: CK((launch_fused_prefill_sm90<T, D, 128, 3, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, slots))); break;
+    case 23: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 24: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 25: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 26: CK((launch_fused_prefill_sm90<T, D, 128, 3, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 27: CK((launch_fused_prefill_sm90<T, D, 128, 2, kTmaT | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 28: CK((launch_fused_prefill_sm90<T, D, 64, 4, kTmaT | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 29: CK((launch_fused_prefill_sm90<T, D, 64, 4, kTmaT | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 30: CK((launch_fused_prefill_sm90<T, D, 128, 2, kTmaT | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
     default: fprintf(stderr, "no version %d\n", ver); std::exit(2);
   }
 }

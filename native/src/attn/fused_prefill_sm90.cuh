@@ -59,7 +59,13 @@ struct PrefillSm90Config {
 //       producer warps retire after the Q tile. Needs power-of-two pages of >= 8 keys. The tile
 //       holding the last key still comes by cp.async with zero fill: TMA would read the stale
 //       slots of a partial page, and garbage (NaN) in V times P = 0 would still poison O.
-constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8, kSm90TmaKV = 16;
+//   kSm90TmaTail (with kSm90TmaKV): in the last tile too, whole valid pages come by TMA; only the
+//       rows from the first partial page on come by cp.async (one block-table entry, zero fill
+//       past kv_len), and block-table entries are loaded a tile ahead. Without it the whole last
+//       tile is a cp.async gather with a dependent block-table load per row (lab v23-v26: the
+//       consumers' longest waits, k15b run 1's ncu samples).
+constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8, kSm90TmaKV = 16,
+              kSm90TmaTail = 32;
 
 // The K and V caches as TMA tensor maps (kSm90TmaKV only; zeros otherwise).
 struct Sm90KvMaps {
@@ -75,7 +81,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   constexpr bool PP = (OPT & kSm90PingPong) != 0, FENCE = (OPT & kSm90NoProxyFence) == 0;
   constexpr bool ONE_FENCE = (OPT & kSm90OneFence) != 0, UDESC = (OPT & kSm90UniformDesc) != 0;
-  constexpr bool TMA = (OPT & kSm90TmaKV) != 0;
+  constexpr bool TMA = (OPT & kSm90TmaKV) != 0, TAIL = TMA && (OPT & kSm90TmaTail) != 0;
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
   extern __shared__ unsigned char smem_raw[];
@@ -165,32 +171,82 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
         __syncwarp();
         if (lane == 0) mbar_arrive(bar);
       };
-      for (int j = 0; j < n_tiles; ++j) {
-        const int st = j % STAGES;
-        const unsigned ph = (unsigned)(j / STAGES) & 1u;
-        const bool last = j == n_tiles - 1;
-        int y = 0;  // this lane's page: first slot of its box (every key of a non-last tile is < kv_len)
-        if (!last && lane < nbox) {
-          const int t0 = j * BN + pg * boxr;
-          y = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
-        }
-        mbar_wait(empty_k + st, ph ^ 1u);
-        if (last) {
-          copy_last(sK + st * Cfg::kTileBytes, kg, j, full_k + st);
-        } else {
-          if (lane == 0) mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
+      if constexpr (TAIL) {
+        // Boxes of whole valid pages come by TMA; the rows from the first page that is not whole
+        // (keys past kv_len, in the last tile only) by cp.async: its valid rows from one page (one
+        // block-table entry), the rest zero-filled. The block-table entries of tile j + 1 are
+        // loaded while tile j is issued.
+        const int n_pages = BN / boxr;
+        auto lookup = [&](int j, int& y, int& yp) {
+          const int tk = min(BN, kv_len - j * BN);  // valid keys in tile j
+          const int whole = tk / boxr;              // whole valid pages (boxes) in it
+          y = yp = 0;
+          if (pg < whole && lane < nbox) {
+            const int t0 = j * BN + pg * boxr;
+            y = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+          }
+          if (whole * boxr < tk) {
+            const int t0 = j * BN + whole * boxr;
+            yp = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+          }
+        };
+        auto load = [&](unsigned char* dst, const void* map, const T* cache, int j, int y, int yp, uint64_t* bar) {
+          const int tk = min(BN, kv_len - j * BN);
+          const int whole = tk / boxr, r0 = whole * boxr;
+          if (whole < n_pages) {
+            for (int idx = r0 * CH + lane; idx < BN * CH; idx += 32) {
+              const int row = idx / CH, c = idx % CH;
+              const bool ok = row < tk;
+              mma::cp_async_16(dst + sw128_offset<BN>(row, c),
+                               cache + (ok ? (int64_t)(yp + row - r0) * (int64_t)kv_stride + (int64_t)kv_head * D + c * 8 : 0), ok);
+            }
+            mbar_track_cp_async(bar);  // before lane 0's arrival below, so the phase waits for these
+            __syncwarp();
+          }
+          if (lane == 0) mbar_arrive_expect_tx(bar, (uint32_t)(whole * PANELS * boxr * 128));
           __syncwarp();
-          if (lane < nbox) tma_load_2d(sK + st * Cfg::kTileBytes + box_off, &maps.k, x, y, full_k + st);
+          if (pg < whole && lane < nbox) tma_load_2d(dst + box_off, map, x, y, bar);
+        };
+        int y_next = 0, yp_next = 0;
+        lookup(0, y_next, yp_next);
+        for (int j = 0; j < n_tiles; ++j) {
+          const int st = j % STAGES;
+          const unsigned ph = (unsigned)(j / STAGES) & 1u;
+          const int y = y_next, yp = yp_next;
+          if (j + 1 < n_tiles) lookup(j + 1, y_next, yp_next);
+          mbar_wait(empty_k + st, ph ^ 1u);
+          load(sK + st * Cfg::kTileBytes, &maps.k, kg, j, y, yp, full_k + st);
+          mbar_wait(empty_v + st, ph ^ 1u);
+          load(sV + st * Cfg::kTileBytes, &maps.v, vg, j, y, yp, full_v + st);
         }
-        mbar_wait(empty_v + st, ph ^ 1u);
-        if (last) {
-          copy_last(sV + st * Cfg::kTileBytes, vg, j, full_v + st);
-        } else {
-          if (lane == 0) mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
-          __syncwarp();
-          if (lane < nbox) tma_load_2d(sV + st * Cfg::kTileBytes + box_off, &maps.v, x, y, full_v + st);
+      } else {
+        for (int j = 0; j < n_tiles; ++j) {
+          const int st = j % STAGES;
+          const unsigned ph = (unsigned)(j / STAGES) & 1u;
+          const bool last = j == n_tiles - 1;
+          int y = 0;  // this lane's page: first slot of its box (every key of a non-last tile is < kv_len)
+          if (!last && lane < nbox) {
+            const int t0 = j * BN + pg * boxr;
+            y = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+          }
+          mbar_wait(empty_k + st, ph ^ 1u);
+          if (last) {
+            copy_last(sK + st * Cfg::kTileBytes, kg, j, full_k + st);
+          } else {
+            if (lane == 0) mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
+            __syncwarp();
+            if (lane < nbox) tma_load_2d(sK + st * Cfg::kTileBytes + box_off, &maps.k, x, y, full_k + st);
+          }
+          mbar_wait(empty_v + st, ph ^ 1u);
+          if (last) {
+            copy_last(sV + st * Cfg::kTileBytes, vg, j, full_v + st);
+          } else {
+            if (lane == 0) mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
+            __syncwarp();
+            if (lane < nbox) tma_load_2d(sV + st * Cfg::kTileBytes + box_off, &maps.v, x, y, full_v + st);
+          }
         }
-      }
+      }  // !TAIL (lab v23-v26: the whole last tile by cp.async)
       asm volatile("cp.async.wait_all;\n" ::: "memory");
       return;
     }
@@ -462,12 +518,24 @@ inline bool sm90_tma_kv_ok(int block_size, long long num_slots) {
   return block_size >= 8 && (block_size & (block_size - 1)) == 0 && num_slots > 0;
 }
 
-// num_slots = cache blocks x block_size (the TMA variants' tensor maps; ignored by the others).
+// The tensor maps of a cache (kSm90TmaKV variants with this BN): num_slots = cache blocks x
+// block_size. Host-only and cheap (two encodes), but callers keep the result per cache.
+template <typename T, int D, int BN>
+inline cudaError_t make_sm90_kv_maps(const FusedPrefillParams& p, long long num_slots, Sm90KvMaps* maps) {
+  if (!sm90_tma_kv_ok(p.block_size, num_slots)) return cudaErrorInvalidValue;
+  constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+  const int box_rows = p.block_size < BN ? p.block_size : BN;
+  const cudaError_t e = encode_sm90_kv_map(&maps->k, p.k, bf16, num_slots, p.num_kv_heads * D, box_rows);
+  return e != cudaSuccess ? e : encode_sm90_kv_map(&maps->v, p.v, bf16, num_slots, p.num_kv_heads * D, box_rows);
+}
+
+// maps: from make_sm90_kv_maps<T, D, BN> for the kSm90TmaKV variants (ignored by the others).
 template <typename T, int D, int BN = 128, int STAGES = 2, int OPT = 0>
 inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream,
-                                             long long num_slots = 0) {
+                                             const Sm90KvMaps* maps = nullptr) {
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
+  if ((OPT & kSm90TmaKV) != 0 && maps == nullptr) return cudaErrorInvalidValue;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation, before its first launch
   if (!attr_set) {
@@ -476,37 +544,27 @@ inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs,
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
-  // Tensor maps, re-encoded only when the cache changes (per instantiation; the engine keeps one cache).
-  static Sm90KvMaps maps{};
-  if constexpr ((OPT & kSm90TmaKV) != 0) {
-    if (!sm90_tma_kv_ok(p.block_size, num_slots)) return cudaErrorInvalidValue;
-    static const void *mk = nullptr, *mv = nullptr;
-    static long long m_slots = 0;
-    static int m_rows = 0, m_bs = 0;
-    const int row_elems = p.num_kv_heads * D;
-    if (mk != p.k || mv != p.v || m_slots != num_slots || m_rows != row_elems || m_bs != p.block_size) {
-      constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
-      const int box_rows = p.block_size < BN ? p.block_size : BN;
-      cudaError_t e = encode_sm90_kv_map(&maps.k, p.k, bf16, num_slots, row_elems, box_rows);
-      if (e == cudaSuccess) e = encode_sm90_kv_map(&maps.v, p.v, bf16, num_slots, row_elems, box_rows);
-      if (e != cudaSuccess) {
-        mk = mv = nullptr;
-        return e;
-      }
-      mk = p.k, mv = p.v, m_slots = num_slots, m_rows = row_elems, m_bs = p.block_size;
-    }
-  }
+  static const Sm90KvMaps no_maps{};
   const dim3 grid((unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM), p.num_heads, num_seqs);
-  fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, maps);
+  fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>
+      <<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, (OPT & kSm90TmaKV) != 0 ? *maps : no_maps);
   return cudaGetLastError();
 }
 
-// The configuration the fused backend uses with ATTNBENCH_PREFILL_SM90=1: lab v15 (BN 64, 4 stages),
-// the fastest Hopper version measured (H200, k15 run 2; docs/perf-notes.md).
+// The configurations the fused backend uses (docs/perf-notes.md, session 5): with TMA-able pages
+// (sm90_tma_kv_ok) lab v27 -- K/V by TMA with the partial-page tail, ping-pong, uniform
+// descriptors, BN 128, 2 stages; its maps come from make_sm90_kv_maps<T, D, kSm90BestBN>. Other
+// pages (maps == nullptr): lab v19 (cp.async gather, ping-pong, one fence, BN 64, 4 stages).
+constexpr int kSm90BestBN = 128;
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
-                                                  cudaStream_t stream) {
-  return launch_fused_prefill_sm90<T, D, 64, 4>(p, num_seqs, max_q_len, stream);
+                                                  cudaStream_t stream, const Sm90KvMaps* maps) {
+  if (maps != nullptr)
+    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2,
+                                     kSm90TmaKV | kSm90TmaTail | kSm90PingPong | kSm90UniformDesc>(p, num_seqs, max_q_len,
+                                                                                                   stream, maps);
+  return launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong | kSm90OneFence | kSm90UniformDesc>(p, num_seqs,
+                                                                                                   max_q_len, stream);
 }
 
 }  // namespace attnbench

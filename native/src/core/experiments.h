@@ -28,7 +28,9 @@ struct ExperimentSwitches {
   bool decode_reads_qkv_rows = true; // ATTNBENCH_DECODE_SPLIT_APPEND=1: the split kernel appends decode K/V
   bool decode_tc = true;             // ATTNBENCH_DECODE_TC=0: the CUDA-core decode kernel instead of the tensor-core one
   // Fused prefill.
-  bool prefill_sm90 = false;         // ATTNBENCH_PREFILL_SM90=1: the Hopper (wgmma) prefill kernel on sm_90
+  int prefill_sm90 = -1;             // ATTNBENCH_PREFILL_SM90: 1 the Hopper (wgmma) prefill kernel on every shape of an
+                                     // sm_90 device, 0 the FA2-style kernel everywhere; unset (-1): Hopper kernel
+                                     // where it is the faster one (head dim 128, pages TMA takes), FA2 elsewhere
 
   // What ATTNBENCH_SKIP can leave out (bits of `skip`).
   enum : unsigned { kSkipAttn = 1, kSkipGemm = 2, kSkipLmHead = 4, kSkipSample = 8, kSkipNorm = 16,
