@@ -1,10 +1,11 @@
 // `fused` prefill on CUDA: our FlashAttention-2-style causal varlen kernel over the paged cache
 // (kernel in attn/fused_prefill_cuda.cuh; how it was tuned: docs/perf-notes.md), or on sm_90 the
 // Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, TMA, producer/consumer warpgroups, mbarriers).
-// Which one (ATTNBENCH_PREFILL_SM90, core/experiments.h): by default the Hopper kernel where it beat
-// FA2 on the H200 -- head dim 128 with pages TMA takes (power of two >= 8 keys), sm_90a build --
-// and FA2 elsewhere (head dim 64, other pages, other GPUs); =1 the Hopper kernel on every shape of an
-// sm_90 device, =0 FA2 everywhere.
+// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 0 (default) FA2 everywhere; 1 the Hopper
+// kernel on every shape of an sm_90 device; 2 the Hopper kernel where the lab measured it faster
+// than FA2 on the H200 (head dim 128 with pages TMA takes: power of two >= 8 keys; sm_90a build)
+// and FA2 elsewhere (head dim 64, other pages, other GPUs). 2 is meant to become the default once
+// cuda_attn_test has passed with it on a GPU (docs/perf-notes.md, session 5).
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
@@ -79,8 +80,8 @@ class FusedPrefillCuda final : public PrefillAttn {
     const bool hopper = major == 9 && minor == 0;
     if (dims.exp.prefill_sm90 == 1) {
       sm90_ = hopper;  // forced (an sm_90-only build then traps: the switch is for experiments)
-    } else if (dims.exp.prefill_sm90 == -1 && hopper && dims.head_dim == 128 &&
-               sm90_tma_kv_ok(dims.block_size, 1) && built_for_sm90a()) {
+    } else if (dims.exp.prefill_sm90 == 2 && hopper && dims.head_dim == 128 && sm90_tma_kv_ok(dims.block_size, 1) &&
+               built_for_sm90a()) {
       sm90_ = true;
     }
   }
