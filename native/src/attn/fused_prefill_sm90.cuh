@@ -4,7 +4,9 @@
 //
 //   grid  = (q tiles, heads, seqs), q tiles heaviest first; block = 3 warpgroups (384 threads)
 //   warpgroup 0 (producer, 56 registers after setmaxnreg): copies the Q tile once, then K and V
-//           tiles of BN keys through the block table into STAGES-deep smem rings with cp.async
+//           tiles of BN keys through the block table into STAGES-deep smem rings -- by TMA from
+//           one warp with kSm90TmaKV (see the options below; the fastest measured), otherwise
+//           with cp.async
 //           (a gathered copy, so any page size works; each thread copies consecutive keys, one
 //           block-table load per tile for power-of-two pages >= its rows), and signals each stage
 //           on a "full" mbarrier by cp.async completion (cp.async.mbarrier.arrive.noinc): it never
