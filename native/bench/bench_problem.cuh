@@ -166,6 +166,7 @@ struct Problem {
     dims.head_dim = sh.head_dim;
     dims.scale = 1.f / std::sqrt((float)sh.head_dim);
     dims.block_size = bs;
+    dims.exp = read_experiment_switches();  // ATTNBENCH_PREFILL_SM90 etc. pick the kernels measured
     dims.dtype = sh.dtype;
 
     auto up = [](int32_t*& d, const std::vector<int32_t>& h) {

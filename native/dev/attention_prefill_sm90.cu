@@ -5,6 +5,8 @@
 //   ./attention_prefill_sm90 check V      correctness of version V on every case (one process per
 //                                          version, so a fault in one does not hide the others)
 //   ./attention_prefill_sm90 sweep V...   TFLOPS of the given versions on the benchmark shapes
+//   ./attention_prefill_sm90 prof V R [N] version V on benchmark row R (0-based), 1 + N launches
+//                                          (for ncu: profile the last one)
 //
 // Versions (checked against the fp32 CPU reference on fresh random inputs, poisoned outputs):
 //   9   FA2-style production kernel (attention_prefill.cu v9: mma.sync, cp.async 2-stage, 4 warps)
@@ -18,6 +20,24 @@
 //       so one's softmax runs under the other's GEMMs (no per-warpgroup tile skip) -- compile-checked
 //       only, not yet run on a GPU
 //   17  v13 + ping-pong -- compile-checked only
+//   18  v15 + one proxy fence per iteration (K_j and V_{j-1} waited together) + descriptors built
+//       once from a warp-uniform base (kSm90OneFence | kSm90UniformDesc)
+//   19  v16 + the same two (ping-pong, BN 64)
+//   20  probe: v15 + uniform descriptors + no proxy fence at all (what the fences cost; not a
+//       candidate without TMA, see kSm90NoProxyFence)
+//   21  probe: v16 + uniform descriptors + no proxy fence
+//   22  v17 + one fence + uniform descriptors (ping-pong, BN 128, 2 stages)
+//   23  v22 with K/V by TMA (kSm90TmaKV: one producer warp, one box per page and 64-column panel,
+//       the tile holding the last key by cp.async with zero fill); pages that TMA does not take
+//       (not a power of two, or < 8 keys) run v22's kernel, as a dispatcher would
+//   24  TMA + ping-pong, BN 64, 4 stages (v19 with TMA; else v19)
+//   25  TMA, BN 64, 4 stages, no ping-pong (v18 with TMA; else v18)
+//   26  v23 with 3 stages
+//   27  v23 + kSm90TmaTail (the last tile's whole pages by TMA, only the partial page's rows by
+//       cp.async, block-table entries a tile ahead)
+//   28  v25 + kSm90TmaTail (BN 64, 4 stages, no ping-pong)
+//   29  v24 + kSm90TmaTail (BN 64, 4 stages, ping-pong)
+//   30  v27 without ping-pong (BN 128, 2 stages)
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -27,14 +47,41 @@ using namespace attnbench;
 template <typename T, int D>
 static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem& pb) {
   const int B = (int)pb.q_lens.size();
+  const long long slots = (long long)pb.num_blocks * pb.block_size;
+  // TMA versions on pages they do not take (1, 2, 7): the same options without TMA (what a
+  // dispatcher would pick), so every check case still runs.
+  if (ver >= 23 && ver <= 30 && !sm90_tma_kv_ok(pb.block_size, slots)) {
+    static const int fallback[8] = {22, 19, 18, 22, 22, 18, 19, 18};  // v23..v30 without TMA
+    ver = fallback[ver - 23];
+  }
+  constexpr int kTmaT = kSm90TmaKV | kSm90TmaTail;
+  // Tensor maps for the TMA versions (box rows = min(page, BN): BN 128 for v23, v26, v27, v30).
+  Sm90KvMaps maps{};
+  if (ver >= 23 && ver <= 30) {
+    const bool bn128 = ver == 23 || ver == 26 || ver == 27 || ver == 30;
+    CK((bn128 ? make_sm90_kv_maps<T, D, 128>(p, slots, &maps) : make_sm90_kv_maps<T, D, 64>(p, slots, &maps)));
+  }
   switch (ver) {
     case 9: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV9>(p, B, pb.max_q, 0))); break;
     case 11: CK((launch_fused_prefill<T, D, 4, 64, 2, kFusedPrefillOptV11>(p, B, pb.max_q, 0))); break;
     case 13: CK((launch_fused_prefill_sm90<T, D, 128, 2>(p, B, pb.max_q, 0))); break;
     case 14: CK((launch_fused_prefill_sm90<T, D, 128, 3>(p, B, pb.max_q, 0))); break;
     case 15: CK((launch_fused_prefill_sm90<T, D, 64, 4>(p, B, pb.max_q, 0))); break;
-    case 16: CK((launch_fused_prefill_sm90<T, D, 64, 4, true>(p, B, pb.max_q, 0))); break;
-    case 17: CK((launch_fused_prefill_sm90<T, D, 128, 2, true>(p, B, pb.max_q, 0))); break;
+    case 16: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong>(p, B, pb.max_q, 0))); break;
+    case 17: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90PingPong>(p, B, pb.max_q, 0))); break;
+    case 18: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 19: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong | kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 20: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 21: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90PingPong | kSm90NoProxyFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 22: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90PingPong | kSm90OneFence | kSm90UniformDesc>(p, B, pb.max_q, 0))); break;
+    case 23: CK((launch_fused_prefill_sm90<T, D, 128, 2, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 24: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 25: CK((launch_fused_prefill_sm90<T, D, 64, 4, kSm90TmaKV | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 26: CK((launch_fused_prefill_sm90<T, D, 128, 3, kSm90TmaKV | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 27: CK((launch_fused_prefill_sm90<T, D, 128, 2, kTmaT | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 28: CK((launch_fused_prefill_sm90<T, D, 64, 4, kTmaT | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 29: CK((launch_fused_prefill_sm90<T, D, 64, 4, kTmaT | kSm90PingPong | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
+    case 30: CK((launch_fused_prefill_sm90<T, D, 128, 2, kTmaT | kSm90UniformDesc>(p, B, pb.max_q, 0, &maps))); break;
     default: fprintf(stderr, "no version %d\n", ver); std::exit(2);
   }
 }
@@ -101,8 +148,8 @@ static bool check(int ver) {
   return ok_all;
 }
 
-static void sweep(const std::vector<int>& vers) {
-  struct Row { const char* name; int H, Hkv, D; std::vector<int> q_lens, ctx_lens; };
+struct Row { const char* name; int H, Hkv, D; std::vector<int> q_lens, ctx_lens; };
+static std::vector<Row> bench_rows() {
   std::vector<Row> rows = {
       {"128x256x12x64", 12, 12, 64, std::vector<int>(128, 256), {}},
       {"16x2048x12x64", 12, 12, 64, std::vector<int>(16, 2048), {}},
@@ -114,16 +161,36 @@ static void sweep(const std::vector<int>& vers) {
   };
   std::mt19937 rng(7);
   for (int i = 0; i < 16; ++i) rows.back().q_lens.push_back(256 + (int)(rng() % 1793));
+  return rows;
+}
+
+static lab::Problem bench_problem(const Row& r) {
+  lab::Problem pb;
+  pb.H = r.H, pb.Hkv = r.Hkv, pb.D = r.D, pb.block_size = 16;
+  pb.q_lens = r.q_lens;
+  pb.ctx_lens = r.ctx_lens.empty() ? std::vector<int>(r.q_lens.size(), 0) : r.ctx_lens;
+  pb.build(99, false);
+  pb.upload();
+  return pb;
+}
+
+// For a profiler: version V on bench row R (index into bench_rows), one warm-up then N launches.
+static void prof(int ver, int row, int n) {
+  const std::vector<Row> rows = bench_rows();
+  lab::Problem pb = bench_problem(rows.at(row));
+  for (int i = 0; i <= n; ++i) dispatch(ver, pb);
+  CK(cudaDeviceSynchronize());
+  printf("prof v%d %s: %d launches\n", ver, rows[row].name, n + 1);
+  pb.free_device();
+}
+
+static void sweep(const std::vector<int>& vers) {
+  const std::vector<Row> rows = bench_rows();
   printf("\n%-28s %7s", "TFLOPS (fp16, causal, page16)", "GFLOP");
   for (int v : vers) printf("    v%-3d", v);
   printf("  max rel diff vs v%d\n", vers[0]);
   for (const Row& r : rows) {
-    lab::Problem pb;
-    pb.H = r.H, pb.Hkv = r.Hkv, pb.D = r.D, pb.block_size = 16;
-    pb.q_lens = r.q_lens;
-    pb.ctx_lens = r.ctx_lens.empty() ? std::vector<int>(r.q_lens.size(), 0) : r.ctx_lens;
-    pb.build(99, false);
-    pb.upload();
+    lab::Problem pb = bench_problem(r);
     double flops = 0;
     for (size_t i = 0; i < pb.q_lens.size(); ++i) {
       const double q = pb.q_lens[i], c = pb.ctx_lens[i];
@@ -161,6 +228,10 @@ int main(int argc, char** argv) {
     sweep(vers);
     return 0;
   }
-  fprintf(stderr, "usage: attention_prefill_sm90 check VERSION | sweep VERSION...\n");
+  if (argc >= 4 && std::strcmp(argv[1], "prof") == 0) {
+    prof(std::atoi(argv[2]), std::atoi(argv[3]), argc >= 5 ? std::atoi(argv[4]) : 1);
+    return 0;
+  }
+  fprintf(stderr, "usage: attention_prefill_sm90 check VERSION | sweep VERSION... | prof VERSION ROW [N]\n");
   return 2;
 }

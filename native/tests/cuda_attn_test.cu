@@ -53,6 +53,7 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
   AttnDims dims;
   dims.num_heads = H; dims.num_kv_heads = Hkv; dims.head_dim = D; dims.scale = 1.f / std::sqrt((float)D);
   dims.block_size = bs; dims.dtype = t;
+  dims.exp = read_experiment_switches();  // ATTNBENCH_PREFILL_SM90 etc. pick the kernels under test
 
   // fp32 reference: query i of slice s sees keys [0, ctx + i].
   std::vector<float> ref((size_t)total_tokens * H * D);

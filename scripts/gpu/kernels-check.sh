@@ -50,9 +50,10 @@ else
     pids=""; objs=""
     for f in $srcs; do o="$S/$(basename $f).o"; objs="$objs $o"; $NV -Isrc -I. -I"$FI" -c $f -o $o >> "$OUT/standalone.log" 2>&1 & pids="$pids $!"; done
     g++ -O2 -std=c++17 -Isrc -I/usr/local/cuda/include -c src/attn/registry.cpp -o "$S/registry.o" >> "$OUT/standalone.log" 2>&1
+    g++ -O2 -std=c++17 -Isrc -c src/core/experiments.cpp -o "$S/experiments.o" >> "$OUT/standalone.log" 2>&1
     g++ -O2 -std=c++17 -c bench/standalone_stub.cpp -o "$S/stub.o"
     for p in $pids; do wait $p; done
-    $NV $objs "$S/registry.o" "$S/stub.o" -o "$S/attnbench-kernels" >> "$OUT/standalone.log" 2>&1 && BENCH="$S/attnbench-kernels"
+    $NV $objs "$S/registry.o" "$S/experiments.o" "$S/stub.o" -o "$S/attnbench-kernels" >> "$OUT/standalone.log" 2>&1 && BENCH="$S/attnbench-kernels"
     cd "$ROOT"
   fi
 fi
@@ -69,7 +70,7 @@ done
 wait $LAB3
 if [ -x "$BUILD/lab/attention_prefill_sm90" ]; then
   ok_v="9"
-  for v in 15 16 17; do
+  for v in 15 18 25 27 28; do
     timeout 25 "$BUILD/lab/attention_prefill_sm90" check $v >> "$OUT/lab_attention_prefill_sm90.log" 2>&1 && ok_v="$ok_v $v"
   done
   timeout 60 "$BUILD/lab/attention_prefill_sm90" sweep $ok_v >> "$OUT/lab_attention_prefill_sm90.log" 2>&1

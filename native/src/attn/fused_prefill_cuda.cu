@@ -1,12 +1,16 @@
 // `fused` prefill on CUDA: our FlashAttention-2-style causal varlen kernel over the paged cache
 // (kernel in attn/fused_prefill_cuda.cuh; how it was tuned: docs/perf-notes.md), or on sm_90 the
-// Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, producer/consumer warpgroups, mbarriers) when
-// ATTNBENCH_PREFILL_SM90=1. Off by default: correct, but on the H200 only 0.7-1.1x the FA2 kernel
-// (docs/perf-notes.md, k15 run 2); it needs an sm_90a build.
+// Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, TMA, producer/consumer warpgroups, mbarriers).
+// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 0 (default) FA2 everywhere; 1 the Hopper
+// kernel on every shape of an sm_90 device; 2 the Hopper kernel where the lab measured it faster
+// than FA2 on the H200 (head dim 128 with pages TMA takes: power of two >= 8 keys; sm_90a build)
+// and FA2 elsewhere (head dim 64, other pages, other GPUs). 2 is meant to become the default once
+// cuda_attn_test has passed with it on a GPU (docs/perf-notes.md, session 5).
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -39,6 +43,31 @@ std::string fused_cuda_status(const AttnDims* d) {
 
 namespace {
 
+// Whether this build's device code for the current GPU has the sm_90a features (wgmma, setmaxnreg):
+// the Hopper kernel traps without them (an sm_90-only build).
+__global__ void sm90a_probe_kernel(int* out) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  *out = 1;
+#else
+  *out = 0;
+#endif
+}
+
+bool probe_sm90a() {
+  int* d = nullptr;
+  int h = 0;
+  CUDA_CHECK(cudaMalloc(&d, sizeof(int)));
+  sm90a_probe_kernel<<<1, 1>>>(d);
+  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(cudaMemcpy(&h, d, sizeof(int), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaFree(d));
+  return h == 1;
+}
+bool built_for_sm90a() {
+  static const bool yes = probe_sm90a();  // once per process (one device)
+  return yes;
+}
+
 class FusedPrefillCuda final : public PrefillAttn {
  public:
   explicit FusedPrefillCuda(const AttnDims& dims) : dims_(dims) {
@@ -48,7 +77,13 @@ class FusedPrefillCuda final : public PrefillAttn {
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
-    sm90_ = dims.exp.prefill_sm90 && major == 9 && minor == 0;
+    const bool hopper = major == 9 && minor == 0;
+    if (dims.exp.prefill_sm90 == 1) {
+      sm90_ = hopper;  // forced (an sm_90-only build then traps: the switch is for experiments)
+    } else if (dims.exp.prefill_sm90 == 2 && hopper && dims.head_dim == 128 && sm90_tma_kv_ok(dims.block_size, 1) &&
+               built_for_sm90a()) {
+      sm90_ = true;
+    }
   }
 
   void plan(const AttnMetadata& md) override {
@@ -83,12 +118,13 @@ class FusedPrefillCuda final : public PrefillAttn {
     const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
     if (sm90_) {
+      const Sm90KvMaps* maps = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       if (dims_.head_dim == 64)
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s)
-                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s);
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps)
+                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s, maps);
       else
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s)
-                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s);
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps)
+                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s, maps);
     } else if (dims_.head_dim == 64)
       e = bf16 ? launch_fused_prefill_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s)
                : launch_fused_prefill_best<__half, 64>(p, num_seqs_, max_q_len_, s);
@@ -99,9 +135,36 @@ class FusedPrefillCuda final : public PrefillAttn {
   }
 
  private:
+  // The TMA tensor maps of a layer's cache (each layer has its own K/V tensors), encoded on first
+  // use and kept; nullptr where TMA does not take the pages (the Hopper kernel then gathers).
+  const Sm90KvMaps* kv_maps(const FusedPrefillParams& p, long long num_slots) {
+    if (!sm90_tma_kv_ok(p.block_size, num_slots)) return nullptr;
+    for (const CachedMaps& c : maps_)
+      if (c.k == p.k && c.v == p.v && c.slots == num_slots) return &c.maps;
+    CachedMaps c;
+    c.k = p.k, c.v = p.v, c.slots = num_slots;
+    const bool bf16 = dims_.dtype == DType::BF16;
+    cudaError_t e;
+    if (dims_.head_dim == 64)
+      e = bf16 ? make_sm90_kv_maps<__nv_bfloat16, 64, kSm90BestBN>(p, num_slots, &c.maps)
+               : make_sm90_kv_maps<__half, 64, kSm90BestBN>(p, num_slots, &c.maps);
+    else
+      e = bf16 ? make_sm90_kv_maps<__nv_bfloat16, 128, kSm90BestBN>(p, num_slots, &c.maps)
+               : make_sm90_kv_maps<__half, 128, kSm90BestBN>(p, num_slots, &c.maps);
+    CUDA_CHECK(e);
+    maps_.push_back(c);
+    return &maps_.back().maps;
+  }
+
+  struct CachedMaps {
+    const void *k = nullptr, *v = nullptr;
+    long long slots = 0;
+    Sm90KvMaps maps{};
+  };
   AttnDims dims_;
   int num_seqs_ = 0, max_q_len_ = 0;
   bool sm90_ = false;
+  std::deque<CachedMaps> maps_;  // a deque: pointers to its elements stay valid as it grows
 };
 
 std::unique_ptr<PrefillAttn> make_fused_prefill_cuda(const AttnDims& dims) {

@@ -4,7 +4,9 @@
 //
 //   grid  = (q tiles, heads, seqs), q tiles heaviest first; block = 3 warpgroups (384 threads)
 //   warpgroup 0 (producer, 56 registers after setmaxnreg): copies the Q tile once, then K and V
-//           tiles of BN keys through the block table into STAGES-deep smem rings with cp.async
+//           tiles of BN keys through the block table into STAGES-deep smem rings -- by TMA from
+//           one warp with kSm90TmaKV (see the options below; the fastest measured), otherwise
+//           with cp.async
 //           (a gathered copy, so any page size works; each thread copies consecutive keys, one
 //           block-table load per tile for power-of-two pages >= its rows), and signals each stage
 //           on a "full" mbarrier by cp.async completion (cp.async.mbarrier.arrive.noinc): it never
@@ -19,8 +21,11 @@
 // Paging and chunked prefill as in the FA2 kernel: key t of slice s is slot
 // block_tables[s][t / block_size] * block_size + t % block_size; queries sit at ctx + i.
 #pragma once
+#include <cuda.h>  // CUtensorMap and its enums (types only: the encoder comes through the runtime)
+#include <cudaTypedefs.h>
 #include <cuda_runtime.h>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/mma.cuh"
 #include "attn/fused_prefill_cuda.cuh"
@@ -39,16 +44,46 @@ struct PrefillSm90Config {
   static constexpr int kProducerRegs = 56, kConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168
 };
 
-// PP (ping-pong): the consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2),
-// so one's softmax runs under the other's GEMMs; both then walk every key tile of the CTA (no
-// per-warpgroup skip: the turns must pair up).
-template <typename T, int D, int BN, int STAGES, bool PP = false>
-__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p) {
+// Options (OPT bits; lab versions combine them, docs/perf-notes.md says which won):
+//   kSm90PingPong: the consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2),
+//       so one's softmax runs under the other's GEMMs; both then walk every key tile of the CTA (no
+//       per-warpgroup skip: the turns must pair up).
+//   kSm90NoProxyFence: consumers skip fence.proxy.async after a full wait. A probe only: cp.async
+//       writes through the generic proxy, so without TMA the fence is what the memory model asks
+//       for (FlashAttention-3's cp.async path omits it); it measures what the fence costs.
+//   kSm90OneFence: wait for K_j and V_{j-1} together and fence once per iteration, not twice.
+//   kSm90UniformDesc: the warpgroup index is broadcast with a shuffle (the compiler then knows it
+//       is warp-uniform) and the wgmma descriptors are built once, each k-step adding a constant,
+//       so the loop needs no per-instruction descriptor arithmetic in vector registers.
+//   kSm90TmaKV: K/V tiles come by TMA (one producer warp; a 2D tensor map over the cache as
+//       [slots, kv_heads x D], box 64 columns x min(page, BN) rows, 128-byte swizzle, one box per
+//       page and 64-column panel of a tile), so there is no proxy fence per tile and three
+//       producer warps retire after the Q tile. Needs power-of-two pages of >= 8 keys. The tile
+//       holding the last key still comes by cp.async with zero fill: TMA would read the stale
+//       slots of a partial page, and garbage (NaN) in V times P = 0 would still poison O.
+//   kSm90TmaTail (with kSm90TmaKV): in the last tile too, whole valid pages come by TMA; only the
+//       rows from the first partial page on come by cp.async (one block-table entry, zero fill
+//       past kv_len), and block-table entries are loaded a tile ahead. Without it the whole last
+//       tile is a cp.async gather with a dependent block-table load per row (lab v23-v26: the
+//       consumers' longest waits, k15b run 1's ncu samples).
+constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8, kSm90TmaKV = 16,
+              kSm90TmaTail = 32;
+
+// The K and V caches as TMA tensor maps (kSm90TmaKV only; zeros otherwise).
+struct Sm90KvMaps {
+  CUtensorMap k, v;
+};
+
+template <typename T, int D, int BN, int STAGES, int OPT = 0>
+__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90KvMaps maps) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built without sm_90a (wgmma, setmaxnreg): the host only picks this kernel on sm_90a builds
 #else
   using namespace sm90;
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
+  constexpr bool PP = (OPT & kSm90PingPong) != 0, FENCE = (OPT & kSm90NoProxyFence) == 0;
+  constexpr bool ONE_FENCE = (OPT & kSm90OneFence) != 0, UDESC = (OPT & kSm90UniformDesc) != 0;
+  constexpr bool TMA = (OPT & kSm90TmaKV) != 0, TAIL = TMA && (OPT & kSm90TmaTail) != 0;
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
   extern __shared__ unsigned char smem_raw[];
@@ -77,8 +112,8 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   if (threadIdx.x == 0) {
     mbar_init(full_q, 128);  // every producer thread arrives once its copies landed
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(full_k + s, 128);
-      mbar_init(full_v + s, 128);
+      mbar_init(full_k + s, TMA ? 1 : 128);  // TMA: one arrival (with the byte count) per tile
+      mbar_init(full_v + s, TMA ? 1 : 128);
       mbar_init(empty_k + s, 8);  // one arrival per consumer warp
       mbar_init(empty_v + s, 8);
     }
@@ -105,6 +140,118 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
 
     const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
     const size_t kv_stride = (size_t)p.num_kv_heads * D;
+    if constexpr (TMA) {
+      // One warp goes on; the other three wait for their Q copies and retire.
+      if (threadIdx.x >= 32) {
+        asm volatile("cp.async.wait_all;\n" ::: "memory");
+        return;
+      }
+      const int lane = threadIdx.x, bs = p.block_size, shift = p.block_shift;
+      constexpr int PANELS = D / 64;
+      const int boxr = min(bs, BN), nbox = (BN / boxr) * PANELS;  // boxes per tile (<= 32)
+      const int pg = lane / PANELS, panel = lane % PANELS;
+      const uint32_t box_off = (uint32_t)(panel * (BN * 128) + pg * boxr * 128);
+      const int x = kv_head * D + panel * 64;
+      const T* kg = static_cast<const T*>(p.k);
+      const T* vg = static_cast<const T*>(p.v);
+      if (lane == 0) {
+        tma_prefetch_map(&maps.k);
+        tma_prefetch_map(&maps.v);
+      }
+      // The last tile: cp.async with zero fill past kv_len; lane l copies chunk l % CH of rows
+      // l / CH, + 32 / CH, ... The phase waits for these copies and for lane 0's arrival.
+      auto copy_last = [&](unsigned char* dst, const T* cache, int j, uint64_t* bar) {
+#pragma unroll 1
+        for (int idx = lane; idx < BN * CH; idx += 32) {
+          const int row = idx / CH, c = idx % CH, t = j * BN + row;
+          const bool ok = t < kv_len;
+          int64_t slot = 0;
+          if (ok) slot = ((int64_t)__ldg(bt + (t >> shift)) << shift) + (t & (bs - 1));
+          mma::cp_async_16(dst + sw128_offset<BN>(row, c), cache + (ok ? slot * (int64_t)kv_stride + (size_t)kv_head * D + c * 8 : 0), ok);
+        }
+        mbar_track_cp_async(bar);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar);
+      };
+      if constexpr (TAIL) {
+        // Boxes of whole valid pages come by TMA; the rows from the first page that is not whole
+        // (keys past kv_len, in the last tile only) by cp.async: its valid rows from one page (one
+        // block-table entry), the rest zero-filled. The block-table entries of tile j + 1 are
+        // loaded while tile j is issued.
+        const int n_pages = BN / boxr;
+        auto lookup = [&](int j, int& y, int& yp) {
+          const int tk = min(BN, kv_len - j * BN);  // valid keys in tile j
+          const int whole = tk / boxr;              // whole valid pages (boxes) in it
+          y = yp = 0;
+          if (pg < whole && lane < nbox) {
+            const int t0 = j * BN + pg * boxr;
+            y = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+          }
+          if (whole * boxr < tk) {
+            const int t0 = j * BN + whole * boxr;
+            yp = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+          }
+        };
+        auto load = [&](unsigned char* dst, const void* map, const T* cache, int j, int y, int yp, uint64_t* bar) {
+          const int tk = min(BN, kv_len - j * BN);
+          const int whole = tk / boxr, r0 = whole * boxr;
+          if (whole < n_pages) {
+            for (int idx = r0 * CH + lane; idx < BN * CH; idx += 32) {
+              const int row = idx / CH, c = idx % CH;
+              const bool ok = row < tk;
+              mma::cp_async_16(dst + sw128_offset<BN>(row, c),
+                               cache + (ok ? (int64_t)(yp + row - r0) * (int64_t)kv_stride + (int64_t)kv_head * D + c * 8 : 0), ok);
+            }
+            mbar_track_cp_async(bar);  // before lane 0's arrival below, so the phase waits for these
+            __syncwarp();
+          }
+          if (lane == 0) mbar_arrive_expect_tx(bar, (uint32_t)(whole * PANELS * boxr * 128));
+          __syncwarp();
+          if (pg < whole && lane < nbox) tma_load_2d(dst + box_off, map, x, y, bar);
+        };
+        int y_next = 0, yp_next = 0;
+        lookup(0, y_next, yp_next);
+        for (int j = 0; j < n_tiles; ++j) {
+          const int st = j % STAGES;
+          const unsigned ph = (unsigned)(j / STAGES) & 1u;
+          const int y = y_next, yp = yp_next;
+          if (j + 1 < n_tiles) lookup(j + 1, y_next, yp_next);
+          mbar_wait(empty_k + st, ph ^ 1u);
+          load(sK + st * Cfg::kTileBytes, &maps.k, kg, j, y, yp, full_k + st);
+          mbar_wait(empty_v + st, ph ^ 1u);
+          load(sV + st * Cfg::kTileBytes, &maps.v, vg, j, y, yp, full_v + st);
+        }
+      } else {
+        for (int j = 0; j < n_tiles; ++j) {
+          const int st = j % STAGES;
+          const unsigned ph = (unsigned)(j / STAGES) & 1u;
+          const bool last = j == n_tiles - 1;
+          int y = 0;  // this lane's page: first slot of its box (every key of a non-last tile is < kv_len)
+          if (!last && lane < nbox) {
+            const int t0 = j * BN + pg * boxr;
+            y = (__ldg(bt + (t0 >> shift)) << shift) + (t0 & (bs - 1));
+          }
+          mbar_wait(empty_k + st, ph ^ 1u);
+          if (last) {
+            copy_last(sK + st * Cfg::kTileBytes, kg, j, full_k + st);
+          } else {
+            if (lane == 0) mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
+            __syncwarp();
+            if (lane < nbox) tma_load_2d(sK + st * Cfg::kTileBytes + box_off, &maps.k, x, y, full_k + st);
+          }
+          mbar_wait(empty_v + st, ph ^ 1u);
+          if (last) {
+            copy_last(sV + st * Cfg::kTileBytes, vg, j, full_v + st);
+          } else {
+            if (lane == 0) mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
+            __syncwarp();
+            if (lane < nbox) tma_load_2d(sV + st * Cfg::kTileBytes + box_off, &maps.v, x, y, full_v + st);
+          }
+        }
+      }  // !TAIL (lab v23-v26: the whole last tile by cp.async)
+      asm volatile("cp.async.wait_all;\n" ::: "memory");
+      return;
+    }
     const T* kc = static_cast<const T*>(p.k) + (size_t)kv_head * D + c * 8;
     const T* vc = static_cast<const T*>(p.v) + (size_t)kv_head * D + c * 8;
     const int bs = p.block_size, shift = p.block_shift;
@@ -142,7 +289,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   } else {
     // ---------------- consumers ----------------
     setmaxnreg_inc<Cfg::kConsumerRegs>();
-    const int cw = threadIdx.x / 128 - 1;            // consumer warpgroup 0 / 1
+    const int cw = (UDESC ? __shfl_sync(0xffffffffu, threadIdx.x / 128, 0) : threadIdx.x / 128) - 1;  // consumer warpgroup 0 / 1
     const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int row_base = cw * 64;                    // its rows of the Q tile
     const int qrow0 = q0 + row_base;                 // first of them in the sequence
@@ -165,14 +312,20 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       __syncwarp();
       if (lane == 0) mbar_arrive(bar);
     };
-    auto wait_k = [&](int j) {
+    // Proxy fence after a full wait: tiles written by cp.async (every tile, or with TMA only the
+    // last one) are read by wgmma through the async proxy.
+    auto wait_k = [&](int j, bool fence = true) {
       mbar_wait(full_k + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      fence_proxy_async();
+      if (FENCE && fence && (!TMA || j == n_tiles - 1)) fence_proxy_async();
     };
-    auto wait_v = [&](int j) {
+    auto wait_v = [&](int j, bool fence = true) {
       mbar_wait(full_v + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      fence_proxy_async();
+      if (FENCE && fence && (!TMA || j == n_tiles - 1)) fence_proxy_async();
     };
+    // Descriptor bases (UDESC): the address field is bits 0-13 (address >> 4); offsets inside the
+    // CTA's shared memory never carry out of it, so adding (offset >> 4) to the 64-bit value is exact.
+    const uint64_t dq0 = desc_sw128(q_addr, 16, 1024), dk0 = desc_sw128(k_addr, 16, 1024);
+    const uint64_t dv0 = desc_sw128(v_addr, BN * 128, 1024);
     // PP: wait for this warpgroup's turn; hand the turn to the other one (not after the last turn
     // of warpgroup 1, the last of all, which nobody waits for).
     auto turn_begin = [&] {
@@ -187,11 +340,19 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       const int st = j % STAGES;
       fence_regs(s);
       wgmma_fence();
+      if constexpr (UDESC) {
+        const uint64_t dk = dk0 + (uint64_t)(st * (Cfg::kTileBytes >> 4));
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk)
-        wgmma_ss<BN, T>(s, desc_sw128(q_addr + (kk / 4) * (BM * 128) + (kk % 4) * 32, 16, 1024),
-                        desc_sw128(k_addr + st * Cfg::kTileBytes + (kk / 4) * (BN * 128) + (kk % 4) * 32, 16, 1024),
-                        kk > 0 ? 1 : 0);
+        for (int kk = 0; kk < D / 16; ++kk)
+          wgmma_ss<BN, T>(s, dq0 + (uint64_t)(((kk / 4) * (BM * 128) + (kk % 4) * 32) >> 4),
+                          dk + (uint64_t)(((kk / 4) * (BN * 128) + (kk % 4) * 32) >> 4), kk > 0 ? 1 : 0);
+      } else {
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk)
+          wgmma_ss<BN, T>(s, desc_sw128(q_addr + (kk / 4) * (BM * 128) + (kk % 4) * 32, 16, 1024),
+                          desc_sw128(k_addr + st * Cfg::kTileBytes + (kk / 4) * (BN * 128) + (kk % 4) * 32, 16, 1024),
+                          kk > 0 ? 1 : 0);
+      }
       wgmma_commit();
       fence_regs(s);
     };
@@ -199,9 +360,15 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       const int st = j % STAGES;
       fence_regs(o);
       wgmma_fence();
+      if constexpr (UDESC) {
+        const uint64_t dv = dv0 + (uint64_t)(st * (Cfg::kTileBytes >> 4));
 #pragma unroll
-      for (int t = 0; t < BN / 16; ++t)
-        wgmma_rs_tb<D, T>(o, pa[t], desc_sw128(v_addr + st * Cfg::kTileBytes + t * 16 * 128, BN * 128, 1024), 1);
+        for (int t = 0; t < BN / 16; ++t) wgmma_rs_tb<D, T>(o, pa[t], dv + (uint64_t)((t * 16 * 128) >> 4), 1);
+      } else {
+#pragma unroll
+        for (int t = 0; t < BN / 16; ++t)
+          wgmma_rs_tb<D, T>(o, pa[t], desc_sw128(v_addr + st * Cfg::kTileBytes + t * 16 * 128, BN * 128, 1024), 1);
+      }
       wgmma_commit();
       fence_regs(o);
     };
@@ -248,6 +415,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     };
 
     mbar_wait(full_q, 0);
+    if (TMA) fence_proxy_async();  // Q came by cp.async; no K wait fences it with TMA
     if (PP && cw == 0) named_barrier_arrive(1, 256);  // warpgroup 0 takes the first turn
     if (n_my > 0) {
       wait_k(0);
@@ -260,11 +428,16 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       softmax(0);
       to_pa();
       for (int j = 1; j < n_my; ++j) {
-        wait_k(j);
-        if (PP) wait_v(j - 1);
+        if (ONE_FENCE) {
+          wait_k(j, false);
+          wait_v(j - 1);
+        } else {
+          wait_k(j);
+          if (PP) wait_v(j - 1);
+        }
         turn_begin();
         issue_s(j);
-        if (!PP) wait_v(j - 1);
+        if (!PP && !ONE_FENCE) wait_v(j - 1);
         issue_pv(j - 1);
         turn_end(false);
         wgmma_wait<1>();  // S_j done; PV_{j-1} may still run
@@ -317,29 +490,84 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
 #endif
 }
 
-template <typename T, int D, int BN = 128, int STAGES = 2, bool PP = false>
-inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream) {
+// A [num_slots, row_elems] 16-bit cache as a TMA tensor map: boxes of 64 columns x box_rows rows,
+// 128-byte swizzle (the layout wgmma reads), zeros outside the tensor.
+inline cudaError_t encode_sm90_kv_map(CUtensorMap* map, const void* base, bool bf16, long long num_slots, int row_elems,
+                                      int box_rows) {
+  static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
+  if (!encode) {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q);
+    if (e != cudaSuccess) return e;
+    if (q != cudaDriverEntryPointSuccess || fn == nullptr) return cudaErrorNotSupported;
+    encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }
+  const cuuint64_t dims[2] = {(cuuint64_t)row_elems, (cuuint64_t)num_slots};
+  const cuuint64_t strides[1] = {(cuuint64_t)row_elems * 2};  // bytes between slots
+  const cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
+  const cuuint32_t elem_strides[2] = {1, 1};
+  const CUresult r = encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
+                            const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+// Whether the TMA variants take this cache: power-of-two pages of >= 8 keys (a box is whole 8-row
+// swizzle atoms and a page never splits one), and the slot count the tensor map needs.
+inline bool sm90_tma_kv_ok(int block_size, long long num_slots) {
+  return block_size >= 8 && (block_size & (block_size - 1)) == 0 && num_slots > 0;
+}
+
+// The tensor maps of a cache (kSm90TmaKV variants with this BN): num_slots = cache blocks x
+// block_size. Host-only and cheap (two encodes), but callers keep the result per cache.
+template <typename T, int D, int BN>
+inline cudaError_t make_sm90_kv_maps(const FusedPrefillParams& p, long long num_slots, Sm90KvMaps* maps) {
+  if (!sm90_tma_kv_ok(p.block_size, num_slots)) return cudaErrorInvalidValue;
+  constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+  const int box_rows = p.block_size < BN ? p.block_size : BN;
+  const cudaError_t e = encode_sm90_kv_map(&maps->k, p.k, bf16, num_slots, p.num_kv_heads * D, box_rows);
+  return e != cudaSuccess ? e : encode_sm90_kv_map(&maps->v, p.v, bf16, num_slots, p.num_kv_heads * D, box_rows);
+}
+
+// maps: from make_sm90_kv_maps<T, D, BN> for the kSm90TmaKV variants (ignored by the others).
+template <typename T, int D, int BN = 128, int STAGES = 2, int OPT = 0>
+inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream,
+                                             const Sm90KvMaps* maps = nullptr) {
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
+  if ((OPT & kSm90TmaKV) != 0 && maps == nullptr) return cudaErrorInvalidValue;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation, before its first launch
   if (!attr_set) {
-    const cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, PP>,
+    const cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>,
                                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
+  static const Sm90KvMaps no_maps{};
   const dim3 grid((unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM), p.num_heads, num_seqs);
-  fused_prefill_sm90_kernel<T, D, BN, STAGES, PP><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+  fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>
+      <<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, (OPT & kSm90TmaKV) != 0 ? *maps : no_maps);
   return cudaGetLastError();
 }
 
-// The configuration the fused backend uses with ATTNBENCH_PREFILL_SM90=1: lab v15 (BN 64, 4 stages),
-// the fastest Hopper version measured (H200, k15 run 2; docs/perf-notes.md).
+// The configurations the fused backend uses (docs/perf-notes.md, session 5), the fastest measured
+// on the H200 (k15b run 1) of those that passed every lab check: with TMA-able pages
+// (sm90_tma_kv_ok) lab v25 -- K/V by TMA, uniform descriptors, BN 64, 4 stages, no ping-pong,
+// 1.17-1.46x FA2 on every head-dim-128 row; its maps come from make_sm90_kv_maps<T, D, kSm90BestBN>.
+// Other pages (maps == nullptr): lab v18 (cp.async gather, one fence, uniform descriptors, BN 64,
+// 4 stages; 1.02-1.12x FA2 at head dim 128). v27-v30 (TMA with the partial-page tail) are written
+// and lab-checked on no GPU yet.
+constexpr int kSm90BestBN = 64;
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
-                                                  cudaStream_t stream) {
-  return launch_fused_prefill_sm90<T, D, 64, 4>(p, num_seqs, max_q_len, stream);
+                                                  cudaStream_t stream, const Sm90KvMaps* maps) {
+  if (maps != nullptr)
+    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 4, kSm90TmaKV | kSm90UniformDesc>(p, num_seqs, max_q_len,
+                                                                                          stream, maps);
+  return launch_fused_prefill_sm90<T, D, 64, 4, kSm90OneFence | kSm90UniformDesc>(p, num_seqs, max_q_len, stream);
 }
 
 }  // namespace attnbench

@@ -1,6 +1,6 @@
 // Hopper (sm_90a) primitives for the wgmma prefill kernel: warpgroup MMA (wgmma) with operands in
 // shared memory (128-byte swizzle descriptors) or A in registers, mbarrier waits and arrivals
-// (cp.async completion included), register reallocation (setmaxnreg) and named barriers.
+// (cp.async completion included), TMA tile loads, register reallocation (setmaxnreg) and named barriers.
 //
 // Shared-memory operand layout used throughout ("SW128 panels"): a tile of R rows x C 16-bit
 // columns is stored as C/64 panels of R rows x 128 bytes; in a panel, row r's 16-byte chunk c sits
@@ -143,6 +143,27 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, unsigned parity) {
       "@!done bra WAIT_%=;\n}\n" ::"r"(smem_u32(bar)),
       "r"(parity)
       : "memory");
+}
+// Arrives and adds `bytes` to the transaction count the phase waits for (TMA copies complete it).
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes) : "memory");
+}
+// The phase also waits for every cp.async this thread issued before, without counting as an arrival
+// (pending count +1 now, -1 when the copies land).
+__device__ __forceinline__ void mbar_track_cp_async(uint64_t* bar) {
+  asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];\n" ::"r"(smem_u32(bar)) : "memory");
+}
+// TMA: box (x, y) of a 2D tensor map into shared memory, completing `bytes` on the barrier. The map
+// is a __grid_constant__ kernel parameter (its generic address is what the instruction takes).
+__device__ __forceinline__ void tma_load_2d(void* dst, const void* map, int x, int y, uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+          smem_u32(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y), "r"(smem_u32(bar))
+      : "memory");
+}
+__device__ __forceinline__ void tma_prefetch_map(const void* map) {
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(map)) : "memory");
 }
 // cp.async writes through the generic proxy, wgmma reads through the async proxy.
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
