@@ -4,7 +4,7 @@ import { percentile, summarize } from "../src/metrics/percentiles.js";
 import { requestLatency } from "../src/metrics/request.js";
 import { rateOf, summarizeOnline } from "../src/metrics/online.js";
 import { meetsSlo } from "../src/metrics/goodput.js";
-import { agreement, agreementDetail, offlineInvalidReason, repeatThroughput } from "../src/metrics/offline.js";
+import { agreement, agreementDetail, nearTieTolerances, offlineInvalidReason, repeatThroughput } from "../src/metrics/offline.js";
 import { rec } from "./helpers/records.js";
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} != ${b}`);
@@ -122,5 +122,22 @@ test("agreement detail: identical, a near tie, a real divergence, a divergent pr
   assert.equal(d.near_tie, 0.25);
   assert.equal(d.diverged, 0.5);
   assert.ok(Math.abs(d.max_logprob_diff - 0.2) < 1e-9);
-  assert.deepEqual(agreementDetail({ tokens: [], logprobs: [] }, { tokens: [], logprobs: [] }), { exact: 0, near_tie: 0, diverged: 0, max_logprob_diff: 0 });
+  assert.deepEqual(agreementDetail({ tokens: [], logprobs: [] }, { tokens: [], logprobs: [] }),
+    { exact: 0, near_tie: 0, diverged: 0, max_logprob_diff: 0, tie_tol: 0.01, prefix_tol: 0.05 });
+});
+
+test("near-tie tolerances follow the dtype: bf16's are 8x fp16's, so bf16 rounding flips are ties and large gaps are not", () => {
+  assert.deepEqual(nearTieTolerances("fp16"), { tie_tol: 0.01, prefix_tol: 0.05 });
+  assert.deepEqual(nearTieTolerances("fp32"), { tie_tol: 0.01, prefix_tol: 0.05 });
+  const bf16 = nearTieTolerances("bf16");
+  assert.deepEqual(bf16, { tie_tol: 0.08, prefix_tol: 0.4 });
+  // A random 8B model in bf16: near-uniform logprobs (~ -11.7), backends 0.05-0.1 apart on common prefixes.
+  const ref = { tokens: [[5, 6, 7], [5, 6, 7]], logprobs: [[-11.70, -11.72, -11.69], [-11.70, -11.72, -11.69]] };
+  const cand = { tokens: [[5, 6, 8], [5, 9, 9]], logprobs: [[-11.78, -11.66, -11.64], [-11.75, -13.1, -12]] };
+  const asFp16 = agreementDetail(ref, cand, nearTieTolerances("fp16").tie_tol, nearTieTolerances("fp16").prefix_tol);
+  assert.equal(asFp16.near_tie, 0);
+  const asBf16 = agreementDetail(ref, cand, bf16.tie_tol, bf16.prefix_tol);
+  assert.equal(asBf16.near_tie, 0.5);  // request 0: 0.05 apart at the divergence, prefix within 0.08
+  assert.equal(asBf16.diverged, 0.5);  // request 1: chosen tokens 1.38 apart: a real divergence
+  assert.equal(asBf16.tie_tol, 0.08);
 });

@@ -14,7 +14,7 @@ import { OFFLINE_SCHEMA, OfflineResultsSchema, type Backend, type OfflineResults
 import { buildMeta, finishMeta } from "../results/meta.js";
 import { runDirName, writeResults } from "../results/writer.js";
 import { plotAfterBench } from "../results/plot-hook.js";
-import { agreement, agreementDetail, type AgreementDetail, type ScoredOutputs } from "../metrics/offline.js";
+import { agreement, agreementDetail, nearTieTolerances, type AgreementDetail, type ScoredOutputs } from "../metrics/offline.js";
 import { runOffline, summarizeRepeats, type OfflineOutcome } from "../load/offline-run.js";
 import { syntheticPrompt } from "../load/prompts.js";
 import { Progress } from "../progress/progress.js";
@@ -67,7 +67,8 @@ async function benchOffline(o: Opts): Promise<void> {
     if (ref) for (const [label, outs] of outputsByLabel) by_backend[label] = agreement(outputsByLabel.get(ref)!, outs);
     const detail: Record<string, AgreementDetail> = {};
     const refScored = ref ? scoredByLabel.get(ref) : undefined;
-    if (refScored) for (const [label, sc] of scoredByLabel) detail[label] = agreementDetail(refScored, sc);
+    const tols = nearTieTolerances(meta.device.dtype);
+    if (refScored) for (const [label, sc] of scoredByLabel) detail[label] = agreementDetail(refScored, sc, tols.tie_tol, tols.prefix_tol);
     return { schema: OFFLINE_SCHEMA, meta: finishMeta(meta, startedAt), workload, runs, agreement: { reference: ref, by_backend, detail } };
   };
   const flush = () => writeResults(resultsPath, OfflineResultsSchema, results());

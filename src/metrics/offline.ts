@@ -54,6 +54,18 @@ export interface ScoredOutputs {
 export type { AgreementDetail };
 
 /**
+ * The near-tie tolerances for a compute dtype: fp16 (and fp32) 0.01 on the chosen tokens' logprobs at
+ * the first divergence and 0.05 on earlier ones; bf16 8x those. bf16 keeps 8 significand bits where
+ * fp16 keeps 11, so its rounding steps, and the logprob noise they cause between two correct
+ * kernels, are 8x larger (H200: GPT-2 fp16 backends agree within 0.0015 on common prefixes; a random
+ * Llama-3.1-8B in bf16 within 0.09-0.13, each backend nearer HF fp32 than HF's own bf16 forward).
+ */
+export function nearTieTolerances(dtype: string): { tie_tol: number; prefix_tol: number } {
+  const scale = dtype === "bf16" ? 8 : 1;
+  return { tie_tol: 0.01 * scale, prefix_tol: 0.05 * scale };
+}
+
+/**
  * Where greedy outputs of two backends differ, say whether the difference is a near tie: at the
  * first divergent position both backends saw their chosen tokens as almost equally likely
  * (|logprob(a) - logprob(b)| < tieTol) and agreed on every earlier logprob within prefixTol. Low-
@@ -62,7 +74,8 @@ export type { AgreementDetail };
  */
 export function agreementDetail(ref: ScoredOutputs, cand: ScoredOutputs, tieTol = 0.01, prefixTol = 0.05): AgreementDetail {
   const n = ref.tokens.length;
-  if (n === 0) return { exact: 0, near_tie: 0, diverged: 0, max_logprob_diff: 0 };
+  const tols = { tie_tol: tieTol, prefix_tol: prefixTol };
+  if (n === 0) return { exact: 0, near_tie: 0, diverged: 0, max_logprob_diff: 0, ...tols };
   let exact = 0;
   let tie = 0;
   let maxDiff = 0;
@@ -82,5 +95,5 @@ export function agreementDetail(ref: ScoredOutputs, cand: ScoredOutputs, tieTol 
     else if (k < a.length && k < b.length && la[k] !== undefined && lb[k] !== undefined &&
              Math.abs(la[k] - lb[k]) < tieTol && prefixDiff < prefixTol) tie++;
   }
-  return { exact: exact / n, near_tie: tie / n, diverged: (n - exact - tie) / n, max_logprob_diff: maxDiff };
+  return { exact: exact / n, near_tie: tie / n, diverged: (n - exact - tie) / n, max_logprob_diff: maxDiff, ...tols };
 }

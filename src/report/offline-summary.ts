@@ -6,6 +6,12 @@ import { mdTable } from "./markdown.js";
 export function offlineSummaryMarkdown(results: OfflineResults, sourceFile: string): string {
   const w = results.workload;
   const ref = results.agreement.reference;
+  const anyDetail = Object.values(results.agreement.detail ?? {})[0];
+  const tols = {
+    tie_tol: anyDetail?.tie_tol ?? 0.01,
+    prefix_tol: anyDetail?.prefix_tol ?? 0.05,
+    scaled: (anyDetail?.tie_tol ?? 0.01) !== 0.01,
+  };
   const rows = results.runs.map((run) => {
     const agree = results.agreement.by_backend[run.backend.label];
     const detail = results.agreement.detail?.[run.backend.label];
@@ -42,8 +48,8 @@ export function offlineSummaryMarkdown(results: OfflineResults, sourceFile: stri
     ),
     ``,
     `Agreement: fraction of requests whose greedy output tokens equal the reference backend's. Near ties: requests ` +
-      `whose first differing token was a near tie for both backends (chosen-token logprobs within 0.01, earlier ` +
-      `logprobs within 0.05): rounding flips, not bugs.`,
+      `whose first differing token was a near tie for both backends (chosen-token logprobs within ${tols.tie_tol}, earlier ` +
+      `logprobs within ${tols.prefix_tol}${tols.scaled ? `, ${results.meta.device.dtype}'s tolerances` : ""}): rounding flips, not bugs.`,
     ``,
     `## Invalid runs`,
     ``,

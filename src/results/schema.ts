@@ -241,6 +241,9 @@ export const AgreementDetailSchema = z.object({
   diverged: z.number(),
   /** Largest |logprob difference| of the same chosen token over the common prefixes. */
   max_logprob_diff: z.number(),
+  /** The tolerances that made a near tie (metrics/offline.ts nearTieTolerances; absent in older files). */
+  tie_tol: z.number().optional(),
+  prefix_tol: z.number().optional(),
 });
 export type AgreementDetail = z.infer<typeof AgreementDetailSchema>;
 
