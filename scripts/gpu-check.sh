@@ -24,6 +24,13 @@
 #           $LLAMA_ONLINE_PROMPTS, --scales $LLAMA_ONLINE_SCALES), then the Mooncake-format example
 #           trace with prefix caching off and on
 #   loadgen the load generator alone at 2000 req/s (bench loadgen), lateness per worker count
+#   online-sweep  issue 16's H200 check: bench online, Azure conv, --num-prompts $SWEEP_PROMPTS (1000),
+#           --scales $SWEEP_SCALES (auto:5), one run per backend of $SWEEP_BACKENDS (naive,fused,
+#           flashattn/fused,flashinfer), model $SWEEP_MODEL (synthetic:llama-3.1-8b) in $SWEEP_DTYPE
+#           (fp16: flashinfer is built for fp16 only). Each backend on its own GPU, all at once, when
+#           the host has a GPU per backend (an nvidia-h200-x4 call); else one after another. A backend
+#           takes about capacity probe + 16.6 x prompts / capacity seconds (auto:5 offers 10-110 % of
+#           capacity; the 10 % point dominates). Merge here: scripts/merge-online.ts, then plot.
 # Choose with GPU_CHECK_PHASES (default build,engine,offline,gate); logs and JSON go to $OUT.
 # Node: uses `node` if present, else .carry/node.xz; production deps and built JS from .carry/
 # (scripts/carry-prep.sh makes them). A short summary table is printed last.
@@ -176,6 +183,35 @@ if has online-llama; then
     cp "$OUT"/mooncake_$pc/online_*/online_results.json "$FINAL_OUT/mooncake_${pc}_results.json" 2>/dev/null
   done
 fi
+if has online-sweep; then
+  IFS=, read -r -a sweep_backends <<<"${SWEEP_BACKENDS:-naive,fused,flashattn/fused,flashinfer}"
+  SW=(bench online --model "${SWEEP_MODEL:-synthetic:llama-3.1-8b}" --device "${SWEEP_DEVICE:-cuda}" --dtype "${SWEEP_DTYPE:-fp16}" --no-plot
+      --trace "$TRACE" --num-prompts "${SWEEP_PROMPTS:-1000}" --scales "${SWEEP_SCALES:-auto:5}")
+  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  parallel=0; [ "$ngpu" -ge "${#sweep_backends[@]}" ] && [ "${#sweep_backends[@]}" -gt 1 ] && parallel=1
+  i=0
+  for b in "${sweep_backends[@]}"; do
+    tag=${b//\//_}
+    if [ $parallel = 1 ]; then  # one GPU each; rows recorded after the wait
+      ( t0=$SECONDS; CUDA_VISIBLE_DEVICES=$i timeout "${SWEEP_TIMEOUT_S:-560}" node bin/attnbench.js "${SW[@]}" --backends "$b" \
+          --out "$OUT/sweep_$tag" >"$OUT/sweep_$tag.log" 2>&1; echo "$? $((SECONDS - t0))" >"$OUT/sweep_$tag.rc" ) &
+    else
+      run_stage "sweep-$tag" "sweep_$tag.log" timeout "${SWEEP_TIMEOUT_S:-560}" node bin/attnbench.js "${SW[@]}" --backends "$b" --out "$OUT/sweep_$tag"
+    fi
+    i=$((i + 1))
+  done
+  if [ $parallel = 1 ]; then
+    wait
+    for b in "${sweep_backends[@]}"; do
+      tag=${b//\//_}; read -r rc secs <"$OUT/sweep_$tag.rc"
+      if [ "$rc" = 0 ]; then row "sweep-$tag (GPU)" ok "$secs" "sweep_$tag.log"; else row "sweep-$tag (GPU)" FAIL "$secs" "sweep_$tag.log (rc $rc)"; tail -n 20 "$OUT/sweep_$tag.log"; fi
+    done
+  fi
+  for b in "${sweep_backends[@]}"; do
+    tag=${b//\//_}
+    cp "$OUT"/sweep_$tag/online_*/online_results.json "$FINAL_OUT/sweep_${tag}_results.json" 2>/dev/null
+  done
+fi
 if has loadgen; then
   run_stage loadgen loadgen.log timeout 120 node bin/attnbench.js bench loadgen --rate 2000 --duration-s 5 --tokens 32 --workers 0,2,4,8
 fi
@@ -190,6 +226,7 @@ echo
 [ -f "$OUT/llama_check.log" ] && grep -A40 "^model  " "$OUT/llama_check.log" | tail -n 42
 [ -f "$OUT/ab.log" ] && grep -A12 "^== A/B" "$OUT/ab.log"
 for f in "$OUT/hf_llama_seed.log" "$OUT/hf_llama_long.log"; do [ -f "$f" ] && grep '^{' "$f" | tail -n 1; done
+for f in "$OUT"/sweep_*.log; do [ -f "$f" ] && { echo "-- $(basename "$f")"; grep -iE "capacity|scale|lateness" "$f" | tail -n 12; }; done
 for f in "$OUT/online_llama.log" "$OUT/mooncake_off.log" "$OUT/mooncake_on.log" "$OUT/loadgen.log"; do [ -f "$f" ] && tail -n 14 "$f"; done
 for f in "$OUT/llama_prof_seed.jsonl" "$OUT/llama_prof_long.jsonl"; do [ -f "$f" ] && node -e '
   for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n")) { if (!l.startsWith("{")) continue; const r = JSON.parse(l);
