@@ -120,6 +120,31 @@ int main() {
     CHECK(has(e, "model.layers.2.") && has(e, "missing tensor"), "missing Llama layer tensor named: " + e);
     e = load(lwith("\"architectures\": [\"Qwen3ForCausalLM\"], \"model_type\": \"qwen3\", \"head_dim\": 16"), lweights);
     CHECK(has(e, "q_norm"), "Qwen3 without q/k norm tensors named: " + e);
+    // Fields as real hub configs write them: nulls (Qwen2.5 / Qwen3 / Llama 2: "rope_scaling": null;
+    // Mistral v0.3: "sliding_window": null; "head_dim": null), Qwen2.5's sliding-window fields with the
+    // window off, Llama 2's pretraining_tp.
+    CHECK(load(lwith("\"rope_scaling\": null, \"rope_parameters\": null, \"head_dim\": null, \"pretraining_tp\": 1"), lweights).empty(),
+          "null rope_scaling / head_dim and pretraining_tp load");
+    CHECK(load(lwith("\"architectures\": [\"Qwen2ForCausalLM\"], \"model_type\": \"qwen2\", \"attention_bias\": false, "
+                     "\"use_sliding_window\": false, \"sliding_window\": 131072, \"max_window_layers\": 28"),
+               lweights).find("use_sliding_window") == std::string::npos,
+          "Qwen2.5's sliding-window fields with the window off are not refused");
+    auto config_of = [&](const std::string& cfg) {
+      spit(tmp + "/config.json", cfg);
+      spit(tmp + "/model.safetensors", lweights);
+      return load_model(tmp, 0).config;
+    };
+    const std::string mistral = "\"architectures\": [\"MistralForCausalLM\"], \"model_type\": \"mistral\", \"max_position_embeddings\": 32768";
+    CHECK(config_of(lwith(mistral + ", \"sliding_window\": null")).max_context == 32768, "Mistral sliding_window null: full context");
+    CHECK(config_of(lwith(mistral + ", \"sliding_window\": 4096")).max_context == 4096, "Mistral sliding_window 4096: context 4096");
+    // generation_config.json's EOS ids join config.json's (what HF generate() stops on).
+    spit(tmp + "/generation_config.json", "{\"bos_token_id\": 1, \"eos_token_id\": [7, 9, 100000], \"do_sample\": true}");
+    const ModelConfig gen = config_of(lwith("\"eos_token_id\": 9"));
+    CHECK(gen.eos_token_ids == std::vector<int32_t>({9, 7}), "EOS from config.json then generation_config.json, in-vocabulary, once each");
+    spit(tmp + "/generation_config.json", "{\"eos_token_id\": ");
+    e = load(lconfig, lweights);
+    CHECK(has(e, "generation_config.json") && has(e, "not valid JSON"), "a broken generation_config.json is named: " + e);
+    ::remove((tmp + "/generation_config.json").c_str());
     const ModelConfig l8 = synthetic_config("llama-3.1-8b");
     CHECK(l8.hidden_size == 4096 && l8.num_layers == 32 && l8.num_kv_heads == 8 && l8.head_dim == 128 &&
               l8.ffn_size == 14336 && l8.vocab_size == 128256 && l8.rope.type == "llama3" && !l8.tied_embeddings,

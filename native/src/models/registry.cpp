@@ -47,6 +47,22 @@ const ModelFamily& family_for(const ConfigFields& cfg) {
            "; supported: " + known_architectures() + ")");
 }
 
+// generation_config.json's eos_token_id joins config.json's: it is what HF generate() stops on, and
+// instruct checkpoints list more there (Qwen2.5/Qwen3: <|im_end|> in config.json, <|endoftext|> too
+// in generation_config.json; Llama 3 instruct: <|eot_id|> and <|eom_id|>).
+void add_generation_eos(ModelConfig& c, const std::string& path) {
+  if (!is_regular_file(path)) return;
+  nlohmann::json g;
+  try {
+    g = nlohmann::json::parse(read_text_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  }
+  if (!g.is_object()) throw std::runtime_error(path + ": not a JSON object");
+  for (int32_t id : ConfigFields(g, path).eos_ids(c.vocab_size, {}))
+    if (std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) == c.eos_token_ids.end()) c.eos_token_ids.push_back(id);
+}
+
 ModelWeights load_directory(const std::string& spec) {
   std::string dir = spec;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -69,6 +85,7 @@ ModelWeights load_directory(const std::string& spec) {
   w.config.family = fam.name;
   w.config.name = spec;
   validate_config(w.config, config_path);
+  add_generation_eos(w.config, dir + "/generation_config.json");
   Checkpoint ckpt(dir, fam.normalize_name);
   fam.load_weights(w, ckpt);
   return w;
