@@ -5,7 +5,7 @@
 //   prefill: every ctx_len 0 -> BatchPrefillWithRaggedKVCache on this step's contiguous k_new/v_new;
 //            otherwise BatchPrefillWithPagedKVCache over the cache (flashinfer_paged_prefill.cu).
 //   decode:  BatchDecodeWithPagedKVCache over the cache (CSR page table built from block_tables).
-// fp16 only, head dims 64 and 128, GQA group sizes 1, 2, 3, 4, 8. plan() uploads the page table
+// fp16 and bf16, head dims 64 and 128, GQA group sizes 1, 2, 3, 4, 8. plan() uploads the page table
 // (fixed device addresses, pinned staging) and waits for it and FlashInfer's own upload, so it is a
 // host sync point; run() does not sync or allocate. When the runner captures decode graphs
 // (AttnDims::cuda_graph), decode is planned in FlashInfer's CUDA-graph mode: grid, split decision
@@ -31,8 +31,10 @@ namespace attnbench::fi {
 
 using namespace flashinfer;
 using Variant = DefaultAttention<false, false, false, false>;
-using RaggedParams = BatchPrefillRaggedParams<half, half, half, int32_t>;
-using DecodeParams = BatchDecodeParams<half, half, half, int32_t>;
+template <class T>
+using RaggedParams = BatchPrefillRaggedParams<T, T, T, int32_t>;
+template <class T>
+using DecodeParams = BatchDecodeParams<T, T, T, int32_t>;
 
 cudaError_t prefill_plan(Workspace& ws, PrefillPlanInfo& info, int32_t* qo_indptr_h, int32_t* kv_indptr_h,
                          uint32_t total_rows, uint32_t batch, const Heads& h, uint32_t page_size, cudaStream_t s) {
@@ -42,66 +44,68 @@ cudaError_t prefill_plan(Workspace& ws, PrefillPlanInfo& info, int32_t* qo_indpt
                               /*fixed_split_size=*/-1, /*disable_split_kv=*/false, /*num_colocated_ctas=*/0, s);
 }
 
-template <uint32_t D>
-static cudaError_t ragged_run_d(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const half* q,
-                                const half* k, const half* v, half* o, int32_t* qo_indptr, int32_t* kv_indptr,
+template <class T, uint32_t D>
+static cudaError_t ragged_run_d(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const T* q,
+                                const T* k, const T* v, T* o, int32_t* qo_indptr, int32_t* kv_indptr,
                                 cudaStream_t s) {
-  RaggedParams p;
+  RaggedParams<T> p;
   fill_prefill_common<D>(p, h, q, o, qo_indptr);
-  p.k = const_cast<half*>(k);
-  p.v = const_cast<half*>(v);
+  p.k = const_cast<T*>(k);
+  p.v = const_cast<T*>(v);
   p.kv_indptr = kv_indptr;
   p.maybe_k_rope_offset = nullptr;
   p.num_kv_heads = h.kv;
   p.k_stride_n = p.v_stride_n = h.kv * D;
   p.k_stride_h = p.v_stride_h = D;
-  half* tmp_v;
+  T* tmp_v;
   float* tmp_s;
   wire_prefill_plan(p, ws, info, tmp_v, tmp_s);
   cudaError_t st = cudaSuccess;
   DISPATCH_CTA_TILE_Q(info.cta_tile_q, CTA_TILE_Q, {
     st = BatchPrefillWithRaggedKVCacheDispatched<CTA_TILE_Q, D, D, PosEncodingMode::kNone, false, MaskMode::kCausal,
-                                                 Variant, RaggedParams>(p, tmp_v, tmp_s, false, s);
+                                                 Variant, RaggedParams<T>>(p, tmp_v, tmp_s, false, s);
   });
   return st;
 }
 
-cudaError_t ragged_prefill_run(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const half* q,
-                               const half* k, const half* v, half* o, int32_t* qo_indptr, int32_t* kv_indptr,
+template <class T>
+cudaError_t ragged_prefill_run(const Workspace& ws, const PrefillPlanInfo& info, const Heads& h, const T* q,
+                               const T* k, const T* v, T* o, int32_t* qo_indptr, int32_t* kv_indptr,
                                cudaStream_t s) {
-  if (h.dim == 64) return ragged_run_d<64>(ws, info, h, q, k, v, o, qo_indptr, kv_indptr, s);
-  if (h.dim == 128) return ragged_run_d<128>(ws, info, h, q, k, v, o, qo_indptr, kv_indptr, s);
+  if (h.dim == 64) return ragged_run_d<T, 64>(ws, info, h, q, k, v, o, qo_indptr, kv_indptr, s);
+  if (h.dim == 128) return ragged_run_d<T, 128>(ws, info, h, q, k, v, o, qo_indptr, kv_indptr, s);
   return cudaErrorInvalidValue;
 }
 
-template <uint32_t D>
+template <class T, uint32_t D>
 static cudaError_t decode_plan_d(Workspace& ws, DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch,
                                  const Heads& h, uint32_t page_size, bool graph, cudaStream_t s) {
   cudaError_t st = cudaErrorInvalidValue;
   DISPATCH_GQA_GROUP_SIZE(h.qo / h.kv, GROUP_SIZE, {
     auto est = BatchDecodeWithPagedKVCacheWorkEstimationDispatched<GROUP_SIZE, D, PosEncodingMode::kNone, Variant,
-                                                                   DecodeParams>;
-    st = DecodePlan<D, PosEncodingMode::kNone, Variant, DecodeParams>(ws.float_ws, kFloatWorkspaceBytes, ws.int_ws,
-                                                                      ws.int_host, kIntWorkspaceBytes, info,
-                                                                      kv_indptr_h, batch, h.qo, page_size,
-                                                                      /*enable_cuda_graph=*/graph, s, est);
+                                                                   DecodeParams<T>>;
+    st = DecodePlan<D, PosEncodingMode::kNone, Variant, DecodeParams<T>>(ws.float_ws, kFloatWorkspaceBytes, ws.int_ws,
+                                                                         ws.int_host, kIntWorkspaceBytes, info,
+                                                                         kv_indptr_h, batch, h.qo, page_size,
+                                                                         /*enable_cuda_graph=*/graph, s, est);
   });
   return st;
 }
 
+template <class T>
 cudaError_t decode_plan(Workspace& ws, DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch, const Heads& h,
                         uint32_t page_size, bool graph, cudaStream_t s) {
-  if (h.dim == 64) return decode_plan_d<64>(ws, info, kv_indptr_h, batch, h, page_size, graph, s);
-  if (h.dim == 128) return decode_plan_d<128>(ws, info, kv_indptr_h, batch, h, page_size, graph, s);
+  if (h.dim == 64) return decode_plan_d<T, 64>(ws, info, kv_indptr_h, batch, h, page_size, graph, s);
+  if (h.dim == 128) return decode_plan_d<T, 128>(ws, info, kv_indptr_h, batch, h, page_size, graph, s);
   return cudaErrorInvalidValue;
 }
 
-template <uint32_t D>
-static cudaError_t decode_run_d(const Workspace& ws, const DecodePlanInfo& info, const Heads& h, const half* q,
-                                const PagedArgs& kv, half* o, cudaStream_t s) {
-  paged_kv_t<half, int32_t> paged(h.kv, kv.page_size, D, kv.batch, QKVLayout::kNHD, kv.k, kv.v, kv.indices,
-                                  kv.indptr, kv.last_len);
-  DecodeParams p;
+template <class T, uint32_t D>
+static cudaError_t decode_run_d(const Workspace& ws, const DecodePlanInfo& info, const Heads& h, const T* q,
+                                const PagedArgs& kv, T* o, cudaStream_t s) {
+  paged_kv_t<T, int32_t> paged(h.kv, kv.page_size, D, kv.batch, QKVLayout::kNHD, static_cast<T*>(kv.k),
+                               static_cast<T*>(kv.v), kv.indices, kv.indptr, kv.last_len);
+  DecodeParams<T> p;
   fill_attention_common<D>(p, h, q, o);
   p.paged_kv = paged;
   p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
@@ -110,10 +114,10 @@ static cudaError_t decode_run_d(const Workspace& ws, const DecodePlanInfo& info,
   p.kv_chunk_size_ptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.kv_chunk_size_ptr_offset);
   p.block_valid_mask = nullptr;
   p.partition_kv = false;
-  half* tmp_v = nullptr;
+  T* tmp_v = nullptr;
   float* tmp_s = nullptr;
   if (info.split_kv) {
-    tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
+    tmp_v = GetPtrFromBaseOffset<T>(ws.float_ws, info.v_offset);
     tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
     // In graph mode the grid is padded past the real work items: the mask turns the rest off.
     p.block_valid_mask = GetPtrFromBaseOffset<bool>(ws.int_ws, info.block_valid_mask_offset);
@@ -122,12 +126,24 @@ static cudaError_t decode_run_d(const Workspace& ws, const DecodePlanInfo& info,
   return BatchDecodeWithPagedKVCacheDispatched<D, PosEncodingMode::kNone, Variant>(p, tmp_v, tmp_s, false, s);
 }
 
-cudaError_t decode_run(const Workspace& ws, const DecodePlanInfo& info, const Heads& h, const half* q,
-                       const PagedArgs& kv, half* o, cudaStream_t s) {
-  if (h.dim == 64) return decode_run_d<64>(ws, info, h, q, kv, o, s);
-  if (h.dim == 128) return decode_run_d<128>(ws, info, h, q, kv, o, s);
+template <class T>
+cudaError_t decode_run(const Workspace& ws, const DecodePlanInfo& info, const Heads& h, const T* q,
+                       const PagedArgs& kv, T* o, cudaStream_t s) {
+  if (h.dim == 64) return decode_run_d<T, 64>(ws, info, h, q, kv, o, s);
+  if (h.dim == 128) return decode_run_d<T, 128>(ws, info, h, q, kv, o, s);
   return cudaErrorInvalidValue;
 }
+
+#define ATTNBENCH_FI_INSTANTIATE(T)                                                                                    \
+  template cudaError_t ragged_prefill_run<T>(const Workspace&, const PrefillPlanInfo&, const Heads&, const T*,       \
+                                             const T*, const T*, T*, int32_t*, int32_t*, cudaStream_t);              \
+  template cudaError_t decode_plan<T>(Workspace&, DecodePlanInfo&, int32_t*, uint32_t, const Heads&, uint32_t, bool, \
+                                      cudaStream_t);                                                                 \
+  template cudaError_t decode_run<T>(const Workspace&, const DecodePlanInfo&, const Heads&, const T*,                \
+                                     const PagedArgs&, T*, cudaStream_t);
+ATTNBENCH_FI_INSTANTIATE(half)
+ATTNBENCH_FI_INSTANTIATE(__nv_bfloat16)
+#undef ATTNBENCH_FI_INSTANTIATE
 
 }  // namespace attnbench::fi
 
@@ -138,7 +154,7 @@ std::string flashinfer_status(const AttnDims* d) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) return "unavailable: no CUDA device";
   if (!d) return "ok";
-  if (d->dtype != DType::F16) return "unavailable: the flashinfer backend is built for fp16 only";
+  if (d->dtype != DType::F16 && d->dtype != DType::BF16) return "unavailable: the flashinfer backend is built for fp16 and bf16";
   if (d->head_dim != 64 && d->head_dim != 128) return "unavailable: flashinfer backend built for head_dim 64 and 128";
   const int g = d->num_kv_heads > 0 ? d->num_heads / d->num_kv_heads : 0;
   if (g * d->num_kv_heads != d->num_heads || !(g == 1 || g == 2 || g == 3 || g == 4 || g == 8))
@@ -204,6 +220,7 @@ class FiState {
 
  protected:
   static constexpr size_t kTableWords = 2 * kMaxBatch + 1 + kMaxPages;
+  bool bf16() const { return dims_.dtype == DType::BF16; }  // else fp16 (flashinfer_status refuses the rest)
   AttnDims dims_;
   fi::Workspace ws_;
   fi::Heads heads_;
@@ -240,19 +257,22 @@ class FlashInferPrefill final : public PrefillAttn, FiState {
     auto s = static_cast<cudaStream_t>(stream);
     auto* cu = const_cast<int32_t*>(md.cu_seqlens_q);
     cudaError_t e;
-    if (!paged_) {
-      e = fi::ragged_prefill_run(ws_, info_, heads_, static_cast<const half*>(q), static_cast<const half*>(k_new),
-                                 static_cast<const half*>(v_new), static_cast<half*>(out), cu, cu, s);
-    } else {
-      fi::PagedArgs kv = pages_;
-      kv.k = static_cast<half*>(cache.k);
-      kv.v = static_cast<half*>(cache.v);
-      e = fi::paged_prefill_run(ws_, info_, heads_, static_cast<const half*>(q), kv, static_cast<half*>(out), cu, s);
-    }
+    e = bf16() ? run_t<__nv_bfloat16>(q, k_new, v_new, cache, out, cu, s) : run_t<half>(q, k_new, v_new, cache, out, cu, s);
     CUDA_CHECK(e);
   }
 
  private:
+  template <class T>
+  cudaError_t run_t(const void* q, const void* k_new, const void* v_new, const PagedKv& cache, void* out, int32_t* cu,
+                    cudaStream_t s) {
+    if (!paged_)
+      return fi::ragged_prefill_run(ws_, info_, heads_, static_cast<const T*>(q), static_cast<const T*>(k_new),
+                                    static_cast<const T*>(v_new), static_cast<T*>(out), cu, cu, s);
+    fi::PagedArgs kv = pages_;
+    kv.k = cache.k;
+    kv.v = cache.v;
+    return fi::paged_prefill_run(ws_, info_, heads_, static_cast<const T*>(q), kv, static_cast<T*>(out), cu, s);
+  }
   int B_ = 0;
   bool paged_ = false;
   flashinfer::PrefillPlanInfo info_;
@@ -265,7 +285,10 @@ class FlashInferDecode final : public DecodeAttn, FiState {
     B_ = md.num_decode_seqs;
     if (B_ == 0) return;
     upload_pages(*md.host, md.num_prefill_seqs, B_);
-    CUDA_CHECK(fi::decode_plan(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size, dims_.cuda_graph, nullptr));
+    CUDA_CHECK(bf16() ? fi::decode_plan<__nv_bfloat16>(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size,
+                                                       dims_.cuda_graph, nullptr)
+                      : fi::decode_plan<half>(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size,
+                                              dims_.cuda_graph, nullptr));
     SYNC_STREAM(nullptr);
   }
   // With AttnDims::cuda_graph, plan() is FlashInfer's graph mode (grid, split and workspace offsets
@@ -276,10 +299,12 @@ class FlashInferDecode final : public DecodeAttn, FiState {
   void run(int, const void* q, const PagedKv& cache, void* out, const AttnMetadata&, void* stream) override {
     if (B_ == 0) return;
     fi::PagedArgs kv = pages_;
-    kv.k = static_cast<half*>(cache.k);
-    kv.v = static_cast<half*>(cache.v);
-    CUDA_CHECK(fi::decode_run(ws_, info_, heads_, static_cast<const half*>(q), kv, static_cast<half*>(out),
-                              static_cast<cudaStream_t>(stream)));
+    kv.k = cache.k;
+    kv.v = cache.v;
+    const auto s = static_cast<cudaStream_t>(stream);
+    CUDA_CHECK(bf16() ? fi::decode_run(ws_, info_, heads_, static_cast<const __nv_bfloat16*>(q), kv,
+                                       static_cast<__nv_bfloat16*>(out), s)
+                      : fi::decode_run(ws_, info_, heads_, static_cast<const half*>(q), kv, static_cast<half*>(out), s));
   }
 
  private:

@@ -1,9 +1,11 @@
 // Glue to FlashInfer's header-only FA2 templates (v0.5.3 / v0.6.9, via -DFLASHINFER_INCLUDE_DIR):
-// the workspaces, and one function per FlashInfer entry point we call. fp16, head dims 64 and 128,
+// the workspaces, and one function per FlashInfer entry point we call (a template over the element
+// type T, instantiated for half and __nv_bfloat16 in the .cu files). Head dims 64 and 128,
 // NHD page layout ([pages, page_size, H_kv, D], ours). Instantiations are split over two files so
 // they compile in parallel: flashinfer_attn.cu (plans, decode, ragged prefill) and
 // flashinfer_paged_prefill.cu (paged prefill, for chunks with earlier context).
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -23,8 +25,8 @@ struct Workspace {
 };
 
 struct PagedArgs {  // device arrays in FlashInfer's CSR page-table form
-  half* k = nullptr;
-  half* v = nullptr;
+  void* k = nullptr;  // the cache's K and V, of the run's element type
+  void* v = nullptr;
   int32_t* indices = nullptr;    // page ids, sequence after sequence
   int32_t* indptr = nullptr;     // [batch + 1] into indices
   int32_t* last_len = nullptr;   // [batch] tokens in each sequence's last page
@@ -40,9 +42,9 @@ struct Heads {
 // The fields every params struct we fill shares (decode, ragged and paged prefill; same names):
 // attention of `q` ([tokens, qo heads, D]) into `o`, no LSE output, no sliding window, no soft cap,
 // and rope constants left at their defaults (no rope is applied).
-template <uint32_t D, class Params>
-void fill_attention_common(Params& p, const Heads& h, const half* q, half* o) {
-  p.q = const_cast<half*>(q);
+template <uint32_t D, class Params, class T>
+void fill_attention_common(Params& p, const Heads& h, const T* q, T* o) {
+  p.q = const_cast<T*>(q);
   p.o = o;
   p.lse = nullptr;
   p.num_qo_heads = h.qo;
@@ -57,8 +59,8 @@ void fill_attention_common(Params& p, const Heads& h, const half* q, half* o) {
 
 // The further fields ragged and paged prefill params share: causal, no custom mask, no rope offsets,
 // no alibi.
-template <uint32_t D, class Params>
-void fill_prefill_common(Params& p, const Heads& h, const half* q, half* o, int32_t* qo_indptr) {
+template <uint32_t D, class Params, class T>
+void fill_prefill_common(Params& p, const Heads& h, const T* q, T* o, int32_t* qo_indptr) {
   fill_attention_common<D>(p, h, q, o);
   p.maybe_custom_mask = nullptr;
   p.q_indptr = qo_indptr;
@@ -70,8 +72,8 @@ void fill_prefill_common(Params& p, const Heads& h, const half* q, half* o, int3
 
 // Points ragged or paged prefill params (same field names) at the plan's work lists in the int
 // workspace; returns through tmp_v/tmp_s the split-KV scratch in the float workspace (null if no split).
-template <class Params>
-void wire_prefill_plan(Params& p, const Workspace& ws, const flashinfer::PrefillPlanInfo& info, half*& tmp_v,
+template <class Params, class T>
+void wire_prefill_plan(Params& p, const Workspace& ws, const flashinfer::PrefillPlanInfo& info, T*& tmp_v,
                        float*& tmp_s) {
   using flashinfer::GetPtrFromBaseOffset;
   p.request_indices = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.request_indices_offset);
@@ -87,7 +89,7 @@ void wire_prefill_plan(Params& p, const Workspace& ws, const flashinfer::Prefill
   tmp_s = nullptr;
   if (info.split_kv) {
     p.merge_indptr = GetPtrFromBaseOffset<int32_t>(ws.int_ws, info.merge_indptr_offset);
-    tmp_v = GetPtrFromBaseOffset<half>(ws.float_ws, info.v_offset);
+    tmp_v = GetPtrFromBaseOffset<T>(ws.float_ws, info.v_offset);
     tmp_s = GetPtrFromBaseOffset<float>(ws.float_ws, info.s_offset);
   }
   p.padded_batch_size = info.padded_batch_size;
@@ -96,16 +98,22 @@ void wire_prefill_plan(Params& p, const Workspace& ws, const flashinfer::Prefill
 
 cudaError_t prefill_plan(Workspace& ws, flashinfer::PrefillPlanInfo& info, int32_t* qo_indptr_h, int32_t* kv_indptr_h,
                          uint32_t total_rows, uint32_t batch, const Heads& h, uint32_t page_size, cudaStream_t s);
+// T: half or __nv_bfloat16 (explicitly instantiated for those two).
+template <class T>
 cudaError_t ragged_prefill_run(const Workspace& ws, const flashinfer::PrefillPlanInfo& info, const Heads& h,
-                               const half* q, const half* k, const half* v, half* o, int32_t* qo_indptr,
+                               const T* q, const T* k, const T* v, T* o, int32_t* qo_indptr,
                                int32_t* kv_indptr, cudaStream_t s);
+template <class T>
 cudaError_t paged_prefill_run(const Workspace& ws, const flashinfer::PrefillPlanInfo& info, const Heads& h,
-                              const half* q, const PagedArgs& kv, half* o, int32_t* qo_indptr, cudaStream_t s);
+                              const T* q, const PagedArgs& kv, T* o, int32_t* qo_indptr, cudaStream_t s);
 // enable_cuda_graph: FlashInfer's graph-stable plan (grid, split and workspace offsets depend only on
 // the batch size), required when the runner replays decode steps from captured graphs.
+// The plan depends on the element type (the kernel's shared-memory use sets the split).
+template <class T>
 cudaError_t decode_plan(Workspace& ws, flashinfer::DecodePlanInfo& info, int32_t* kv_indptr_h, uint32_t batch,
                         const Heads& h, uint32_t page_size, bool enable_cuda_graph, cudaStream_t s);
-cudaError_t decode_run(const Workspace& ws, const flashinfer::DecodePlanInfo& info, const Heads& h, const half* q,
-                       const PagedArgs& kv, half* o, cudaStream_t s);
+template <class T>
+cudaError_t decode_run(const Workspace& ws, const flashinfer::DecodePlanInfo& info, const Heads& h, const T* q,
+                       const PagedArgs& kv, T* o, cudaStream_t s);
 
 }  // namespace attnbench::fi
