@@ -27,7 +27,7 @@
 #   online-sweep  issue 16's H200 check: bench online, Azure conv, --num-prompts $SWEEP_PROMPTS (1000),
 #           --scales $SWEEP_SCALES (auto:5), one run per backend of $SWEEP_BACKENDS (naive,fused,
 #           flashattn/fused,flashinfer), model $SWEEP_MODEL (synthetic:llama-3.1-8b) in $SWEEP_DTYPE
-#           (fp16: flashinfer is built for fp16 only). Each backend on its own GPU, all at once, when
+#           (fp16: flashinfer's bf16 path is new, not yet run on a GPU). Each backend on its own GPU, when
 #           the host has a GPU per backend (an nvidia-h200-x4 call); else one after another. A backend
 #           takes about capacity probe + 16.6 x prompts / capacity seconds (auto:5 offers 10-110 % of
 #           capacity; the 10 % point dominates). Merge here: scripts/merge-online.ts, then plot.
