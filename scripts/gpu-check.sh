@@ -31,7 +31,8 @@
 #           the host has a GPU per backend (an nvidia-h200-x4 call); else one after another. A backend
 #           takes about capacity probe + 16.6 x prompts / capacity seconds (auto:5 offers 10-110 % of
 #           capacity; the 10 % point dominates). Merge here: scripts/merge-online.ts, then plot.
-# Choose with GPU_CHECK_PHASES (default build,engine,offline,gate); logs and JSON go to $OUT.
+# Choose with GPU_CHECK_PHASES (default build,engine,offline,gate); logs and JSON go to $OUT. In a
+# device-tool call (600 s limit) set GPU_CHECK_DEADLINE_S=570 so the summary always comes back.
 # Node: uses `node` if present, else .carry/node.xz; production deps and built JS from .carry/
 # (scripts/carry-prep.sh makes them). A short summary table is printed last.
 set -uo pipefail
@@ -47,10 +48,18 @@ export PATH="/usr/local/cuda/bin:$PATH"
 declare -a rows=()
 t_start=$SECONDS
 row() { rows+=("$(printf '%-22s %-6s %5ss  %s' "$1" "$2" "$3" "$4")"); }
+# A device-tool call is cut off at its limit (600 s) and then returns nothing written after that: with
+# GPU_CHECK_DEADLINE_S=570 stages stop that long after the start (one still running is stopped, the
+# rest are not started), leaving 20 s for the summary and files. Unset: no deadline.
+DEADLINE_S=${GPU_CHECK_DEADLINE_S:-0}
+time_left() { if [ "$DEADLINE_S" -gt 0 ]; then echo $((DEADLINE_S - (SECONDS - t_start) - 20)); else echo 1000000; fi; }
 run_stage() {  # run_stage NAME LOG CMD... (records ok/FAIL and time; prints the log tail on failure)
   local name=$1 log=$2; shift 2
-  local t0=$SECONDS
-  "$@" >"$OUT/$log" 2>&1; local rc=$?
+  local t0=$SECONDS left
+  left=$(time_left)
+  if [ "$left" -le 5 ]; then row "$name" SKIP 0 "not started: GPU_CHECK_DEADLINE_S=$DEADLINE_S reached"; return 1; fi
+  timeout -k 5 "$left" "$@" >"$OUT/$log" 2>&1; local rc=$?
+  [ $rc -eq 124 ] && echo "stage $name stopped at the deadline (GPU_CHECK_DEADLINE_S=$DEADLINE_S)" >>"$OUT/$log"
   if [ $rc -eq 0 ]; then row "$name" ok $((SECONDS - t0)) "$log"
   else row "$name" FAIL $((SECONDS - t0)) "$log (rc $rc)"; echo "---- $name failed (rc $rc):"; tail -n 30 "$OUT/$log"; fi
   return $rc
@@ -193,7 +202,8 @@ if has online-sweep; then
   for b in "${sweep_backends[@]}"; do
     tag=${b//\//_}
     if [ $parallel = 1 ]; then  # one GPU each; rows recorded after the wait
-      ( t0=$SECONDS; CUDA_VISIBLE_DEVICES=$i timeout "${SWEEP_TIMEOUT_S:-560}" node bin/attnbench.js "${SW[@]}" --backends "$b" \
+      left=$(time_left); st=${SWEEP_TIMEOUT_S:-560}; [ "$left" -lt "$st" ] && st=$left; [ "$st" -lt 5 ] && st=5
+      ( t0=$SECONDS; CUDA_VISIBLE_DEVICES=$i timeout "$st" node bin/attnbench.js "${SW[@]}" --backends "$b" \
           --out "$OUT/sweep_$tag" >"$OUT/sweep_$tag.log" 2>&1; echo "$? $((SECONDS - t0))" >"$OUT/sweep_$tag.rc" ) &
     else
       run_stage "sweep-$tag" "sweep_$tag.log" timeout "${SWEEP_TIMEOUT_S:-560}" node bin/attnbench.js "${SW[@]}" --backends "$b" --out "$OUT/sweep_$tag"

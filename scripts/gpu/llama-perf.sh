@@ -20,10 +20,17 @@ PHASES=",${LLAMA_PERF_PHASES:-build,gemm,seed,long},"
 has() { [[ $PHASES == *",$1,"* ]]; }
 t_start=$SECONDS
 steps=()
+# In a device-tool call (600 s limit) set LLAMA_PERF_DEADLINE_S=570: steps stop that long after the
+# start (the running one is stopped, the rest skipped), leaving 20 s for the summary. Unset: none.
+DEADLINE_S=${LLAMA_PERF_DEADLINE_S:-0}
 step() {  # step NAME LOG CMD...: runs CMD, output to $W/LOG; records rc and seconds
   local name=$1 log=$2; shift 2
-  local t=$SECONDS
-  "$@" >"$W/$log" 2>&1
+  local t=$SECONDS left=1000000
+  [ "$DEADLINE_S" -gt 0 ] && left=$((DEADLINE_S - (SECONDS - t_start) - 20))
+  if [ "$left" -le 5 ]; then
+    steps+=("$(printf '%-28s SKIP (deadline %s s)' "$name" "$DEADLINE_S")"); echo "${steps[-1]}"; return
+  fi
+  timeout -k 5 "$left" "$@" >"$W/$log" 2>&1
   local rc=$?
   steps+=("$(printf '%-28s rc=%-3s %4ss  %s' "$name" "$rc" $((SECONDS - t)) "$log")")
   echo "${steps[-1]}"  # as it happens: a call cut off at its time limit still shows what ran
@@ -52,7 +59,7 @@ run_workload() {  # run_workload NAME ARGS...: once per setting
   local i=0
   for s in "${settings[@]}"; do
     step "$name${s:+ $s}" "${name}_$i.jsonl" env $s timeout 200 "${OB[@]}" "$@"
-    sed "s/^{/{\"setting\":\"${s}\",/" "$W/${name}_$i.jsonl" | grep '^{' >>"$FINAL_OUT/offline.jsonl"
+    [ -f "$W/${name}_$i.jsonl" ] && sed "s/^{/{\"setting\":\"${s}\",/" "$W/${name}_$i.jsonl" | grep '^{' >>"$FINAL_OUT/offline.jsonl"
     i=$((i + 1))
   done
 }
