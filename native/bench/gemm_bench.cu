@@ -19,9 +19,9 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <memory>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,8 +145,8 @@ int main(int argc, char** argv) {
           if ((path == 1 && !gemm.skinny(M, wbytes)) || (path == 2 && !gemm.skinny_tc(M, wbytes))) continue;
           Gemm& g = path >= 3 ? *ranked[path - 3] : gemm;
           auto call = [&](int i) {
-            g.linear(s, y, x, ws[i % copies], sh.ep == GemmEpilogue::None ? nullptr : bias, M, sh.N, sh.K,
-                        in, sh.out, sh.ep, ldy);
+            g.linear(s, y, x, ws[i % copies], sh.ep == GemmEpilogue::None ? nullptr : bias, M, sh.N, sh.K, in,
+                     sh.out, sh.ep, ldy);
           };
           for (int i = 0; i < copies; ++i) call(i);  // plans, kernel loads, first touch
           CUDA_CHECK(cudaStreamSynchronize(s));
