@@ -196,6 +196,10 @@ if has online-sweep; then
   IFS=, read -r -a sweep_backends <<<"${SWEEP_BACKENDS:-naive,fused,flashattn/fused,flashinfer}"
   SW=(bench online --model "${SWEEP_MODEL:-synthetic:llama-3.1-8b}" --device "${SWEEP_DEVICE:-cuda}" --dtype "${SWEEP_DTYPE:-fp16}" --no-plot
       --trace "$TRACE" --num-prompts "${SWEEP_PROMPTS:-1000}" --scales "${SWEEP_SCALES:-auto:5}")
+  # A sweep split over calls: SWEEP_AUTO_POINTS=1 first, then 2,3,4,5 with SWEEP_CAPACITY_FROM set to
+  # the first call's results (carried into the checkout); merge the files here.
+  [ -n "${SWEEP_AUTO_POINTS:-}" ] && SW+=(--auto-points "$SWEEP_AUTO_POINTS")
+  [ -n "${SWEEP_CAPACITY_FROM:-}" ] && SW+=(--capacity-from "$SWEEP_CAPACITY_FROM")
   ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
   parallel=0; [ "$ngpu" -ge "${#sweep_backends[@]}" ] && [ "${#sweep_backends[@]}" -gt 1 ] && parallel=1
   i=0

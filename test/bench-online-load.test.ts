@@ -3,10 +3,11 @@
 // --enable-prefix-caching one request at a time, gives exactly the expected sharing and hit rates.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OnlineResultsSchema } from "../src/results/schema.js";
 import { cli, readResults, tmpOut } from "./helpers/cli.js";
+import { mergeOnline } from "../scripts/merge-online.js";
 import { REAL_ENGINE, realEngineMissing, TRACES } from "./helpers/paths.js";
 
 const CONV = join(TRACES, "AzureLLMInferenceTrace_conv.csv");
@@ -87,6 +88,31 @@ test("Mooncake trace with known shared prefixes, prefix caching on: sharing rati
   assert.equal(on.runs[0].summary!.output_throughput > 0, true);
 });
 
+test("a capacity-aware sweep split over two calls (--auto-points, --capacity-from) merges into the one sweep", { skip: realEngineMissing(), timeout: 240_000 }, async () => {
+  const base = ["bench", "online", "--engine", REAL_ENGINE, "--trace", CONV, "--num-prompts", "16", "--scales", "auto:3", "--max-input-len", "64",
+    "--max-output-len", "4", "--ignore-eos", "--backends", "fused", "--load-workers", "0", "--no-plot"];
+  const outA = tmpOut();
+  const a = await cli([...base, "--auto-points", "1", "--out", outA], {}, 110_000);
+  assert.equal(a.exitCode, 0, a.stderr);
+  const resA = OnlineResultsSchema.parse(readResults(outA, "online"));
+  assert.deepEqual(resA.runs.map((r) => r.load_fraction), [0.1]);
+  const fileA = join(outA, readdirSync(outA).find((d) => d.startsWith("online_"))!, "online_results.json");
+  const outB = tmpOut();
+  const b = await cli([...base, "--auto-points", "2,3", "--capacity-from", fileA, "--out", outB], {}, 110_000);
+  assert.equal(b.exitCode, 0, b.stderr);
+  const resB = OnlineResultsSchema.parse(readResults(outB, "online"));
+  assert.equal(resB.capacity![0].req_s, resA.capacity![0].req_s, "the capacity is read, not measured again");
+  assert.equal(resB.capacity![0].from_file, fileA);
+  assert.deepEqual(resB.runs.map((r) => r.load_fraction), [0.6, 1.1]);
+  const merged = mergeOnline([{ file: "a", results: resA }, { file: "b", results: resB }]);
+  assert.deepEqual(merged.runs.map((r) => r.load_fraction), [0.1, 0.6, 1.1]);
+  assert.deepEqual(merged.capacity!.map((c) => c.fractions), [[0.1, 0.6, 1.1]]);
+  // A file of another request count is refused before anything runs.
+  const c = await cli([...base.map((x) => (x === "16" ? "12" : x)), "--auto-points", "2", "--capacity-from", fileA, "--out", tmpOut()]);
+  assert.equal(c.exitCode, 2);
+  assert.match(c.stderr, /--capacity-from .*online_results.json: measured with --num-prompts 16, this run has 12/);
+});
+
 test("bench online flags: auto:N bounds, --capacity-requests needs auto, --trace-block-size needs a trace file", async () => {
   const r = await cli(["bench", "online", "--scales", "auto:1", "--capacity-requests", "5", "--trace", "synthetic:poisson", "--trace-block-size", "16"]);
   assert.equal(r.exitCode, 2);
@@ -95,6 +121,13 @@ test("bench online flags: auto:N bounds, --capacity-requests needs auto, --trace
   const r2 = await cli(["bench", "online", "--scales", "0.5", "--capacity-requests", "5", "--trace", "synthetic:poisson"]);
   assert.equal(r2.exitCode, 2);
   assert.match(r2.stderr, /--capacity-requests: only applies to --scales auto/);
+  const r4 = await cli(["bench", "online", "--scales", "0.5", "--auto-points", "1", "--capacity-from", "x.json", "--trace", "synthetic:poisson"]);
+  assert.equal(r4.exitCode, 2);
+  assert.match(r4.stderr, /--auto-points: only applies to --scales auto/);
+  assert.match(r4.stderr, /--capacity-from: only applies to --scales auto/);
+  const r5 = await cli(["bench", "online", "--scales", "auto:3", "--auto-points", "2,4", "--trace", "synthetic:poisson"]);
+  assert.equal(r5.exitCode, 2);
+  assert.match(r5.stderr, /--auto-points: point\(s\) 4 past auto:3/);
   const r3 = await cli(["bench", "online", "--scales", "auto", "--trace", "synthetic:poisson", "--request-rate", "inf", "--engine", "/nonexistent"]);
   assert.equal(r3.exitCode, 2);
   assert.match(r3.stderr, /arrive at one instant/);

@@ -32,6 +32,24 @@ export const OnlineSchema = z
           }
         }),
       capacityRequests: optInt(1),
+      capacityFrom: z.string().min(1).optional(),
+      autoPoints: z
+        .string()
+        .optional()
+        .transform((s, ctx) => {
+          if (s === undefined) return undefined;
+          const parts = s.split(",").map((p) => p.trim());
+          if (parts.some((p) => !/^[1-9][0-9]*$/.test(p))) {
+            ctx.addIssue({ code: "custom", message: `${JSON.stringify(s)}: a comma-separated list of point numbers (1 = the lightest load)` });
+            return z.NEVER;
+          }
+          const points = parts.map(Number);
+          if (new Set(points).size !== points.length) {
+            ctx.addIssue({ code: "custom", message: "each point once" });
+            return z.NEVER;
+          }
+          return points;
+        }),
       maxConcurrency: optInt(1),
       loadWorkers: optInt(0, 64),
       latenessTargetMs: z.coerce.number().positive().default(1),
@@ -71,6 +89,16 @@ export const OnlineSchema = z
     if (synthetic && o.traceFormat !== "auto") issue("traceFormat", "does not apply to synthetic traces");
     if (o.timestampUnit && !(o.traceFormat === "mooncake" || o.traceFormat === "auto")) issue("timestampUnit", "only applies to mooncake traces");
     if (o.capacityRequests !== undefined && o.scales?.mode !== "auto") issue("capacityRequests", "only applies to --scales auto");
+    if (o.capacityFrom !== undefined && o.scales?.mode !== "auto") issue("capacityFrom", "only applies to --scales auto");
+    if (o.capacityFrom !== undefined && o.capacityRequests !== undefined) issue("capacityFrom", "the capacity is read, not measured: drop --capacity-requests");
+    if (o.autoPoints !== undefined) {
+      const sc = o.scales;
+      if (sc?.mode !== "auto") issue("autoPoints", "only applies to --scales auto");
+      else {
+        const bad = o.autoPoints.filter((k) => k > sc.points);
+        if (bad.length) issue("autoPoints", `point(s) ${bad.join(", ")} past auto:${sc.points}`);
+      }
+    }
     if (o.traceBlockSize !== undefined && synthetic) issue("traceBlockSize", "only applies to traces with hash_ids (Mooncake / Qwen)");
     if (backendsConflict(o)) issue("backends", "give --backends or --prefill/--decode-attn-backend, not both");
     if (o.endpoint && o.backends && o.backends.length > 1) issue("backends", "--endpoint benchmarks one server: give at most one backend label");
@@ -92,6 +120,8 @@ export function addOnlineOptions(cmd: Command): Command {
     .option("--num-prompts <n>", "use the first N requests of the trace", "200")
     .option("--scales <list>", "arrival-time scales (t' = (t - t0) x scale, smaller = heavier load), or auto / auto:N: measure each backend's capacity, then N scales offering 10%..110% of it (auto: N = 5)", DEFAULT_SCALES)
     .option("--capacity-requests <n>", "--scales auto: requests in the saturating capacity run (default: --num-prompts; the trace's requests, cycled)")
+    .option("--capacity-from <file>", "--scales auto: each backend's capacity from an earlier online results file of the same trace and requests, instead of measuring it (a sweep split over calls)")
+    .option("--auto-points <list>", "--scales auto: run only these of the N scales (1 = the lightest load), e.g. 1 in one call and 2,3,4,5 in another; scripts/merge-online.ts joins them")
     .option("--max-concurrency <n>", "at most N requests in flight; later arrivals wait in a client queue, recorded per request as queue_ms (default: no cap)")
     .option("--load-workers <n>", "worker threads that keep the schedule (each its share) and stream the responses (0: this thread does both; default: min(4, cores - 2), 0 below 4 cores)")
     .option("--lateness-target-ms <ms>", "dispatch lateness p99 the load generator aims for; above it the run says the schedule was not held", "1")

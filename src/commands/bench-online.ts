@@ -24,6 +24,8 @@ import { summarizeOnline, type OnlineSummaryOptions } from "../metrics/online.js
 import { buildOnlineItems, type OnlineWorkload } from "../load/online-workload.js";
 import { runCapacity, runScale, type ModelInfo, type RunHooks, type ScaleRun } from "../load/online-backend.js";
 import { scalesForCapacity, traceRate } from "../load/capacity.js";
+import { readCapacityFrom } from "../load/capacity-from.js";
+import { ResultsFileError } from "../results/load-results.js";
 import { defaultLoadWorkers, StreamPool } from "../load/stream-pool.js";
 import type { ServeChild } from "../load/serve-process.js";
 import { Progress } from "../progress/progress.js";
@@ -77,6 +79,15 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   if (o.scales.mode === "auto" && !(rate > 0))
     throw new UsageError([`--scales auto: the first ${used.length} requests of ${trace.path} arrive at one instant, so no scale changes the load; give --scales or a trace with arrival times`]);
   const backends = o.endpoint ? (o.backends ?? [{ label: "endpoint", prefill: "endpoint", decode: "endpoint" }]) : resolveBackends(o);
+  // Read (and checked) before anything runs: a file that does not fit is a usage error, exit 2.
+  let knownCapacity: Awaited<ReturnType<typeof readCapacityFrom>> | null = null;
+  if (o.capacityFrom)
+    try {
+      knownCapacity = await readCapacityFrom(o.capacityFrom, trace.sha256, o.numPrompts, backends.map((b) => b.label));
+    } catch (err) {
+      if (err instanceof ResultsFileError) throw new UsageError([`--capacity-from ${err.message}`]);
+      throw err;
+    }
   const progress = new Progress();
   const pool = new StreamPool(o.loadWorkers ?? defaultLoadWorkers());
   const runs: OnlineRun[] = [];
@@ -209,7 +220,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   try {
     for (const backend of backends) {
       if (isStopping() || interrupted) return;
-      const plan = await planScales(o, backend, rate, capacity, load, hooks(`capacity ${backend.label}`), progress, flush);
+      const plan = await planScales(o, backend, rate, capacity, load, hooks(`capacity ${backend.label}`), progress, flush, knownCapacity?.get(backend.label));
       if (interrupted) return;
       let skip: { status: "unavailable" | "failed"; reason: string } | null = null;
       for (const step of plan) {
@@ -251,12 +262,18 @@ async function planScales(
   hooks: RunHooks,
   progress: Progress,
   flush: () => void,
+  known?: Capacity,
 ): Promise<ScaleRun[]> {
   if (o.scales.mode === "fixed") return o.scales.scales.map((scale) => ({ scale, offered_req_s: rate / scale }));
-  const requests = o.capacityRequests ?? o.numPrompts;
-  const c = await runCapacity(o, load, backend, requests, hooks);
+  const requests = known?.requests ?? o.capacityRequests ?? o.numPrompts;
+  const c = known
+    ? { status: "ok" as const, reason: null, estimate: { req_s: known.req_s, output_tok_s: known.output_tok_s, completed: known.completed, duration_s: known.duration_s } }
+    : await runCapacity(o, load, backend, requests, hooks);
   const est = c.estimate;
-  const chosen = c.status === "ok" && est?.req_s ? scalesForCapacity(rate, est.req_s, o.scales.points) : { fractions: [], scales: [], offered_req_s: [] };
+  const all = c.status === "ok" && est?.req_s ? scalesForCapacity(rate, est.req_s, o.scales.points) : { fractions: [], scales: [], offered_req_s: [] };
+  // --auto-points: only these of the N points (1 = the lightest load) run here.
+  const keep = (_: number, k: number) => !o.autoPoints || o.autoPoints.includes(k + 1);
+  const chosen = { fractions: all.fractions.filter(keep), scales: all.scales.filter(keep), offered_req_s: all.offered_req_s.filter(keep) };
   capacity.push({
     backend,
     status: c.status,
@@ -266,6 +283,7 @@ async function planScales(
     requests,
     completed: est?.completed ?? 0,
     duration_s: est?.duration_s ?? 0,
+    ...(known ? { from_file: o.capacityFrom } : {}),
     ...chosen,
   });
   flush();
@@ -274,7 +292,7 @@ async function planScales(
     return [];
   }
   progress.log(
-    `${backend.label}: capacity ${est.req_s.toFixed(1)} req/s (${(est.output_tok_s ?? 0).toFixed(0)} output tok/s) over ${requests} requests; ` +
+    `${backend.label}: capacity ${est.req_s.toFixed(1)} req/s (${(est.output_tok_s ?? 0).toFixed(0)} output tok/s) over ${requests} requests${known ? ` (from ${o.capacityFrom})` : ""}; ` +
       `scales ${chosen.scales.join(", ")} = ${chosen.offered_req_s.map((r) => r.toFixed(1)).join(", ")} req/s offered (${chosen.fractions.map(pct).join(", ")} of capacity)`,
   );
   return chosen.scales.map((scale, k) => ({ scale, offered_req_s: chosen.offered_req_s[k], load_fraction: chosen.fractions[k] }));

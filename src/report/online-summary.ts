@@ -95,7 +95,7 @@ function capacitySection(results: OnlineResults): string[] {
   if (caps.length === 0) return [];
   const rows = caps.map((c) => [
     c.backend.label,
-    c.status === "ok" ? fmt(c.req_s) : `${c.status}: ${c.reason ?? ""}`,
+    (c.status === "ok" ? fmt(c.req_s) : `${c.status}: ${c.reason ?? ""}`) + (c.from_file ? ` (read from ${c.from_file})` : ""),
     fmt(c.output_tok_s),
     `${c.completed}/${c.requests}`,
     fmt(c.duration_s),

@@ -159,7 +159,9 @@ export const CapacitySchema = z.object({
   requests: z.number().int().nonnegative(),
   completed: z.number().int().nonnegative(),
   duration_s: z.number().nonnegative(),
-  /** Load fractions of the chosen scales, and the scales and offered req/s they give. */
+  /** Where the capacity came from when it was not measured in this run (--capacity-from FILE). */
+  from_file: z.string().optional(),
+  /** Load fractions of the chosen scales run here (--auto-points: a subset), and their scales and offered req/s. */
   fractions: z.array(z.number()),
   scales: z.array(z.number().positive()),
   offered_req_s: z.array(z.number()),
