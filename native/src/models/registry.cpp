@@ -47,18 +47,24 @@ const ModelFamily& family_for(const ConfigFields& cfg) {
            "; supported: " + known_architectures() + ")");
 }
 
+// A JSON file that must hold an object; errors name the file.
+nlohmann::json read_json_object(const std::string& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw std::runtime_error(path + ": not a JSON object");
+  return j;
+}
+
 // generation_config.json's eos_token_id joins config.json's: it is what HF generate() stops on, and
 // instruct checkpoints list more there (Qwen2.5/Qwen3: <|im_end|> in config.json, <|endoftext|> too
 // in generation_config.json; Llama 3 instruct: <|eot_id|> and <|eom_id|>).
 void add_generation_eos(ModelConfig& c, const std::string& path) {
   if (!is_regular_file(path)) return;
-  nlohmann::json g;
-  try {
-    g = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(path + ": not valid JSON: " + e.what());
-  }
-  if (!g.is_object()) throw std::runtime_error(path + ": not a JSON object");
+  const nlohmann::json g = read_json_object(path);
   for (int32_t id : ConfigFields(g, path).eos_ids(c.vocab_size, {}))
     if (std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) == c.eos_token_ids.end()) c.eos_token_ids.push_back(id);
 }
@@ -71,13 +77,7 @@ ModelWeights load_directory(const std::string& spec) {
     throw std::runtime_error(dir + ": not a directory (expected a Hugging Face model directory or synthetic:<preset>)");
   const std::string config_path = dir + "/config.json";
   if (!is_regular_file(config_path)) throw std::runtime_error(config_path + ": missing");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(config_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(config_path + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw std::runtime_error(config_path + ": not a JSON object");
+  const nlohmann::json j = read_json_object(config_path);
   const ConfigFields cfg(j, config_path);
   const ModelFamily& fam = family_for(cfg);
   ModelWeights w;
