@@ -3,8 +3,7 @@
 // every round's repeats as samples. The files must share a fingerprint (same machine, model, flags,
 // workload); the merged run is failed/unavailable when any round's was.
 //   node --import tsx scripts/merge-offline.ts OUT.json IN1.json IN2.json ...
-import { writeFileSync } from "node:fs";
-import { loadResults } from "../src/results/load-results.js";
+import { runMergeCli } from "./merge-cli.js";
 import { OfflineResultsSchema, type OfflineResults, type OfflineRun } from "../src/results/schema.js";
 import { median } from "../src/metrics/offline.js";
 
@@ -54,19 +53,4 @@ export function mergeOffline(files: { file: string; results: OfflineResults }[])
   };
 }
 
-async function main(): Promise<void> {
-  const [out, ...inputs] = process.argv.slice(2);
-  if (!out || inputs.length === 0) throw new Error("usage: merge-offline.ts OUT.json IN.json [IN.json ...]");
-  const loaded = await Promise.all(inputs.map(loadResults));
-  const offline = loaded.map((l) => {
-    if (l.results.schema !== "attnbench.offline/1") throw new Error(`${l.file}: not an offline results file (${l.results.schema})`);
-    return { file: l.file, results: l.results as OfflineResults };
-  });
-  writeFileSync(out, JSON.stringify(OfflineResultsSchema.parse(mergeOffline(offline))) + "\n");
-}
-
-if (import.meta.url === `file://${process.argv[1]}`)
-  main().catch((err) => {
-    process.stderr.write(`merge-offline: ${(err as Error).message}\n`);
-    process.exit(2);
-  });
+if (import.meta.url === `file://${process.argv[1]}`) runMergeCli("merge-offline", "offline", OfflineResultsSchema, mergeOffline);

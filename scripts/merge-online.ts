@@ -5,8 +5,7 @@
 // that differ (device, dtype, model, flags, trace, workload), a different request count, scale
 // mode, concurrency cap or prefix workload, or the same backend at the same scale twice.
 //   node --import tsx scripts/merge-online.ts OUT.json IN1.json IN2.json ...
-import { writeFileSync } from "node:fs";
-import { loadResults } from "../src/results/load-results.js";
+import { runMergeCli } from "./merge-cli.js";
 import { OnlineResultsSchema, type OnlineResults } from "../src/results/schema.js";
 
 export function mergeOnline(files: { file: string; results: OnlineResults }[]): OnlineResults {
@@ -76,19 +75,4 @@ function mergeCapacity(caps: Capacity[]): Capacity[] {
   return out;
 }
 
-async function main(): Promise<void> {
-  const [out, ...inputs] = process.argv.slice(2);
-  if (!out || inputs.length === 0) throw new Error("usage: merge-online.ts OUT.json IN.json [IN.json ...]");
-  const loaded = await Promise.all(inputs.map(loadResults));
-  const online = loaded.map((l) => {
-    if (l.results.schema !== "attnbench.online/1") throw new Error(`${l.file}: not an online results file (${l.results.schema})`);
-    return { file: l.file, results: l.results as OnlineResults };
-  });
-  writeFileSync(out, JSON.stringify(OnlineResultsSchema.parse(mergeOnline(online))) + "\n");
-}
-
-if (import.meta.url === `file://${process.argv[1]}`)
-  main().catch((err) => {
-    process.stderr.write(`merge-online: ${(err as Error).message}\n`);
-    process.exit(2);
-  });
+if (import.meta.url === `file://${process.argv[1]}`) runMergeCli("merge-online", "online", OnlineResultsSchema, mergeOnline);

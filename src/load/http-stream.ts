@@ -128,6 +128,25 @@ export class StreamRecorder {
   }
 }
 
+/** The record of a request that was never sent (it failed before its send: a bad request, a dead worker). */
+export function failedRecord(req: StreamRequest, error: string): RequestRecord {
+  return {
+    i: req.i,
+    id: req.id,
+    prompt_tokens: req.promptTokens,
+    max_tokens: req.maxTokens,
+    scheduled_ms: req.scheduled_ms,
+    sent_ms: null,
+    chunks: [],
+    end_ms: null,
+    output_tokens: 0,
+    ok: false,
+    finish: null,
+    error,
+    engine: null,
+  };
+}
+
 /** A request made ready to go (body serialized, bytes built) ahead of its send time. */
 export type PreparedStream = { kind: "raw"; r: StreamRequest; raw: RawRequest } | { kind: "node"; r: StreamRequest; body: string };
 

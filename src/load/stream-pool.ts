@@ -10,7 +10,7 @@
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 import type { RequestRecord } from "../results/schema.js";
-import { streamCompletion, type StreamRequest } from "./http-stream.js";
+import { failedRecord, streamCompletion, type StreamRequest } from "./http-stream.js";
 import type { FromWorker, ToWorker } from "./stream-worker.js";
 import type { ThreadStats } from "./thread-stats.js";
 
@@ -203,22 +203,4 @@ export class StreamPool {
       p.resolve(failedRecord(p.req, `load-generator worker failed: ${e.message}`));
     }
   }
-}
-
-function failedRecord(req: StreamRequest, error: string): RequestRecord {
-  return {
-    i: req.i,
-    id: req.id,
-    prompt_tokens: req.promptTokens,
-    max_tokens: req.maxTokens,
-    scheduled_ms: req.scheduled_ms,
-    sent_ms: null,
-    chunks: [],
-    end_ms: null,
-    output_tokens: 0,
-    ok: false,
-    finish: null,
-    error,
-    engine: null,
-  };
 }

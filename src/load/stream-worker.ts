@@ -8,7 +8,7 @@
 // SSE and JSON parsing of every chunk happen here, on the thread that sent the request.
 import { parentPort } from "node:worker_threads";
 import type { RequestRecord } from "../results/schema.js";
-import { prepareStream, sendPrepared, streamCompletion, type PreparedStream, type StreamRequest } from "./http-stream.js";
+import { failedRecord, prepareStream, sendPrepared, streamCompletion, type PreparedStream, type StreamRequest } from "./http-stream.js";
 import { connectionsOpenedOnDemand, openConnections } from "./raw-http.js";
 import { waitUntil } from "./replay.js";
 import { watchGc, type ThreadStats } from "./thread-stats.js";
@@ -66,7 +66,7 @@ async function runShard(jobs: { k: number; req: StreamRequest }[], t0: bigint, s
     await waitUntil(req.scheduled_ms, nowMs);
     if (Atomics.load(stop, 0) !== 0) break;
     if (p instanceof Error) {
-      post({ type: "shard-record", k, record: failed(req, `bad request: ${p.message}`) });
+      post({ type: "shard-record", k, record: failedRecord(req, `bad request: ${p.message}`) });
     } else {
       stats.sent++;
       inflight.push(sendPrepared(p, t0).then((record) => post({ type: "shard-record", k, record })));
@@ -78,8 +78,4 @@ async function runShard(jobs: { k: number; req: StreamRequest }[], t0: bigint, s
   await stopGc();
   stats.connects = connectionsOpenedOnDemand() - connects0;
   return stats;
-}
-
-function failed(req: StreamRequest, error: string): RequestRecord {
-  return { i: req.i, id: req.id, prompt_tokens: req.promptTokens, max_tokens: req.maxTokens, scheduled_ms: req.scheduled_ms, sent_ms: null, chunks: [], end_ms: null, output_tokens: 0, ok: false, finish: null, error, engine: null };
 }
