@@ -57,8 +57,9 @@ export type { AgreementDetail };
  * The near-tie tolerances for a compute dtype: fp16 (and fp32) 0.01 on the chosen tokens' logprobs at
  * the first divergence and 0.05 on earlier ones; bf16 8x those. bf16 keeps 8 significand bits where
  * fp16 keeps 11, so its rounding steps, and the logprob noise they cause between two correct
- * kernels, are 8x larger (H200: GPT-2 fp16 backends agree within 0.0015 on common prefixes; a random
- * Llama-3.1-8B in bf16 within 0.09-0.13, each backend nearer HF fp32 than HF's own bf16 forward).
+ * kernels, are 8x larger in principle. Measured on the H200: a random Llama-3.1-8B in bf16, backends
+ * 0.09-0.13 apart on common prefixes (docs/perf-notes.md, session 5), each nearer HF fp32 than HF's own
+ * bf16 forward (session 4's llama_check); GPT-2 fp16, the engine within 0.0015 of HF fp32 (hf_check).
  */
 export function nearTieTolerances(dtype: string): { tie_tol: number; prefix_tol: number } {
   const scale = dtype === "bf16" ? 8 : 1;
