@@ -1,11 +1,11 @@
 // `fused` prefill on CUDA: our FlashAttention-2-style causal varlen kernel over the paged cache
 // (kernel in attn/fused_prefill_cuda.cuh; how it was tuned: docs/perf-notes.md), or on sm_90 the
 // Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, TMA, producer/consumer warpgroups, mbarriers).
-// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 0 (default) FA2 everywhere; 1 the Hopper
-// kernel on every shape of an sm_90 device; 2 the Hopper kernel where the lab measured it faster
-// than FA2 on the H200 (head dim 128 with pages TMA takes: power of two >= 8 keys; sm_90a build)
-// and FA2 elsewhere (head dim 64, other pages, other GPUs). 2 is meant to become the default once
-// cuda_attn_test has passed with it on a GPU (docs/perf-notes.md, session 5).
+// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 2 (default) the Hopper kernel where the lab
+// measured it faster than FA2 on the H200 (session 6 run 1: pages TMA takes -- power of two >= 8
+// keys -- on an sm_90a build, head dim 128 always, head dim 64 for steps whose longest prompt slice
+// is >= kSm90MinQLenD64) and FA2 elsewhere (other pages, other GPUs, short head-dim-64 steps);
+// 1 the Hopper kernel on every shape of an sm_90 device; 0 FA2 everywhere.
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
@@ -68,6 +68,12 @@ bool built_for_sm90a() {
   return yes;
 }
 
+// Head dim 64 under rule 2: the Hopper kernel (lab v27) beat FA2 at prompts of 2048 (277 vs 228
+// TFLOPS at 16x2048x12x64; 213 vs 185 on varlen 256-2048) and lost at 256 (86 vs 110 at
+// 128x256x12x64), where one or two key tiles leave its pipeline nothing to overlap (session 6 run 1).
+// Nothing was measured in between; 1024 is the log-midpoint rounded up to the longer side.
+constexpr int kSm90MinQLenD64 = 1024;
+
 class FusedPrefillCuda final : public PrefillAttn {
  public:
   explicit FusedPrefillCuda(const AttnDims& dims) : dims_(dims) {
@@ -80,9 +86,10 @@ class FusedPrefillCuda final : public PrefillAttn {
     const bool hopper = major == 9 && minor == 0;
     if (dims.exp.prefill_sm90 == 1) {
       sm90_ = hopper;  // forced (an sm_90-only build then traps: the switch is for experiments)
-    } else if (dims.exp.prefill_sm90 == 2 && hopper && dims.head_dim == 128 && sm90_tma_kv_ok(dims.block_size, 1) &&
-               built_for_sm90a()) {
+      sm90_min_q_len_ = 0;
+    } else if (dims.exp.prefill_sm90 == 2 && hopper && sm90_tma_kv_ok(dims.block_size, 1) && built_for_sm90a()) {
       sm90_ = true;
+      sm90_min_q_len_ = dims.head_dim == 64 ? kSm90MinQLenD64 : 0;
     }
   }
 
@@ -117,7 +124,7 @@ class FusedPrefillCuda final : public PrefillAttn {
     auto s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
-    if (sm90_) {
+    if (sm90_ && max_q_len_ >= sm90_min_q_len_) {
       const Sm90KvMaps* maps = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       if (dims_.head_dim == 64)
         e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps)
@@ -164,6 +171,7 @@ class FusedPrefillCuda final : public PrefillAttn {
   AttnDims dims_;
   int num_seqs_ = 0, max_q_len_ = 0;
   bool sm90_ = false;
+  int sm90_min_q_len_ = 0;  // steps whose longest slice is shorter run FA2 (head dim 64 under rule 2)
   std::deque<CachedMaps> maps_;  // a deque: pointers to its elements stay valid as it grows
 };
 

@@ -553,20 +553,21 @@ inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs,
   return cudaGetLastError();
 }
 
-// The configurations the fused backend uses (docs/perf-notes.md, session 5), the fastest measured
-// on the H200 (k15b run 1) of those that passed every lab check: with TMA-able pages
-// (sm90_tma_kv_ok) lab v25 -- K/V by TMA, uniform descriptors, BN 64, 4 stages, no ping-pong,
-// 1.17-1.46x FA2 on every head-dim-128 row; its maps come from make_sm90_kv_maps<T, D, kSm90BestBN>.
+// The configurations the fused backend uses (docs/perf-notes.md, sessions 5 and 6), the fastest
+// measured on the H200 of those that passed every lab check: with TMA-able pages (sm90_tma_kv_ok)
+// lab v27 -- K/V by TMA including the last tile's whole pages (kSm90TmaTail), warpgroup ping-pong,
+// uniform descriptors, BN 128, 2 stages: 1.48-1.64x FA2 at head dim 128 (477 / 545 / 401 / 424
+// TFLOPS on 8x4096 / 1x16384 / llama 8x2048 / chunk rows) and 1.16-1.22x at head dim 64 on prompts
+// of 2048 (session 6 run 1); its maps come from make_sm90_kv_maps<T, D, kSm90BestBN>.
 // Other pages (maps == nullptr): lab v18 (cp.async gather, one fence, uniform descriptors, BN 64,
-// 4 stages; 1.02-1.12x FA2 at head dim 128). v27-v30 (TMA with the partial-page tail) are written
-// and lab-checked on no GPU yet.
-constexpr int kSm90BestBN = 64;
+// 4 stages; 1.02-1.12x FA2 at head dim 128).
+constexpr int kSm90BestBN = 128;
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
                                                   cudaStream_t stream, const Sm90KvMaps* maps) {
   if (maps != nullptr)
-    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 4, kSm90TmaKV | kSm90UniformDesc>(p, num_seqs, max_q_len,
-                                                                                          stream, maps);
+    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kSm90TmaKV | kSm90TmaTail | kSm90PingPong | kSm90UniformDesc>(
+        p, num_seqs, max_q_len, stream, maps);
   return launch_fused_prefill_sm90<T, D, 64, 4, kSm90OneFence | kSm90UniformDesc>(p, num_seqs, max_q_len, stream);
 }
 

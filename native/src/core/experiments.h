@@ -30,10 +30,10 @@ struct ExperimentSwitches {
   bool decode_reads_qkv_rows = true; // ATTNBENCH_DECODE_SPLIT_APPEND=1: the split kernel appends decode K/V
   bool decode_tc = true;             // ATTNBENCH_DECODE_TC=0: the CUDA-core decode kernel instead of the tensor-core one
   // Fused prefill.
-  int prefill_sm90 = 0;              // ATTNBENCH_PREFILL_SM90: 0 the FA2-style prefill kernel everywhere; 1 the Hopper
-                                     // (wgmma, TMA) kernel on every shape of an sm_90 device; 2 the Hopper kernel where
-                                     // the lab measured it faster (head dim 128, pages TMA takes, sm_90a build), FA2
-                                     // elsewhere -- the candidate default, not yet run through cuda_attn_test on a GPU
+  int prefill_sm90 = 2;              // ATTNBENCH_PREFILL_SM90: 2 (default) the Hopper (wgmma, TMA) kernel where the lab
+                                     // measured it faster than FA2 (sm_90a build, pages TMA takes; head dim 128, and
+                                     // head dim 64 from 1024-token slices), FA2 elsewhere; 1 the Hopper kernel on every
+                                     // shape of an sm_90 device; 0 the FA2-style kernel everywhere
 
   // What ATTNBENCH_SKIP can leave out (bits of `skip`).
   enum : unsigned { kSkipAttn = 1, kSkipGemm = 2, kSkipLmHead = 4, kSkipSample = 8, kSkipNorm = 16,
