@@ -45,25 +45,11 @@ OUT=${GPU_CHECK_WORK:-/tmp/attnbench-gpu-work}; rm -rf "$OUT"; mkdir -p "$OUT"
 PHASES=",${GPU_CHECK_PHASES:-build,engine,offline,gate},"
 has() { [[ $PHASES == *",$1,"* ]]; }
 export PATH="/usr/local/cuda/bin:$PATH"
-declare -a rows=()
 t_start=$SECONDS
-row() { rows+=("$(printf '%-22s %-6s %5ss  %s' "$1" "$2" "$3" "$4")"); }
-# A device-tool call is cut off at its limit (600 s) and then returns nothing written after that: with
-# GPU_CHECK_DEADLINE_S=570 stages stop that long after the start (one still running is stopped, the
-# rest are not started), leaving 20 s for the summary and files. Unset: no deadline.
-DEADLINE_S=${GPU_CHECK_DEADLINE_S:-0}
-time_left() { if [ "$DEADLINE_S" -gt 0 ]; then echo $((DEADLINE_S - (SECONDS - t_start) - 20)); else echo 1000000; fi; }
-run_stage() {  # run_stage NAME LOG CMD... (records ok/FAIL and time; prints the log tail on failure)
-  local name=$1 log=$2; shift 2
-  local t0=$SECONDS left
-  left=$(time_left)
-  if [ "$left" -le 5 ]; then row "$name" SKIP 0 "not started: GPU_CHECK_DEADLINE_S=$DEADLINE_S reached"; return 1; fi
-  timeout -k 5 "$left" "$@" >"$OUT/$log" 2>&1; local rc=$?
-  [ $rc -eq 124 ] && echo "stage $name stopped at the deadline (GPU_CHECK_DEADLINE_S=$DEADLINE_S)" >>"$OUT/$log"
-  if [ $rc -eq 0 ]; then row "$name" ok $((SECONDS - t0)) "$log"
-  else row "$name" FAIL $((SECONDS - t0)) "$log (rc $rc)"; echo "---- $name failed (rc $rc):"; tail -n 30 "$OUT/$log"; fi
-  return $rc
-}
+# Stages (scripts/gpu/lib.sh): GPU_CHECK_DEADLINE_S=570 in a device-tool call (600 s limit) stops them
+# that long after the start, so the summary and files always come back. Unset: no deadline.
+STAGE_LOG_DIR=$OUT STAGE_DEADLINE_S=${GPU_CHECK_DEADLINE_S:-0} STAGE_ENV_NAME=GPU_CHECK_DEADLINE_S STAGE_T0=$t_start
+source scripts/gpu/lib.sh
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$OUT/gpu.txt" 2>&1 || true
 echo "[gpu-check] $(head -1 "$OUT/gpu.txt"); phases ${PHASES//,/ }"
@@ -250,9 +236,9 @@ for f in "$OUT/llama_seed.log" "$OUT/llama_long.log"; do [ -f "$f" ] && grep -E 
 for f in "$OUT/offline.log" "$OUT/online.log"; do [ -f "$f" ] && grep -E "^\s*(backend|scale|[a-z/]+ +\|)|tok/s|TTFT" "$f" | tail -n 24; done
 echo
 echo "== gpu-check summary ($(head -1 "$OUT/gpu.txt")), $((SECONDS - t_start)) s"
-printf '%-22s %-6s %6s  %s\n' stage result time log
-for r in "${rows[@]}"; do echo "$r"; done
+printf '%-28s %-6s %6s  %s\n' stage result time log
+printf '%s\n' "${stage_rows[@]}"
 } 2>&1 | tee "$OUT/summary.txt"
 for f in offline_results.json online_results.json gate_a_results.json summary.txt; do [ -f "$OUT/$f" ] && cp "$OUT/$f" "$FINAL_OUT/"; done
 tar -C "$OUT" -cJf "$FINAL_OUT/gpu-check-logs.tar.xz" . 2>/dev/null
-! printf '%s\n' "${rows[@]}" | grep -q " FAIL "
+! any_stage_failed

@@ -19,35 +19,23 @@ export PATH="/usr/local/cuda/bin:$PATH"
 PHASES=",${LLAMA_PERF_PHASES:-build,gemm,seed,long},"
 has() { [[ $PHASES == *",$1,"* ]]; }
 t_start=$SECONDS
-steps=()
-# In a device-tool call (600 s limit) set LLAMA_PERF_DEADLINE_S=570: steps stop that long after the
-# start (the running one is stopped, the rest skipped), leaving 20 s for the summary. Unset: none.
-DEADLINE_S=${LLAMA_PERF_DEADLINE_S:-0}
-step() {  # step NAME LOG CMD...: runs CMD, output to $W/LOG; records rc and seconds
-  local name=$1 log=$2; shift 2
-  local t=$SECONDS left=1000000
-  [ "$DEADLINE_S" -gt 0 ] && left=$((DEADLINE_S - (SECONDS - t_start) - 20))
-  if [ "$left" -le 5 ]; then
-    steps+=("$(printf '%-28s SKIP (deadline %s s)' "$name" "$DEADLINE_S")"); echo "${steps[-1]}"; return
-  fi
-  timeout -k 5 "$left" "$@" >"$W/$log" 2>&1
-  local rc=$?
-  steps+=("$(printf '%-28s rc=%-3s %4ss  %s' "$name" "$rc" $((SECONDS - t)) "$log")")
-  echo "${steps[-1]}"  # as it happens: a call cut off at its time limit still shows what ran
-  [ $rc -eq 0 ] || tail -n 20 "$W/$log"
-}
+# Stages (scripts/gpu/lib.sh): in a device-tool call (600 s limit) set LLAMA_PERF_DEADLINE_S=570: they
+# stop that long after the start (the running one is stopped, the rest skipped), leaving 20 s for the
+# summary. Unset: none.
+STAGE_LOG_DIR=$W STAGE_DEADLINE_S=${LLAMA_PERF_DEADLINE_S:-0} STAGE_ENV_NAME=LLAMA_PERF_DEADLINE_S STAGE_T0=$t_start
+source scripts/gpu/lib.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader >"$W/gpu.txt" 2>&1
 B=native/build
 if has build; then
   FI=$PWD/.carry/flashinfer/include
   fi_arg=(); [ -f "$FI/flashinfer/attention/decode.cuh" ] && fi_arg=(-DFLASHINFER_INCLUDE_DIR="$FI")
-  step build build.log env ATTNBENCH_CUDA=ON bash scripts/build-engine.sh -DATTNBENCH_LIBTORCH=OFF "${fi_arg[@]}"
+  run_stage build build.log env ATTNBENCH_CUDA=ON bash scripts/build-engine.sh -DATTNBENCH_LIBTORCH=OFF "${fi_arg[@]}"
 fi
 LLAMA_SHAPES=qkv:6144:4096,o:4096:4096,gate_up:28672:4096,down:4096:14336,lm_head:128256:4096
 if has gemm; then
-  step gemm-gpt2 gemm_gpt2.log timeout 60 $B/attnbench-gemm-bench --rows 1,2,4,8,16,32 --iters 30
-  step gemm-gpt2-xl gemm_gpt2_xl.log timeout 60 $B/attnbench-gemm-bench --model-dim 1600 --rows 1,2,4,8,16,32 --iters 30
-  step gemm-llama gemm_llama.log timeout 150 $B/attnbench-gemm-bench --dtype bf16 --iters 20 \
+  run_stage gemm-gpt2 gemm_gpt2.log timeout 60 $B/attnbench-gemm-bench --rows 1,2,4,8,16,32 --iters 30
+  run_stage gemm-gpt2-xl gemm_gpt2_xl.log timeout 60 $B/attnbench-gemm-bench --model-dim 1600 --rows 1,2,4,8,16,32 --iters 30
+  run_stage gemm-llama gemm_llama.log timeout 150 $B/attnbench-gemm-bench --dtype bf16 --iters 20 \
     --rows "${LLAMA_GEMM_ROWS:-1,2,4,16,128,8192}" --algos "${GEMM_ALGOS:-6}" --shapes "$LLAMA_SHAPES"
   cat "$W"/gemm_*.log | grep '^{' >"$FINAL_OUT/gemm.jsonl"
 fi
@@ -58,7 +46,7 @@ run_workload() {  # run_workload NAME ARGS...: once per setting
   local name=$1; shift
   local i=0
   for s in "${settings[@]}"; do
-    step "$name${s:+ $s}" "${name}_$i.jsonl" env $s timeout 200 "${OB[@]}" "$@"
+    run_stage "$name${s:+ $s}" "${name}_$i.jsonl" env $s timeout 200 "${OB[@]}" "$@"
     [ -f "$W/${name}_$i.jsonl" ] && sed "s/^{/{\"setting\":\"${s}\",/" "$W/${name}_$i.jsonl" | grep '^{' >>"$FINAL_OUT/offline.jsonl"
     i=$((i + 1))
   done
@@ -71,7 +59,7 @@ if has small; then
 fi
 {
   echo "== llama-perf ($(head -1 "$W/gpu.txt")), $((SECONDS - t_start)) s"
-  printf '%s\n' "${steps[@]}"
+  printf '%s\n' "${stage_rows[@]}"
   for f in "$W"/gemm_*.log; do [ -f "$f" ] && { echo "-- $(basename "$f")"; sed -n '/^shape/,$p' "$f"; }; done
   [ -f "$FINAL_OUT/offline.jsonl" ] && python3 - "$FINAL_OUT/offline.jsonl" <<'EOF'
 import json, sys
