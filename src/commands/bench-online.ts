@@ -22,9 +22,9 @@ import { writeVllmResults } from "../report/vllm-file.js";
 import { plotAfterBench } from "../results/plot-hook.js";
 import { summarizeOnline, type OnlineSummaryOptions } from "../metrics/online.js";
 import { buildOnlineItems, type OnlineWorkload } from "../load/online-workload.js";
-import { runCapacity, runScale, type ModelInfo, type RunHooks, type ScaleRun } from "../load/online-backend.js";
+import { runCapacity, runScale, type CapacityRun, type ModelInfo, type RunHooks, type ScaleRun } from "../load/online-backend.js";
 import { scalesForCapacity, traceRate } from "../load/capacity.js";
-import { readCapacityFrom } from "../load/capacity-from.js";
+import { readCapacityFrom, recordedEstimate } from "../load/capacity-from.js";
 import { ResultsFileError } from "../results/load-results.js";
 import { defaultLoadWorkers, StreamPool } from "../load/stream-pool.js";
 import type { ServeChild } from "../load/serve-process.js";
@@ -266,8 +266,9 @@ async function planScales(
 ): Promise<ScaleRun[]> {
   if (o.scales.mode === "fixed") return o.scales.scales.map((scale) => ({ scale, offered_req_s: rate / scale }));
   const requests = known?.requests ?? o.capacityRequests ?? o.numPrompts;
-  const c = known
-    ? { status: "ok" as const, reason: null, estimate: { req_s: known.req_s, output_tok_s: known.output_tok_s, completed: known.completed, duration_s: known.duration_s } }
+  // Measured here, or read from --capacity-from (an ok measurement of an earlier run).
+  const c: Pick<CapacityRun, "status" | "reason" | "estimate"> = known
+    ? { status: "ok", reason: null, estimate: recordedEstimate(known) }
     : await runCapacity(o, load, backend, requests, hooks);
   const est = c.estimate;
   const all = c.status === "ok" && est?.req_s ? scalesForCapacity(rate, est.req_s, o.scales.points) : { fractions: [], scales: [], offered_req_s: [] };

@@ -3,6 +3,7 @@
 // choose its scales from one measurement. The file must be of the same trace and request count.
 import { loadResults, ResultsFileError } from "../results/load-results.js";
 import type { Capacity } from "../results/schema.js";
+import type { CapacityEstimate } from "./capacity.js";
 
 export async function readCapacityFrom(file: string, traceSha256: string, numPrompts: number, labels: readonly string[]): Promise<Map<string, Capacity>> {
   const { results } = await loadResults(file);
@@ -19,4 +20,9 @@ export async function readCapacityFrom(file: string, traceSha256: string, numPro
     out.set(label, c);
   }
   return out;
+}
+
+/** The estimate an earlier run measured and its results file recorded (readCapacityFrom checked its status). */
+export function recordedEstimate(c: Capacity): CapacityEstimate {
+  return { req_s: c.req_s, output_tok_s: c.output_tok_s, completed: c.completed, duration_s: c.duration_s };
 }
