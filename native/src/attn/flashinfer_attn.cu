@@ -220,7 +220,12 @@ class FiState {
 
  protected:
   static constexpr size_t kTableWords = 2 * kMaxBatch + 1 + kMaxPages;
-  bool bf16() const { return dims_.dtype == DType::BF16; }  // else fp16 (flashinfer_status refuses the rest)
+  // f(TypeTag<T>{}) with T the element type: __nv_bfloat16 or half (flashinfer_status refuses the rest).
+  template <class T> struct TypeTag { using type = T; };
+  template <class F>
+  cudaError_t for_dtype(F&& f) const {
+    return dims_.dtype == DType::BF16 ? f(TypeTag<__nv_bfloat16>{}) : f(TypeTag<half>{});
+  }
   AttnDims dims_;
   fi::Workspace ws_;
   fi::Heads heads_;
@@ -256,9 +261,7 @@ class FlashInferPrefill final : public PrefillAttn, FiState {
     if (B_ == 0) return;
     auto s = static_cast<cudaStream_t>(stream);
     auto* cu = const_cast<int32_t*>(md.cu_seqlens_q);
-    cudaError_t e;
-    e = bf16() ? run_t<__nv_bfloat16>(q, k_new, v_new, cache, out, cu, s) : run_t<half>(q, k_new, v_new, cache, out, cu, s);
-    CUDA_CHECK(e);
+    CUDA_CHECK(for_dtype([&](auto t) { return run_t<typename decltype(t)::type>(q, k_new, v_new, cache, out, cu, s); }));
   }
 
  private:
@@ -285,10 +288,10 @@ class FlashInferDecode final : public DecodeAttn, FiState {
     B_ = md.num_decode_seqs;
     if (B_ == 0) return;
     upload_pages(*md.host, md.num_prefill_seqs, B_);
-    CUDA_CHECK(bf16() ? fi::decode_plan<__nv_bfloat16>(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size,
-                                                       dims_.cuda_graph, nullptr)
-                      : fi::decode_plan<half>(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size,
-                                              dims_.cuda_graph, nullptr));
+    CUDA_CHECK(for_dtype([&](auto t) {
+      return fi::decode_plan<typename decltype(t)::type>(ws_, info_, indptr_h_.data(), B_, heads_, dims_.block_size,
+                                                         dims_.cuda_graph, nullptr);
+    }));
     SYNC_STREAM(nullptr);
   }
   // With AttnDims::cuda_graph, plan() is FlashInfer's graph mode (grid, split and workspace offsets
@@ -302,9 +305,10 @@ class FlashInferDecode final : public DecodeAttn, FiState {
     kv.k = cache.k;
     kv.v = cache.v;
     const auto s = static_cast<cudaStream_t>(stream);
-    CUDA_CHECK(bf16() ? fi::decode_run(ws_, info_, heads_, static_cast<const __nv_bfloat16*>(q), kv,
-                                       static_cast<__nv_bfloat16*>(out), s)
-                      : fi::decode_run(ws_, info_, heads_, static_cast<const half*>(q), kv, static_cast<half*>(out), s));
+    CUDA_CHECK(for_dtype([&](auto t) {
+      using T = typename decltype(t)::type;
+      return fi::decode_run(ws_, info_, heads_, static_cast<const T*>(q), kv, static_cast<T*>(out), s);
+    }));
   }
 
  private:
