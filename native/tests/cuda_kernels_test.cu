@@ -97,10 +97,11 @@ static void test_residual_rmsnorm(DType t, bool gather, int C) {
                                                                 (gather ? " gather" : "") + " C=" + std::to_string(C) + fmt(" rel %.2e", e));
 }
 
-// q/k norm (optional) + rotary embedding + append, against a double reference. D 64 and 128, GQA
-// 4:1 and 1:1, positions up to 100k (llama3-scaled frequencies are just another inv_freq table).
-static void test_rope_append(DType t, int D, int H, int Hkv, bool qk_norm) {
-  const int T = 17, bs = 16, blocks = 4, half = D / 2;
+// q/k norm (optional) + rotary embedding + append, against a double reference. Head dims 16-256
+// (powers of two: the vector kernel; 96: the one-warp kernel), GQA 4:1 and 1:1, positions up to 100k
+// (llama3-scaled frequencies are just another inv_freq table), T tokens (300: several head groups).
+static void test_rope_append(DType t, int D, int H, int Hkv, bool qk_norm, int T = 17) {
+  const int bs = 16, blocks = (T + 1 + bs - 1) / bs + 1, half = D / 2;
   const int heads = H + 2 * Hkv, N = heads * D;
   auto qkv = round16(randn((size_t)T * N, rng), t);
   std::vector<int32_t> slots(T), pos(T);
@@ -165,7 +166,7 @@ static void test_rope_append(DType t, int D, int H, int Hkv, bool qk_norm) {
   const double tol = t == DType::F16 ? 2e-3 : 1e-2;
   check(eq < tol && ek < tol && ec < tol && v_ok && untouched_ok,
         std::string("qkv_rope_kv_append ") + dtype_name(t) + " D=" + std::to_string(D) + " H=" + std::to_string(H) + "/" +
-            std::to_string(Hkv) + (qk_norm ? " qk_norm" : "") + fmt(" q rel %.2e", eq) + fmt(" k rel %.2e", ek) +
+            std::to_string(Hkv) + (qk_norm ? " qk_norm" : "") + " T=" + std::to_string(T) + fmt(" q rel %.2e", eq) + fmt(" k rel %.2e", ek) +
             (v_ok ? "" : " (v wrong)") + (untouched_ok ? "" : " (cache slots written that should not be)"));
 }
 
@@ -492,6 +493,11 @@ int main() {
       test_rope_append(t, 128, 8, 2, false);
       test_rope_append(t, 64, 4, 4, false);
       test_rope_append(t, 128, 16, 8, true);
+      test_rope_append(t, 128, 32, 8, false, 300);  // Llama-3.1-8B heads
+      test_rope_append(t, 128, 32, 8, true, 300);
+      test_rope_append(t, 16, 4, 2, true);
+      test_rope_append(t, 256, 4, 1, false, 40);
+      test_rope_append(t, 96, 4, 2, true);  // not a power of two: the one-warp kernel
       test_silu_mul(t, 344);
       test_silu_mul(t, 173);
       for (GemmEpilogue ep : {GemmEpilogue::None, GemmEpilogue::Bias, GemmEpilogue::BiasGelu}) test_gemm(t, ep, gemm);

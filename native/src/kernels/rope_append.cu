@@ -1,11 +1,20 @@
-// q/k norm + rotary embedding + KV-cache append, one warp per (token, head). Lane l owns the pairs
-// (i, i + D/2) for i = l, l + 32, ... < D/2, so the rotation needs no exchange between lanes; the
-// per-head RMSNorm sums over the warp first. Reads and writes are 2-byte but coalesced across the warp.
+// q/k norm + rotary embedding + KV-cache append.
+// Head dims 16-256 that are powers of two (every model here; 64 and 128 in practice): the vector
+// kernel. A CTA row (blockIdx.x) is one token; P = D / 16 consecutive threads own one q or k head,
+// thread c of them the 8-element chunk c of the head's first half and chunk c of its second half,
+// i.e. exactly the pairs (i, i + D/2) the rotation mixes, in 16-byte loads and stores. A thread's
+// chunk is the same in every head it visits, so its 8 cos/sin values are computed once per token
+// and reused across heads; the q/k RMSNorm sums over the P threads by shuffles. V heads are 16-byte
+// copies. Launched with PDL. Other head dims: one warp per (token, head), lane l owns the pairs
+// (i, i + D/2) for i = l, l + 32, ..., 2-byte accesses. That was the only kernel until session 6;
+// at Llama-3.1-8B shapes ATTNBENCH_SKIP=append took 33 ms off the seed workload's 767 ms prefill
+// (H200, session 5), ~0.26 ms a call of 8192 tokens whose ~230 MB of traffic need ~55 us.
 #include "kernels/rope_append.cuh"
 
 #include <stdexcept>
 
 #include "core/cuda_check.h"
+#include "core/pdl.cuh"
 #include "kernels/dtype.cuh"
 
 namespace attnbench {
@@ -83,6 +92,125 @@ __global__ void qkv_rope_kv_append_kernel(T* q, T* k, T* v, T* k_cache, T* v_cac
   }
 }
 
+constexpr int kVecThreads = 128;
+
+template <class T>
+__device__ __forceinline__ void load8(const T* p, float (&x)[8]) {
+  const uint4 w = *reinterpret_cast<const uint4*>(p);
+  const T* h = reinterpret_cast<const T*>(&w);
+#pragma unroll
+  for (int j = 0; j < 8; ++j) x[j] = to_f32(h[j]);
+}
+template <class T>
+__device__ __forceinline__ uint4 pack8(const float (&x)[8]) {
+  uint4 w;
+  T* h = reinterpret_cast<T*>(&w);
+#pragma unroll
+  for (int j = 0; j < 8; ++j) h[j] = from_f32<T>(x[j]);
+  return w;
+}
+
+// grid (num_tokens, head groups), block kVecThreads; P = D / 16 threads per q/k head.
+template <class T, int P>
+__global__ void __launch_bounds__(kVecThreads)
+    qkv_rope_kv_append_vec_kernel(T* q, T* k, T* v, T* k_cache, T* v_cache, const T* qkv, const int32_t* slot_mapping,
+                                  const int32_t* positions, const float* inv_freq, const float* q_norm_w,
+                                  const float* k_norm_w, float eps, int H, int Hkv) {
+  constexpr int D = 16 * P, HALF = D / 2;
+  pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
+  pdl_launch_dependents();
+  const int t = blockIdx.x;
+  const int heads = H + 2 * Hkv;
+  const T* src = qkv + (long long)t * heads * D;
+  const int slot = slot_mapping[t];
+  const float pos = (float)positions[t];
+  const int stride = gridDim.y * kVecThreads;  // a multiple of 32, so P | stride: c is fixed per thread
+  const int first = blockIdx.y * kVecThreads + threadIdx.x;
+  const int c = first % P;
+  const bool norm = q_norm_w != nullptr;  // q and k norms come together (Qwen3) or not at all
+  float cs[8], sn[8];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) sincosf(pos * inv_freq[c * 8 + j], &sn[j], &cs[j]);
+  // q and k heads. The bound is rounded up to whole warps so every lane of a warp takes the same
+  // iterations and the norm's shuffles see all 32 lanes; lanes past the last head only shuffle.
+  const int n_qk = (H + Hkv) * P, n_qk_warps = (n_qk + 31) / 32 * 32;
+  for (int it = first; it < n_qk_warps; it += stride) {
+    const bool active = it < n_qk;
+    const int h = it / P;
+    float a[8], b[8];
+    if (active) {
+      load8(src + (long long)h * D + c * 8, a);
+      load8(src + (long long)h * D + HALF + c * 8, b);
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) a[j] = b[j] = 0.f;
+    }
+    if (norm) {
+      float sq = 0.f;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) sq += a[j] * a[j] + b[j] * b[j];
+#pragma unroll
+      for (int o = P / 2; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+      const float rstd = rsqrtf(sq / D + eps);
+      const float* w = h < H ? q_norm_w : k_norm_w;
+      if (active)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          a[j] = w[c * 8 + j] * (a[j] * rstd);
+          b[j] = w[HALF + c * 8 + j] * (b[j] * rstd);
+        }
+    }
+    if (!active) continue;
+    float y0[8], y1[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      y0[j] = a[j] * cs[j] - b[j] * sn[j];
+      y1[j] = b[j] * cs[j] + a[j] * sn[j];
+    }
+    const uint4 w0 = pack8<T>(y0), w1 = pack8<T>(y1);
+    T* dst = h < H ? q + ((long long)t * H + h) * D : k + ((long long)t * Hkv + (h - H)) * D;
+    *reinterpret_cast<uint4*>(dst + c * 8) = w0;
+    *reinterpret_cast<uint4*>(dst + HALF + c * 8) = w1;
+    if (h >= H && slot >= 0) {
+      T* cache = k_cache + ((long long)slot * Hkv + (h - H)) * D;
+      *reinterpret_cast<uint4*>(cache + c * 8) = w0;
+      *reinterpret_cast<uint4*>(cache + HALF + c * 8) = w1;
+    }
+  }
+  // v heads: 16-byte copies, 2P chunks a head.
+  const int n_v = Hkv * 2 * P;
+  for (int it = first; it < n_v; it += stride) {
+    const int hv = it / (2 * P), ch = it % (2 * P);
+    const uint4 w = *reinterpret_cast<const uint4*>(src + (long long)(H + Hkv + hv) * D + ch * 8);
+    *reinterpret_cast<uint4*>(v + ((long long)t * Hkv + hv) * D + ch * 8) = w;
+    if (slot >= 0) *reinterpret_cast<uint4*>(v_cache + ((long long)slot * Hkv + hv) * D + ch * 8) = w;
+  }
+}
+
+template <class T>
+bool launch_vec(T* q, T* k, T* v, T* k_cache, T* v_cache, const T* qkv, const int32_t* slot_mapping,
+                const int32_t* positions, const float* inv_freq, const float* q_norm_w, const float* k_norm_w,
+                float eps, int num_tokens, int H, int Hkv, int D, cudaStream_t stream) {
+  auto aligned = [](const void* p) { return ((uintptr_t)p & 15) == 0; };
+  if (!aligned(q) || !aligned(k) || !aligned(v) || !aligned(k_cache) || !aligned(v_cache) || !aligned(qkv)) return false;
+  if ((q_norm_w == nullptr) != (k_norm_w == nullptr)) return false;
+  const int P = D / 16;
+  const int n_qk = (H + Hkv) * P;
+  const dim3 grid(num_tokens, (unsigned)((n_qk + kVecThreads - 1) / kVecThreads));
+#define ATTNBENCH_ROPE_VEC(PP)                                                                                      \
+  launch_pdl(qkv_rope_kv_append_vec_kernel<T, PP>, grid, dim3(kVecThreads), 0, stream, q, k, v, k_cache, v_cache, qkv, \
+             slot_mapping, positions, inv_freq, q_norm_w, k_norm_w, eps, H, Hkv)
+  switch (D) {
+    case 16: ATTNBENCH_ROPE_VEC(1); return true;
+    case 32: ATTNBENCH_ROPE_VEC(2); return true;
+    case 64: ATTNBENCH_ROPE_VEC(4); return true;
+    case 128: ATTNBENCH_ROPE_VEC(8); return true;
+    case 256: ATTNBENCH_ROPE_VEC(16); return true;
+    default: return false;
+  }
+#undef ATTNBENCH_ROPE_VEC
+}
+
 }  // namespace
 
 void qkv_rope_kv_append(void* q, void* k, void* v, void* k_cache, void* v_cache, const void* qkv,
@@ -94,9 +222,11 @@ void qkv_rope_kv_append(void* q, void* k, void* v, void* k_cache, void* v_cache,
   const long long items = (long long)num_tokens * (H + 2 * Hkv);
   const int blocks = (int)((items + kWarpsPerBlock - 1) / kWarpsPerBlock);
   DISPATCH_DTYPE(dtype, T, {
-    qkv_rope_kv_append_kernel<T><<<blocks, 32 * kWarpsPerBlock, 0, stream>>>(
-        (T*)q, (T*)k, (T*)v, (T*)k_cache, (T*)v_cache, (const T*)qkv, slot_mapping, positions, inv_freq, q_norm_w,
-        k_norm_w, norm_eps, num_tokens, H, Hkv, D);
+    if (!launch_vec<T>((T*)q, (T*)k, (T*)v, (T*)k_cache, (T*)v_cache, (const T*)qkv, slot_mapping, positions, inv_freq,
+                       q_norm_w, k_norm_w, norm_eps, num_tokens, H, Hkv, D, stream))
+      qkv_rope_kv_append_kernel<T><<<blocks, 32 * kWarpsPerBlock, 0, stream>>>(
+          (T*)q, (T*)k, (T*)v, (T*)k_cache, (T*)v_cache, (const T*)qkv, slot_mapping, positions, inv_freq, q_norm_w,
+          k_norm_w, norm_eps, num_tokens, H, Hkv, D);
   });
   CUDA_CHECK_LAUNCH();
 }
