@@ -180,6 +180,65 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
       }
     check(appended && kback == kc_bits && vback == vc_bits,
           "decode " + be.name + " (QKV rows) appends the new K/V, nothing else changes " + name + tag);
+    if (from_rows->applies_qk_transform())
+      for (bool norm : {false, true}) {
+        // q and the new k as a rotary model's QKV GEMM leaves them: rotated back by their position's
+        // angles (and, with q/k norms, divided by the weights and scaled to RMS 1), so the backend's
+        // transform must give back the reference's q and k.
+        std::vector<float> inv(D / 2), wq(D, 1.f), wk(D, 1.f);
+        for (int i = 0; i < D / 2; ++i) inv[i] = (float)std::pow(10000.0, -2.0 * i / D);
+        if (norm)
+          for (int i = 0; i < D; ++i) wq[i] = 1.f + 0.2f * (float)randn(1, rng)[0], wk[i] = 1.f + 0.2f * (float)randn(1, rng)[0];
+        auto unrotate = [&](const float* y, int pos, const std::vector<float>& w, float* x) {
+          std::vector<double> z(D);
+          for (int i = 0; i < D / 2; ++i) {
+            const double ang = (double)((float)pos * inv[i]), c = std::cos(ang), sn = std::sin(ang);
+            z[i] = y[i] * c + y[i + D / 2] * sn;
+            z[i + D / 2] = y[i + D / 2] * c - y[i] * sn;
+          }
+          double sq = 0;
+          for (int i = 0; i < D; ++i) sq += (z[i] /= w[i]) * z[i];
+          const double r = norm ? std::sqrt(sq / D) : 1.0;
+          for (int i = 0; i < D; ++i) x[i] = (float)(z[i] / r);
+        };
+        std::vector<float> qkv_raw = qkv;
+        std::vector<int32_t> pos(nd);
+        for (int i = 0; i < nd; ++i) {
+          pos[i] = b.seq_lens_k[num_prefill + i] - 1;
+          float* r = &qkv_raw[(size_t)i * stride];
+          for (int h = 0; h < H + Hkv; ++h) unrotate(r + (size_t)h * D, pos[i], h < H ? wq : wk, r + (size_t)h * D);
+        }
+        auto d_raw = to_device(to_bits(round16(qkv_raw, t), t)), d_kp2 = to_device(kpois), d_vp2 = to_device(vpois);
+        auto d_inv = to_device(inv), d_wq = to_device(wq), d_wk = to_device(wk);
+        auto d_pos = to_device(pos);
+        PagedKv kvp2{d_kp2, d_vp2, blocks};
+        DecodeQkvRows rows_rope{d_raw, stride, d_slots};
+        rows_rope.rope_inv_freq = d_inv;
+        rows_rope.positions = d_pos;
+        if (norm) rows_rope.q_norm_w = d_wq, rows_rope.k_norm_w = d_wk, rows_rope.norm_eps = 1e-6f;
+        poison_out();
+        decode->plan(md);
+        from_rows->run_qkv(0, rows_rope, kvp2, (char*)d_out + dec_off, md, nullptr);
+        e = rel_l2(out_rows(n_pre, ref_dec.size()), ref_dec);
+        // One rounding more than the plain rows (the un-rotated rows are 16-bit too).
+        check(e < 1.5 * tol, "decode " + be.name + " (QKV rows, rotary" + (norm ? " + q/k norm" : "") + ") " + name + tag +
+                                 fmt(" rel %.2e", e));
+        const auto k2 = from_bits(to_host(d_kp2, kc_bits.size()), t), kref_all = from_bits(kc_bits, t);
+        const auto v2 = to_host(d_vp2, vc_bits.size());
+        std::vector<float> k_got, k_want;
+        bool v_ok = v2 == vc_bits;
+        for (int i = 0; i < nd; ++i)
+          for (size_t j = 0; j < row; ++j) {
+            const size_t at = (size_t)dslots[i] * row + j;
+            k_got.push_back(k2[at]);
+            k_want.push_back(kref_all[at]);
+          }
+        const double ek = rel_l2(k_got, k_want);
+        check(ek < tol && v_ok, "decode " + be.name + " (QKV rows, rotary" + (norm ? " + q/k norm" : "") +
+                                    ") appends the rotated K and the V " + name + tag + fmt(" k rel %.2e", ek));
+        for (void* p : {(void*)d_raw, (void*)d_kp2, (void*)d_vp2, (void*)d_inv, (void*)d_wq, (void*)d_wk, (void*)d_pos})
+          cudaFree(p);
+      }
     for (void* p : {(void*)d_qkv, (void*)d_kp, (void*)d_vp, (void*)d_slots}) cudaFree(p);
   }
   for (void* p : {(void*)d_q, (void*)d_k, (void*)d_v, (void*)d_knew, (void*)d_vnew, (void*)d_out, (void*)d_cu,

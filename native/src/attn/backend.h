@@ -120,17 +120,25 @@ struct DecodeQkvRows {
   const void* qkv = nullptr;              // first decode row: [num_decode_seqs, row_stride]
   int row_stride = 0;                     // elements: (num_heads + 2 * num_kv_heads) * head_dim
   const int32_t* slot_mapping = nullptr;  // [num_decode_seqs] cache slot of each new token (-1: none)
+  // The q/k transform of rotary models (see applies_qk_transform): null rope_inv_freq = none.
+  const float* rope_inv_freq = nullptr;  // [head_dim / 2]
+  const int32_t* positions = nullptr;    // [num_decode_seqs] position of each new token
+  const float* q_norm_w = nullptr;       // [head_dim] per-head RMSNorm weights (Qwen3), both or neither
+  const float* k_norm_w = nullptr;
+  float norm_eps = 0.f;
 };
 
 // An optional side interface of a decode backend, detected once by the runner (dynamic_cast): the
 // backend takes q and this step's K/V straight from the QKV rows and appends K/V to the cache itself,
 // so the runner's split/append kernel covers the prefill rows only (one launch a layer fewer in a
-// decode step). Used only when the model needs nothing between the QKV GEMM and the cache (no
-// rotary embedding, no q/k norm) and reads_qkv_rows() (an experiment switch can turn it off).
+// decode step). Used when reads_qkv_rows() (an experiment switch can turn it off) and the model needs
+// nothing between the QKV GEMM and the cache, or only the rotary embedding (with or without q/k
+// norms) and applies_qk_transform(): then the backend applies it to q and the new key itself.
 class DecodeFromQkvRows {
  public:
   virtual ~DecodeFromQkvRows() = default;
   virtual bool reads_qkv_rows() const = 0;
+  virtual bool applies_qk_transform() const { return false; }
   virtual void run_qkv(int layer, const DecodeQkvRows& rows, const PagedKv& cache, void* out, const AttnMetadata& md,
                        void* stream) = 0;
 };

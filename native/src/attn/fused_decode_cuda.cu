@@ -6,7 +6,8 @@
 // count on the host from the batch shape; run() launches the split kernel and, when the step uses
 // more than one split, the LSE merge kernel. No sync and no allocation in run(): CUDA-graph safe.
 // run_qkv() (the runner's path, DecodeFromQkvRows) reads q and the new K/V from the QKV rows and appends
-// K/V itself; ATTNBENCH_DECODE_SPLIT_APPEND=1 turns that off (the split kernel appends, run() reads q).
+// K/V itself, for rotary models rotating q and k on the way (tensor-core kernel);
+// ATTNBENCH_DECODE_SPLIT_APPEND=1 turns that off (the split kernel appends, run() reads q).
 // The workspace holds rows = 16 x SMs x 8 (seq, head, split) rows; plan() clamps the split count
 // so that num_decode_seqs x num_heads x splits fits (only small batches split at all).
 #include <cuda_runtime.h>
@@ -81,6 +82,7 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
   }
 
   bool reads_qkv_rows() const override { return qkv_rows_; }
+  bool applies_qk_transform() const override { return tc_; }  // the tensor-core kernel only
   void run_qkv(int /*layer*/, const DecodeQkvRows& rows, const PagedKv& cache, void* out, const AttnMetadata& md,
                void* stream) override {
     if (num_seqs_ == 0) return;
@@ -94,6 +96,12 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
     p.slot_mapping = rows.slot_mapping;
     p.k_cache_out = cache.k;
     p.v_cache_out = cache.v;
+    p.rope_inv_freq = rows.rope_inv_freq;
+    p.positions = rows.positions;
+    p.q_norm_w = rows.q_norm_w;
+    p.k_norm_w = rows.k_norm_w;
+    p.norm_eps = rows.norm_eps;
+    if (p.rope_inv_freq && !tc_) throw std::runtime_error("fused decode (cuda): the q/k transform needs the tensor-core kernel");
     launch(p, cache, out, md, stream);
   }
 

@@ -40,6 +40,16 @@ struct FusedDecodeParams {
   void* k_cache_out = nullptr;  // == k, writable (the append target)
   void* v_cache_out = nullptr;
   int q_row_stride = 0;         // 0: num_heads * D (a packed q)
+  // With QKV rows, the q/k transform of Llama-family models, applied by the tensor-core kernel as it
+  // reads q and appends k (fused_decode_tc_cuda.cuh): an optional per-head RMSNorm (q_norm_w and
+  // k_norm_w, Qwen3; both or neither), then the rotary embedding at positions[seq] (rotate_half
+  // form, angle = position x inv_freq[i] in fp32, as kernels/rope_append.cu). Null rope_inv_freq:
+  // the rows are used as they are.
+  const float* rope_inv_freq = nullptr;  // [D / 2]
+  const int32_t* positions = nullptr;    // [num_seqs]
+  const float* q_norm_w = nullptr;       // [D]
+  const float* k_norm_w = nullptr;
+  float norm_eps = 0.f;
   void* out;          // [num_seqs, num_heads, D]
   const int32_t* seq_lens;      // [num_seqs] keys per sequence (already offset to the decode slices)
   const int32_t* block_tables;  // [num_seqs, max_blocks_per_seq] (offset likewise)

@@ -19,7 +19,10 @@
 // Same contract as fused_decode_kernel (FusedDecodeParams): QKV rows (p.k_new: the newest key is
 // read from the QKV rows and the last split's CTA appends it to the cache), PDL, CUDA-graph safe
 // (the grid depends on the batch size and the split count only; splits per sequence are computed
-// on the device from seq_lens by both kernels).
+// on the device from seq_lens by both kernels). In addition, the q/k transform of Llama-family
+// models (p.rope_inv_freq): every CTA rotates (and RMS-normalises) its q rows as it loads them; the
+// last split's CTA rotates the new key, appends it, and then reads it back from the cache like any
+// other key (after a CTA barrier), so no separate RoPE/append kernel runs for the decode rows.
 #pragma once
 #include <cuda_runtime.h>
 #include <cstdint>
@@ -49,6 +52,42 @@ __device__ __forceinline__ float ex2(float x) {
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
 }
+// The q/k transform of one head row for chunk pair c (elements 8c..8c+7 and D/2 + 8c..): optional
+// RMSNorm over the row (its D/16 chunk pairs are D/16 consecutive lanes of `mask`, summed by
+// shuffles), then the rotary embedding at pos; fp32 arithmetic as kernels/rope_append.cu. Rows that
+// are not `valid` read nothing (zeros; they still take part in the shuffles).
+template <class T, int D>
+__device__ __forceinline__ void qk_transform_pair(const T* row, int c, bool valid, float pos, const float* inv_freq,
+                                                  const float* norm_w, float eps, unsigned mask, uint4& w0, uint4& w1) {
+  constexpr int HALF = D / 2, P = D / 16;
+  float a[8], b[8];
+  if (valid) {
+    mma::unpack8<T>(*reinterpret_cast<const uint4*>(row + c * 8), a);
+    mma::unpack8<T>(*reinterpret_cast<const uint4*>(row + HALF + c * 8), b);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) a[j] = b[j] = 0.f;
+  }
+  if (norm_w) {
+    float sq = 0.f;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) sq += a[j] * a[j] + b[j] * b[j];
+#pragma unroll
+    for (int o = P / 2; o > 0; o >>= 1) sq += __shfl_xor_sync(mask, sq, o);
+    const float rstd = rsqrtf(sq / D + eps);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) a[j] = norm_w[c * 8 + j] * (a[j] * rstd), b[j] = norm_w[HALF + c * 8 + j] * (b[j] * rstd);
+  }
+  T* o0 = reinterpret_cast<T*>(&w0);
+  T* o1 = reinterpret_cast<T*>(&w1);
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    float sn, cs;
+    sincosf(pos * inv_freq[c * 8 + j], &sn, &cs);
+    o0[j] = mma::from_float<T>(a[j] * cs - b[j] * sn);
+    o1[j] = mma::from_float<T>(b[j] * cs + a[j] * sn);
+  }
+}
 }  // namespace decode_tc_detail
 
 template <typename T, int D, int G, int KW, int STAGES, int WARPS>
@@ -74,19 +113,38 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
   const int t_begin = split * chunk, t_end = min(len, t_begin + chunk);
   const int kv_head = head0 / (p.num_heads / p.num_kv_heads);
   const size_t row_stride = p.q_row_stride > 0 ? (size_t)p.q_row_stride : (size_t)p.num_heads * D;
-  const int t_new = p.k_new ? len - 1 : -1;  // the newest key comes from the QKV rows
   const T* knew = p.k_new ? static_cast<const T*>(p.k_new) + seq * row_stride + (size_t)kv_head * D : nullptr;
   const T* vnew = p.k_new ? static_cast<const T*>(p.v_new) + seq * row_stride + (size_t)kv_head * D : nullptr;
-  if (p.slot_mapping && split == n_splits - 1 && threadIdx.x < 2 * CH) {
+  const bool rope = p.rope_inv_freq != nullptr;
+  bool new_in_cache = false;  // the newest key is read back from its cache slot (rope: it was rotated)
+  if (p.slot_mapping && split == n_splits - 1) {
     const int slot = p.slot_mapping[seq];
-    if (slot >= 0) {
-      const bool is_v = threadIdx.x >= CH;
-      const int i = (threadIdx.x % CH) * 8;
-      const size_t dst = (size_t)slot * p.num_kv_heads * D + (size_t)kv_head * D + i;
-      *reinterpret_cast<uint4*>(static_cast<T*>(is_v ? p.v_cache_out : p.k_cache_out) + dst) =
-          *reinterpret_cast<const uint4*>((is_v ? vnew : knew) + i);
+    const size_t dst = (size_t)slot * p.num_kv_heads * D + (size_t)kv_head * D;
+    if (!rope) {
+      if (slot >= 0 && threadIdx.x < 2 * CH) {
+        const bool is_v = threadIdx.x >= CH;
+        const int i = (threadIdx.x % CH) * 8;
+        *reinterpret_cast<uint4*>(static_cast<T*>(is_v ? p.v_cache_out : p.k_cache_out) + dst + i) =
+            *reinterpret_cast<const uint4*>((is_v ? vnew : knew) + i);
+      }
+    } else if (slot >= 0) {  // CTA-uniform
+      if (threadIdx.x < CH / 2) {  // lanes 0 .. D/16-1 of warp 0: the key's chunk pairs
+        uint4 w0, w1;
+        qk_transform_pair<T, D>(knew, threadIdx.x, true, (float)p.positions[seq], p.rope_inv_freq, p.k_norm_w,
+                                p.norm_eps, (1u << (CH / 2)) - 1u, w0, w1);
+        T* kc = static_cast<T*>(p.k_cache_out) + dst;
+        *reinterpret_cast<uint4*>(kc + threadIdx.x * 8) = w0;
+        *reinterpret_cast<uint4*>(kc + D / 2 + threadIdx.x * 8) = w1;
+      } else if (threadIdx.x >= 32 && threadIdx.x < 32 + CH) {
+        const int i = (threadIdx.x - 32) * 8;
+        *reinterpret_cast<uint4*>(static_cast<T*>(p.v_cache_out) + dst + i) = *reinterpret_cast<const uint4*>(vnew + i);
+      }
+      new_in_cache = true;
+      __syncthreads();  // the appended K/V (generic-proxy stores) before this CTA's cp.async reads of them
     }
   }
+  // The newest key comes from the QKV rows, unless it was rotated into the cache above.
+  const int t_new = p.k_new && !new_in_cache ? len - 1 : -1;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int n_tiles = t_end > t_begin ? (t_end - t_begin + KW - 1) / KW : 0;
@@ -132,7 +190,22 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
   for (int i = 0; i < STAGES - 1; ++i) issue(i);
 
   // Q rows head0 .. head0 + G - 1 (zero rows above), then their A fragments.
-  {
+  if (rope) {
+    // One chunk pair a thread: 16 rows x D/16 pairs = 128 (D 128) or 64 (D 64) items, a multiple of
+    // 32 walked in steps of whole warps, so every warp's lanes take the same iterations and the
+    // norm's shuffles see full warps.
+    const T* qp = static_cast<const T*>(p.q) + seq * row_stride + (size_t)head0 * D;
+    const float pos = (float)p.positions[seq];
+    for (int idx = threadIdx.x; idx < 16 * (CH / 2); idx += WARPS * 32) {
+      const int r = idx / (CH / 2), c = idx % (CH / 2);
+      uint4 w0, w1;
+      qk_transform_pair<T, D>(qp + (size_t)r * D, c, r < G, pos, p.rope_inv_freq, p.q_norm_w, p.norm_eps, 0xffffffffu,
+                              w0, w1);
+      if (r >= G) w0 = w1 = make_uint4(0, 0, 0, 0);
+      *reinterpret_cast<uint4*>(sQ + swz<D>(r, c)) = w0;
+      *reinterpret_cast<uint4*>(sQ + swz<D>(r, c + CH / 2)) = w1;
+    }
+  } else {
     const T* qp = static_cast<const T*>(p.q) + seq * row_stride + (size_t)head0 * D;
     for (int idx = threadIdx.x; idx < 16 * CH; idx += WARPS * 32) {
       const int r = idx / CH, c = idx % CH;

@@ -43,7 +43,8 @@ CudaForward::CudaForward(const ModelWeights& w, DType dtype, const RunnerOptions
   prefill_ = make_prefill_attn(opt.prefill_backend, Device::CUDA, dims);
   decode_ = make_decode_attn(opt.decode_backend, Device::CUDA, dims);
   transform_qk_ = c.positions == PositionKind::Rope || c.qk_norm;
-  if (auto* q = dynamic_cast<DecodeFromQkvRows*>(decode_.get()); q && q->reads_qkv_rows() && !transform_qk_)
+  if (auto* q = dynamic_cast<DecodeFromQkvRows*>(decode_.get());
+      q && q->reads_qkv_rows() && (!transform_qk_ || (c.positions == PositionKind::Rope && q->applies_qk_transform())))
     qkv_decode_ = q;
   if (c.positions == PositionKind::Rope) {
     const std::vector<float> inv = rope_inv_freq(c);
@@ -160,6 +161,14 @@ void CudaForward::attention(int layer) {
       rows.qkv = act(qkv_, (size_t)md.num_prefill_tokens * c.qkv_dim());
       rows.row_stride = c.qkv_dim();
       rows.slot_mapping = skip(Sw::kSkipAppend) ? nullptr : step_.slot_mapping + md.num_prefill_tokens;
+      if (transform_qk_) {
+        const CudaLayerWeights& L = w_.layers[layer];
+        rows.rope_inv_freq = inv_freq_.get<float>();
+        rows.positions = step_.positions + md.num_prefill_tokens;
+        rows.q_norm_w = L.q_norm.w;
+        rows.k_norm_w = L.k_norm.w;
+        rows.norm_eps = c.norm_eps;
+      }
       qkv_decode_->run_qkv(layer, rows, cache, act(attn_, dec_off), md, s);
     } else {
       decode_->run(layer, act(q_, dec_off), cache, act(attn_, dec_off), md, s);
