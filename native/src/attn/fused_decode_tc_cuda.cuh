@@ -377,7 +377,12 @@ struct DecodeTcpConfig {
   static constexpr size_t kSmemBytes = kPipeBytes + kMergeBytes + kTableBytes;
 };
 
-template <typename T, int D, int HP, int G, int KW, int STAGES, int WARPS>
+// LATE (lab v17, not yet run on a GPU): the block-table look-ahead keeps the loaded block id and the
+// in-page offset apart and forms the slot one tile later, three tiles ahead of the copy. Without it
+// the slot's multiply-add sits right after its load, in front of the cursor's loop, so the warp
+// waits for the block-table load at every tile (run 1: page 1, where each tile's 16 entries are a
+// new 64-byte line, lost 8-10 % against v10 at D 128; page 16 2-3 %).
+template <typename T, int D, int HP, int G, int KW, int STAGES, int WARPS, bool LATE = false>
 __global__ void __launch_bounds__(WARPS * 32) fused_decode_tcp_kernel(const FusedDecodeParams p) {
   using namespace decode_tc_detail;
   using Cfg = DecodeTcpConfig<D, HP, G, KW, STAGES, WARPS>;
@@ -466,14 +471,46 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tcp_kernel(const Fuse
     const int blk = bshift >= 0 ? t >> bshift : t / bs;
     return __ldg(bt + blk) * bs + (t - blk * bs);
   };
+  // LATE: the same look-up with the load unconditional (block_tables[0] when there is nothing to
+  // look up) and its result left alone: raw = the loaded block id, off = the in-page offset, or -1 /
+  // -2 as slot_at; the slot (raw * bs + off) is formed a tile later.
+  auto look = [&](int j, int k, int& raw, int& off) {
+    const int32_t* a = p.block_tables;
+    off = -1;
+    if (lane < KW && j < nj) {
+      const int* e = tbl + j * 8;
+      const int t = e[4] + (warp + k * WARPS) * KW + lane;
+      if (t < e[5]) {
+        if (t == e[6]) {
+          off = -2;
+        } else {
+          const int blk = bshift >= 0 ? t >> bshift : t / bs;
+          a = p.block_tables + (size_t)e[0] * p.max_blocks_per_seq + blk;
+          off = t - blk * bs;
+        }
+      }
+    }
+    raw = __ldg(a);
+  };
   int ij = 0, ik = -1;
   advance(ij, ik);  // the first tile to copy
   int lj = ij, lk = ik;
-  const int slot0 = slot_at(lj, lk);
-  advance(lj, lk);
-  const int slot1 = slot_at(lj, lk);
-  advance(lj, lk);  // (lj, lk) runs two tiles ahead of (ij, ik)
-  int slot_cur = slot0, slot_nxt = slot1, n_issued = 0;
+  int slot_cur, slot_nxt, raw_la = 0, off_la = -1, n_issued = 0;
+  if constexpr (LATE) {
+    look(lj, lk, raw_la, off_la);
+    slot_cur = off_la >= 0 ? raw_la * bs + off_la : off_la;
+    advance(lj, lk);
+    look(lj, lk, raw_la, off_la);
+    slot_nxt = off_la >= 0 ? raw_la * bs + off_la : off_la;
+    advance(lj, lk);
+    look(lj, lk, raw_la, off_la);
+    advance(lj, lk);  // (lj, lk) runs three tiles ahead of (ij, ik); (raw_la, off_la) is two ahead
+  } else {
+    slot_cur = slot_at(lj, lk);
+    advance(lj, lk);
+    slot_nxt = slot_at(lj, lk);
+    advance(lj, lk);  // (lj, lk) runs two tiles ahead of (ij, ik)
+  }
   auto issue = [&]() {
     if (ij < nj) {
       const int* e = tbl + ij * 8;
@@ -494,7 +531,12 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tcp_kernel(const Fuse
         mma::cp_async_16(sv + swz<DV>(row, cchunk), vs, s != -1);
       }
       slot_cur = slot_nxt;
-      slot_nxt = slot_at(lj, lk);
+      if constexpr (LATE) {
+        slot_nxt = off_la >= 0 ? raw_la * bs + off_la : off_la;  // loaded one tile ago
+        look(lj, lk, raw_la, off_la);
+      } else {
+        slot_nxt = slot_at(lj, lk);
+      }
       advance(lj, lk);
       advance(ij, ik);
     }
@@ -674,11 +716,11 @@ inline int choose_decode_tcp_splits(int num_seqs, int num_heads, int rows, int m
 }
 
 // max_per_cta: items a CTA takes at most (1: one item a CTA, the non-persistent launch shape).
-template <typename T, int D, int HP, int G, int KW, int STAGES, int WARPS>
+template <typename T, int D, int HP, int G, int KW, int STAGES, int WARPS, bool LATE = false>
 inline cudaError_t launch_fused_decode_tcp_g(FusedDecodeParams p, int num_seqs, cudaStream_t stream,
                                              int max_per_cta = kDecodeTcMaxItems) {
   using Cfg = DecodeTcpConfig<D, HP, G, KW, STAGES, WARPS>;
-  auto kernel = fused_decode_tcp_kernel<T, D, HP, G, KW, STAGES, WARPS>;
+  auto kernel = fused_decode_tcp_kernel<T, D, HP, G, KW, STAGES, WARPS, LATE>;
   static int ctas_per_sm = 0, sms = 0;  // per instantiation, before its first launch
   if (ctas_per_sm == 0) {
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
@@ -718,16 +760,16 @@ inline cudaError_t launch_fused_decode_tcp_hp2(const FusedDecodeParams& p, int n
 
 // One KV head a CTA (its group tile of query heads); p.num_splits from choose_decode_tcp_splits with
 // rows = decode_tc_group_tile.
-template <typename T, int D, int KW, int STAGES, int WARPS>
+template <typename T, int D, int KW, int STAGES, int WARPS, bool LATE = false>
 inline cudaError_t launch_fused_decode_tcp(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream,
                                            int max_per_cta = kDecodeTcMaxItems) {
   if (num_seqs == 0) return cudaSuccess;
   switch (decode_tc_group_tile(p.num_heads, p.num_kv_heads)) {
-    case 16: return launch_fused_decode_tcp_g<T, D, 1, 16, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
-    case 8: return launch_fused_decode_tcp_g<T, D, 1, 8, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
-    case 4: return launch_fused_decode_tcp_g<T, D, 1, 4, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
-    case 2: return launch_fused_decode_tcp_g<T, D, 1, 2, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
-    default: return launch_fused_decode_tcp_g<T, D, 1, 1, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
+    case 16: return launch_fused_decode_tcp_g<T, D, 1, 16, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    case 8: return launch_fused_decode_tcp_g<T, D, 1, 8, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    case 4: return launch_fused_decode_tcp_g<T, D, 1, 4, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    case 2: return launch_fused_decode_tcp_g<T, D, 1, 2, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    default: return launch_fused_decode_tcp_g<T, D, 1, 1, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
   }
 }
 
