@@ -23,6 +23,19 @@
 //      8 x SMs deep (choose_decode_tc_splits; bs 1 x 32k: ~2 waves of ~2k-key CTAs instead of ~4
 //      of ~1k): production
 //  11  production with at least 2 splits (twice the CTAs: shorter tail wave, one merge more)
+// Session 6 (issue 15): fused_decode_tcp_kernel (attn/fused_decode_tc_cuda.cuh), items of (sequence,
+// head group, split), a warp's cp.async ring running on across a CTA's items, Q fragments from global:
+//  12  the new kernel launched one item a CTA with v10's splits (control: should match v10)
+//  13  persistent (SMs x CTAs an SM slots, items strided over them), no split where (sequence,
+//      head group) pairs >= 2 x SMs (no merge kernel), else v10's splits (choose_decode_tcp_splits)
+//  14  v13 with two KV heads packed per CTA at D 64 (one 256-byte row a key, block-diagonal Q)
+//  15  persistent with v10's splits (what persistence alone does)
+//  16  v14 with the deep (not halved) splits where pairs are few
+//  17  v13 with the block-table look-ahead's slot formed a tile after its load (LATE; written after
+//      run 1, which showed the new kernel's control v12 8-10 % under v10 at page 1; not yet run)
+// Session 6 run 1 (H200, docs/perf-notes.md): v12 8-10 % under v10 at page 1 (D 128), 1-3 % at 16 /
+// 256; v13 +2-5 % over v12 on Llama, +16 % on the seed row, but over v10 only on Llama page 16 / 256
+// and the seed row; v14 / v16 (two heads a CTA) 8-18 % under v13 on 64x2048 (fewer bytes in flight).
 // (A v6 capped registers for 12 CTAs per SM (__launch_bounds__(128, 12)) so the seed shape's 1536
 //  CTAs fit one wave: 1.91 vs 2.22 TB/s for v4 on the H100, spills; dropped. Note that even
 //  __launch_bounds__(128, 1) is not neutral: it let ptxas take 77 registers instead of 56.)
@@ -85,7 +98,7 @@ static cudaError_t launch_u(const FusedDecodeParams& p, int B) {
   }
 }
 
-constexpr int kVersions = 11;
+constexpr int kVersions = 17;
 
 // split_mode 0: choose_decode_splits; 1: choose_decode_tc_splits (production, half the splits when
 // they were 8 x SMs deep); 2: at least 2.
@@ -102,9 +115,36 @@ static void run_tc(FusedDecodeParams p, int B, int max_len, int split_mode = 0) 
   CK((launch_fused_decode_tc<T, D, KW, STAGES, WARPS>(p, B, 0)));
 }
 
+// split_mode 0: choose_decode_tcp_splits; 1: v10's (choose_decode_tc_splits over the group tile);
+// 2: choose_decode_tcp_splits deep.
+template <typename T, int D>
+static void run_tcp(FusedDecodeParams p, int B, int max_len, bool pack, int split_mode, int max_per, bool late = false) {
+  const int g = decode_tc_group_tile(p.num_heads, p.num_kv_heads);
+  const int hp = decode_tcp_heads_packed(D, p.num_heads, p.num_kv_heads, pack);
+  const int rows = split_mode == 1 ? g : hp * g;
+  p.num_splits = split_mode == 1 ? choose_decode_tc_splits(B, p.num_heads, g, max_len, g_sms)
+                                 : choose_decode_tcp_splits(B, p.num_heads, rows, max_len, g_sms, split_mode == 2);
+  p.min_chunk = decode_min_chunk(B, p.num_heads, rows, g_sms);
+  g_ws.ensure((size_t)B * p.num_heads * p.num_splits, D);
+  p.partial_o = g_ws.o;
+  p.partial_lse = g_ws.lse;
+  if (hp == 2)
+    CK((launch_fused_decode_tcp_hp2<T, D, 16, 3, 4>(p, B, 0, max_per)));
+  else if (late)
+    CK((launch_fused_decode_tcp<T, D, 16, D == 128 ? 3 : 4, 4, true>(p, B, 0, max_per)));
+  else
+    CK((launch_fused_decode_tcp<T, D, 16, D == 128 ? 3 : 4, 4>(p, B, 0, max_per)));
+}
+
 template <typename T, int D>
 static void run_version(int ver, FusedDecodeParams p, int B, int max_len) {
   switch (ver) {
+    case 12: return run_tcp<T, D>(p, B, max_len, false, 1, 1);
+    case 13: return run_tcp<T, D>(p, B, max_len, false, 0, kDecodeTcMaxItems);
+    case 14: return run_tcp<T, D>(p, B, max_len, true, 0, kDecodeTcMaxItems);
+    case 15: return run_tcp<T, D>(p, B, max_len, false, 1, kDecodeTcMaxItems);
+    case 16: return run_tcp<T, D>(p, B, max_len, true, 2, kDecodeTcMaxItems);
+    case 17: return run_tcp<T, D>(p, B, max_len, false, 0, kDecodeTcMaxItems, true);
     case 6: return run_tc<T, D, 16, 4, 4>(p, B, max_len);
     case 7: return run_tc<T, D, 16, 3, 4>(p, B, max_len);
     case 8: return run_tc<T, D, 32, 3, 4>(p, B, max_len);
@@ -168,6 +208,19 @@ static bool check_all() {
     std::vector<int> lens(150);
     for (int& L : lens) L = 1 + (int)(rng() % 700);
     cases.push_back({"150 seqs gqa4 d128", lens, 8, 2, 128, 16, false});
+  }
+  {  // session 6: more items than CTA slots, so persistent CTAs take several items (and, with
+     // splits and mixed lengths, items of splits a short sequence does not have)
+    std::mt19937 rng(11);
+    std::vector<int> a(300), b(200), c(25), d(40);
+    for (int& L : a) L = 1 + (int)(rng() % 400);
+    for (int& L : b) L = 1 + (int)(rng() % 300);
+    for (int& L : c) L = 1 + (int)(rng() % 3000);
+    for (int& L : d) L = 1 + (int)(rng() % 3000);
+    cases.push_back({"300 seqs mha page1 d64", a, 12, 12, 64, 1, false});
+    cases.push_back({"200 seqs gqa4 page7 d64", b, 16, 4, 64, 7, true});
+    cases.push_back({"25 seqs splits d128", c, 8, 8, 128, 16, false});
+    cases.push_back({"40 seqs splits page1 d64", d, 8, 8, 64, 1, true});
   }
   bool ok_all = true;
   printf("%-24s %4s", "case", "dt");

@@ -267,6 +267,16 @@ int main() {
     // page 1 and a long context that splits, bf16; and 16 heads a CTA at head dim 64.
     run_case({{0, 5}, {4095, 1}, {30, 1}, {0, 1}}, 1, 1, 16, 2, 128, DType::BF16, "GQA 16/2 hd128 bf16 page 1");
     run_case({{600, 1}, {1998, 1}, {69, 1}}, 0, 16, 32, 2, 64, DType::F16, "GQA 32/2 hd64 decode");
+    // More (sequence, head group, split) items than CTA slots, so that the persistent decode kernel
+    // (ATTNBENCH_DECODE_TCP=1|2) gives a CTA several: 300 sequences of MHA hd64 at page 1 (no split);
+    // 25 ragged sequences that split (some have fewer splits than the longest: items with nothing).
+    {
+      std::vector<Slice> many(300), ragged(25);
+      for (Slice& s : many) s = {1 + (int)(rng() % 400), 1};
+      for (Slice& s : ragged) s = {1 + (int)(rng() % 3000), 1};
+      run_case(many, 0, 1, 12, 12, 64, DType::F16, "decode 300 seqs hd64 page 1");
+      run_case(ragged, 0, 16, 8, 8, 128, DType::BF16, "decode 25 ragged seqs hd128 bf16");
+    }
   } catch (const std::exception& e) {
     std::printf("NOT OK exception: %s\n", e.what());
     return 1;

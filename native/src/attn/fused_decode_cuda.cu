@@ -1,7 +1,8 @@
 // `fused` decode on CUDA: split-KV paged decode (flash-decoding). Two kernels: the tensor-core one
 // (attn/fused_decode_tc_cuda.cuh, lab v10: the GQA group as mma rows, warp-private cp.async rings,
 // splits from choose_decode_tc_splits), the default, and the CUDA-core one (attn/fused_decode_cuda.cuh,
-// lab v4), kept for comparison (ATTNBENCH_DECODE_TC=0).
+// lab v4), kept for comparison (ATTNBENCH_DECODE_TC=0). ATTNBENCH_DECODE_TCP=1|2 runs the tensor-core
+// loop in persistent CTAs (fused_decode_tcp_kernel, lab v13 / v14; split policy choose_decode_tcp_splits).
 // The constructor allocates the split workspace once (fixed addresses); plan() picks the split
 // count on the host from the batch shape; run() launches the split kernel and, when the step uses
 // more than one split, the LSE merge kernel. No sync and no allocation in run(): CUDA-graph safe.
@@ -42,6 +43,9 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
     heads_inner_ = dims.exp.decode_heads_inner ? 1 : 0;
     qkv_rows_ = dims.exp.decode_reads_qkv_rows;
     tc_ = dims.exp.decode_tc;
+    tcp_ = tc_ ? dims.exp.decode_tcp : 0;
+    // Query rows a CTA serves: the group tile, times the KV heads the persistent kernel packs.
+    hp_ = tcp_ ? decode_tcp_heads_packed(dims.head_dim, dims.num_heads, dims.num_kv_heads, tcp_ == 2) : 1;
     CUDA_CHECK(cudaMalloc(&partial_o_, ws_rows_ * dims.head_dim * sizeof(float)));
     CUDA_CHECK(cudaMalloc(&partial_lse_, ws_rows_ * sizeof(float)));
   }
@@ -65,12 +69,14 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
     if (num_seqs_ == 0) return;
     const int g = tc_ ? decode_tc_group_tile(dims_.num_heads, dims_.num_kv_heads)
                       : decode_group_tile(dims_.num_heads, dims_.num_kv_heads);
-    int s = tc_ ? choose_decode_tc_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_)
-                : choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
+    const int rows = g * hp_;
+    int s = tcp_ ? choose_decode_tcp_splits(num_seqs_, dims_.num_heads, rows, max_len, num_sms_)
+            : tc_ ? choose_decode_tc_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_)
+                  : choose_decode_splits(num_seqs_, dims_.num_heads, g, max_len, num_sms_);
     const size_t per_split = (size_t)num_seqs_ * dims_.num_heads;
     s = (int)std::min<size_t>((size_t)s, std::max<size_t>(1, ws_rows_ / per_split));
     num_splits_ = s;
-    min_chunk_ = decode_min_chunk(num_seqs_, dims_.num_heads, g, num_sms_);
+    min_chunk_ = decode_min_chunk(num_seqs_, dims_.num_heads, rows, num_sms_);
   }
 
   void run(int /*layer*/, const void* q, const PagedKv& cache, void* out, const AttnMetadata& md,
@@ -82,7 +88,8 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
   }
 
   bool reads_qkv_rows() const override { return qkv_rows_; }
-  bool applies_qk_transform() const override { return tc_; }  // the tensor-core kernel only
+  // The tensor-core kernel only; not the persistent one (ATTNBENCH_DECODE_TCP), which has no q/k transform.
+  bool applies_qk_transform() const override { return tc_ && tcp_ == 0; }
   void run_qkv(int /*layer*/, const DecodeQkvRows& rows, const PagedKv& cache, void* out, const AttnMetadata& md,
                void* stream) override {
     if (num_seqs_ == 0) return;
@@ -101,7 +108,7 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
     p.q_norm_w = rows.q_norm_w;
     p.k_norm_w = rows.k_norm_w;
     p.norm_eps = rows.norm_eps;
-    if (p.rope_inv_freq && !tc_) throw std::runtime_error("fused decode (cuda): the q/k transform needs the tensor-core kernel");
+    if (p.rope_inv_freq && !applies_qk_transform()) throw std::runtime_error("fused decode (cuda): the q/k transform needs the (non-persistent) tensor-core kernel");
     launch(p, cache, out, md, stream);
   }
 
@@ -125,7 +132,14 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
     auto s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
-    if (tc_) {
+    if (tcp_) {
+      if (dims_.head_dim == 64)
+        e = bf16 ? launch_fused_decode_tcp_best<__nv_bfloat16, 64>(p, num_seqs_, s, hp_)
+                 : launch_fused_decode_tcp_best<__half, 64>(p, num_seqs_, s, hp_);
+      else
+        e = bf16 ? launch_fused_decode_tcp_best<__nv_bfloat16, 128>(p, num_seqs_, s, hp_)
+                 : launch_fused_decode_tcp_best<__half, 128>(p, num_seqs_, s, hp_);
+    } else if (tc_) {
       if (dims_.head_dim == 64)
         e = bf16 ? launch_fused_decode_tc_best<__nv_bfloat16, 64>(p, num_seqs_, s)
                  : launch_fused_decode_tc_best<__half, 64>(p, num_seqs_, s);
@@ -141,7 +155,7 @@ class FusedDecodeCuda final : public DecodeAttn, public DecodeFromQkvRows {
   }
 
   AttnDims dims_;
-  int num_sms_ = 0, num_seqs_ = 0, num_splits_ = 1, min_chunk_ = 256, heads_inner_ = 1;
+  int num_sms_ = 0, num_seqs_ = 0, num_splits_ = 1, min_chunk_ = 256, heads_inner_ = 1, tcp_ = 0, hp_ = 1;
   bool qkv_rows_ = true, tc_ = true;
   size_t ws_rows_ = 0;
   float* partial_o_ = nullptr;

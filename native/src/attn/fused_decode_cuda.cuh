@@ -63,6 +63,7 @@ struct FusedDecodeParams {
   int heads_inner;    // grid (head groups, splits, seqs) instead of (splits, seqs, head groups)
   float* partial_o;   // [num_seqs, num_heads, num_splits, D]
   float* partial_lse; // [num_seqs, num_heads, num_splits]
+  int num_items = 0;  // persistent tensor-core kernel: (sequence, head group, split) work items in all
 };
 
 // One (sequence, head, split)'s merged result for element d: with one split the output itself, else

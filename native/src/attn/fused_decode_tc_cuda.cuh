@@ -411,4 +411,451 @@ inline cudaError_t launch_fused_decode_tc_best(const FusedDecodeParams& p, int n
     return launch_fused_decode_tc<T, D, 16, 4, 4>(p, num_seqs, stream);
 }
 
+
+// ---------------------------------------------------------------------------------------------------
+// Persistent variant (lab v12-v16, session 6): the same inner loop, but each CTA works through a list
+// of (sequence, head group, split) items, and each warp's cp.async ring runs on across the items.
+//
+//   grid = (items / per,)  per = ceil(items / (SMs x CTAs an SM)), at most kDecodeTcMaxItems
+//             CTA c takes items c, c + grid, c + 2 grid, ... (item w: head group fastest, then split,
+//             then sequence: the CTAs running side by side read neighbouring heads of one sequence).
+//             At the start each CTA reads its items' seq_lens into a table in shared memory (one
+//             load latency for all of them). A warp's tile stream is its tiles of item 0, then of
+//             item 1, ...: the copies of the next item are issued while the current one finishes,
+//             and the block-table look-ahead crosses items too, so an item boundary costs two CTA
+//             barriers (merge of the warps' softmax states, store) but never drains the copies in
+//             flight -- the non-persistent kernel paid a CTA start (seq_lens -> block table -> first
+//             copy, three dependent loads) and a drain per item.
+//   heads packed (HP = 2, D 64 only): a CTA serves two neighbouring KV heads, R = 2 G query rows.
+//             The cache layout [slot, kv_heads, D] keeps the two heads of a key contiguous, so a
+//             key is one 256-byte row (DV = 2 D) instead of two 128-byte rows read by different
+//             CTAs. Row r's query fills only columns (r / G) D .. of its DV-wide row (block-diagonal
+//             Q), so S = Q K^T gives each row its own head's scores; O = P V computes both heads'
+//             columns for every row and the merge keeps row r's own D columns. The tensor cores do
+//             twice the work, which costs nothing here (the loop waits on memory).
+// Q fragments are loaded from global memory per item (no shared Q tile). Same contract as
+// fused_decode_tc_kernel (QKV rows + append by the last split of a (sequence, head group), PDL,
+// graph-safe: the grid depends on the batch size, the split count and the occupancy only).
+constexpr int kDecodeTcMaxItems = 32;
+
+template <int D, int HP, int G, int KW, int STAGES, int WARPS>
+struct DecodeTcpConfig {
+  static constexpr int DV = HP * D;  // columns of a (packed) key row
+  static constexpr int R = HP * G;   // query rows of a CTA
+  static constexpr int kThreads = WARPS * 32;
+  static constexpr int kTileElems = 2 * KW * DV;
+  static constexpr size_t kPipeBytes = (size_t)WARPS * STAGES * kTileElems * 2;
+  static constexpr size_t kMergeBytes = (size_t)WARPS * R * (D + 2) * 4;
+  static constexpr size_t kTableBytes = (size_t)kDecodeTcMaxItems * 8 * 4;
+  static constexpr size_t kSmemBytes = kPipeBytes + kMergeBytes + kTableBytes;
+};
+
+// LATE (lab v17, not yet run on a GPU): the block-table look-ahead keeps the loaded block id and the
+// in-page offset apart and forms the slot one tile later, three tiles ahead of the copy. Without it
+// the slot's multiply-add sits right after its load, in front of the cursor's loop, so the warp
+// waits for the block-table load at every tile (run 1: page 1, where each tile's 16 entries are a
+// new 64-byte line, lost 8-10 % against v10 at D 128; page 16 2-3 %).
+template <typename T, int D, int HP, int G, int KW, int STAGES, int WARPS, bool LATE = false>
+__global__ void __launch_bounds__(WARPS * 32) fused_decode_tcp_kernel(const FusedDecodeParams p) {
+  using namespace decode_tc_detail;
+  using Cfg = DecodeTcpConfig<D, HP, G, KW, STAGES, WARPS>;
+  constexpr int DV = Cfg::DV, R = Cfg::R;
+  constexpr int CH = DV / 8;          // 16-byte chunks per (packed) row
+  constexpr int RPP = 32 / CH;        // rows one warp-wide copy covers
+  constexpr int RPL = KW / RPP;       // rows each lane copies per tile (K, and the same for V)
+  constexpr bool ROWS_HI = R > 8;     // query rows 8..15 used
+  static_assert(R <= 16 && KW % 16 == 0 && KW <= 32 && KW % RPP == 0 && STAGES >= 2 && DV <= 256, "config");
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* sKV = reinterpret_cast<T*>(smem_raw);  // [WARPS][STAGES][K rows KW | V rows KW][DV], swizzled
+  float* sm_m = reinterpret_cast<float*>(smem_raw + Cfg::kPipeBytes);  // [WARPS][R]
+  float* sm_l = sm_m + WARPS * R;                                        // [WARPS][R]
+  float* sm_o = sm_l + WARPS * R;                                        // [WARPS][R][D]
+  int* tbl = reinterpret_cast<int*>(smem_raw + Cfg::kPipeBytes + Cfg::kMergeBytes);  // [item][8]
+  // tbl entry: 0 seq, 1 first query head, 2 split, 3 splits of the sequence (0: no such split),
+  // 4 first key, 5 end key, 6 the newest key's position (-1: every key from the cache), 7 first KV head.
+
+  pdl_wait();
+  pdl_launch_dependents();
+  const int nj = (p.num_items - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x;
+  const int row_groups = p.num_heads / R, group = p.num_heads / p.num_kv_heads;
+  if ((int)threadIdx.x < nj) {
+    const int w = blockIdx.x + threadIdx.x * gridDim.x;
+    const int hg = w % row_groups, rest = w / row_groups;
+    const int split = rest % p.num_splits, seq = rest / p.num_splits;
+    const int len = p.seq_lens[seq];
+    const int ns = decode_splits_for(len, p.num_splits, p.min_chunk);
+    int tb = 0, te = 0;
+    if (split < ns) {
+      const int chunk = ((len + ns - 1) / ns + KW - 1) / KW * KW;  // tile-aligned splits
+      tb = split * chunk;
+      te = min(len, tb + chunk);
+    }
+    int* e = tbl + threadIdx.x * 8;
+    e[0] = seq, e[1] = hg * R, e[2] = split, e[3] = split < ns ? ns : 0;
+    e[4] = tb, e[5] = te, e[6] = p.k_new ? len - 1 : -1, e[7] = hg * R / group;
+  }
+  __syncthreads();
+
+  const size_t row_stride = p.q_row_stride > 0 ? (size_t)p.q_row_stride : (size_t)p.num_heads * D;
+  const size_t kv_stride = (size_t)p.num_kv_heads * D;
+  if (p.slot_mapping && threadIdx.x < 2 * CH) {  // append: the HP KV heads' newest key and value
+    const bool is_v = threadIdx.x >= CH;
+    const int i = (threadIdx.x % CH) * 8;
+    for (int j = 0; j < nj; ++j) {
+      const int* e = tbl + j * 8;
+      if (e[3] == 0 || e[2] != e[3] - 1) continue;
+      const int slot = p.slot_mapping[e[0]];
+      if (slot < 0) continue;
+      const size_t hoff = (size_t)e[7] * D + i;
+      const T* src = static_cast<const T*>(is_v ? p.v_new : p.k_new) + e[0] * row_stride + hoff;
+      *reinterpret_cast<uint4*>(static_cast<T*>(is_v ? p.v_cache_out : p.k_cache_out) + (size_t)slot * kv_stride + hoff) =
+          *reinterpret_cast<const uint4*>(src);
+    }
+  }
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  T* sW = sKV + (size_t)warp * STAGES * Cfg::kTileElems;
+  const int bs = p.block_size;
+  const int bshift = (bs & (bs - 1)) == 0 ? __ffs(bs) - 1 : -1;
+  const T* kcache = static_cast<const T*>(p.k);
+  const T* vcache = static_cast<const T*>(p.v);
+  const int cchunk = lane % CH, crow = lane / CH;
+
+  // This warp's tiles of item j: j's key tiles go round-robin to the warps.
+  auto my_tiles = [&](int j) -> int {
+    const int* e = tbl + j * 8;
+    const int n = e[5] > e[4] ? (e[5] - e[4] + KW - 1) / KW : 0;
+    return n > warp ? (n - 1 - warp) / WARPS + 1 : 0;
+  };
+  // Cursor (j, k): this warp's k-th tile of item j; advanced to the next tile of the warp's stream.
+  auto advance = [&](int& j, int& k) {
+    ++k;
+    while (j < nj && k >= my_tiles(j)) ++j, k = 0;
+  };
+  // Cache slot of key lane of the tile at (j, k), lanes < KW: >= 0 a slot, -1 none (zero fill),
+  // -2 the newest key (from the QKV rows).
+  auto slot_at = [&](int j, int k) -> int {
+    if (lane >= KW || j >= nj) return -1;
+    const int* e = tbl + j * 8;
+    const int t = e[4] + (warp + k * WARPS) * KW + lane;
+    if (t >= e[5]) return -1;
+    if (t == e[6]) return -2;
+    const int32_t* bt = p.block_tables + (size_t)e[0] * p.max_blocks_per_seq;
+    const int blk = bshift >= 0 ? t >> bshift : t / bs;
+    return __ldg(bt + blk) * bs + (t - blk * bs);
+  };
+  // LATE: the same look-up with the load unconditional (block_tables[0] when there is nothing to
+  // look up) and its result left alone: raw = the loaded block id, off = the in-page offset, or -1 /
+  // -2 as slot_at; the slot (raw * bs + off) is formed a tile later.
+  auto look = [&](int j, int k, int& raw, int& off) {
+    const int32_t* a = p.block_tables;
+    off = -1;
+    if (lane < KW && j < nj) {
+      const int* e = tbl + j * 8;
+      const int t = e[4] + (warp + k * WARPS) * KW + lane;
+      if (t < e[5]) {
+        if (t == e[6]) {
+          off = -2;
+        } else {
+          const int blk = bshift >= 0 ? t >> bshift : t / bs;
+          a = p.block_tables + (size_t)e[0] * p.max_blocks_per_seq + blk;
+          off = t - blk * bs;
+        }
+      }
+    }
+    raw = __ldg(a);
+  };
+  int ij = 0, ik = -1;
+  advance(ij, ik);  // the first tile to copy
+  int lj = ij, lk = ik;
+  int slot_cur, slot_nxt, raw_la = 0, off_la = -1, n_issued = 0;
+  if constexpr (LATE) {
+    look(lj, lk, raw_la, off_la);
+    slot_cur = off_la >= 0 ? raw_la * bs + off_la : off_la;
+    advance(lj, lk);
+    look(lj, lk, raw_la, off_la);
+    slot_nxt = off_la >= 0 ? raw_la * bs + off_la : off_la;
+    advance(lj, lk);
+    look(lj, lk, raw_la, off_la);
+    advance(lj, lk);  // (lj, lk) runs three tiles ahead of (ij, ik); (raw_la, off_la) is two ahead
+  } else {
+    slot_cur = slot_at(lj, lk);
+    advance(lj, lk);
+    slot_nxt = slot_at(lj, lk);
+    advance(lj, lk);  // (lj, lk) runs two tiles ahead of (ij, ik)
+  }
+  auto issue = [&]() {
+    if (ij < nj) {
+      const int* e = tbl + ij * 8;
+      T* sk = sW + (n_issued % STAGES) * Cfg::kTileElems;
+      T* sv = sk + KW * DV;
+      const size_t hoff = (size_t)e[7] * D + cchunk * 8;
+      const T* kb = kcache + hoff;
+      const T* vb = vcache + hoff;
+      const T* kn = p.k_new ? static_cast<const T*>(p.k_new) + e[0] * row_stride + hoff : kb;
+      const T* vn = p.k_new ? static_cast<const T*>(p.v_new) + e[0] * row_stride + hoff : vb;
+#pragma unroll
+      for (int r = 0; r < RPL; ++r) {
+        const int row = crow + r * RPP;
+        const int s = __shfl_sync(0xffffffffu, slot_cur, row);
+        const T* ks = s >= 0 ? kb + (size_t)s * kv_stride : (s == -2 ? kn : kb);
+        const T* vs = s >= 0 ? vb + (size_t)s * kv_stride : (s == -2 ? vn : vb);
+        mma::cp_async_16(sk + swz<DV>(row, cchunk), ks, s != -1);
+        mma::cp_async_16(sv + swz<DV>(row, cchunk), vs, s != -1);
+      }
+      slot_cur = slot_nxt;
+      if constexpr (LATE) {
+        slot_nxt = off_la >= 0 ? raw_la * bs + off_la : off_la;  // loaded one tile ago
+        look(lj, lk, raw_la, off_la);
+      } else {
+        slot_nxt = slot_at(lj, lk);
+      }
+      advance(lj, lk);
+      advance(ij, ik);
+    }
+    ++n_issued;
+    mma::cp_async_commit();  // empty groups past the end keep the wait counts uniform
+  };
+#pragma unroll
+  for (int i = 0; i < STAGES - 1; ++i) issue();
+
+  const float sl2 = p.scale_log2;
+  int n_done = 0;  // tiles of this warp's stream computed (ring position)
+  for (int j = 0; j < nj; ++j) {
+    const int* e = tbl + j * 8;
+    if (e[3] == 0) continue;  // no such split (a shorter sequence): nothing to store
+    const int seq = e[0], head0 = e[1], t_begin = e[4], t_end = e[5];
+    // A fragments of the R query rows: row r holds its query in columns (r / G) * D .. + D - 1.
+    uint32_t qf[DV / 16][4];
+    {
+      const T* qs = static_cast<const T*>(p.q) + seq * row_stride + (size_t)head0 * D;
+      const int r0 = lane / 4, r1 = r0 + 8;
+#pragma unroll
+      for (int kk = 0; kk < DV / 16; ++kk) {
+        const int c = kk * 16 + (lane % 4) * 2, seg = c / D, cc = c % D;
+        const bool u0 = r0 < R && r0 / G == seg, u1 = ROWS_HI && r1 < R && r1 / G == seg;
+        qf[kk][0] = u0 ? __ldg(reinterpret_cast<const unsigned*>(qs + (size_t)r0 * D + cc)) : 0u;
+        qf[kk][2] = u0 ? __ldg(reinterpret_cast<const unsigned*>(qs + (size_t)r0 * D + cc + 8)) : 0u;
+        qf[kk][1] = u1 ? __ldg(reinterpret_cast<const unsigned*>(qs + (size_t)r1 * D + cc)) : 0u;
+        qf[kk][3] = u1 ? __ldg(reinterpret_cast<const unsigned*>(qs + (size_t)r1 * D + cc + 8)) : 0u;
+      }
+    }
+    float o[DV / 8][4];
+#pragma unroll
+    for (int d = 0; d < DV / 8; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
+    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
+
+    const int mt = my_tiles(j);
+    for (int k = 0; k < mt; ++k, ++n_done) {
+      mma::cp_async_wait<STAGES - 2>();  // this tile landed (this lane's copies) ...
+      __syncwarp();                      // ... and every lane's; the previous tile's buffer is free
+      issue();
+      const T* k_s = sW + (n_done % STAGES) * Cfg::kTileElems;
+      const T* v_s = k_s + KW * DV;
+
+      float s[KW / 8][4];
+#pragma unroll
+      for (int n = 0; n < KW / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < DV / 16; ++kk)
+#pragma unroll
+        for (int n = 0; n < KW / 8; n += 2) {
+          uint32_t b[4];
+          mma::ldmatrix_x4(b, k_s + swz<DV>((n + lane / 16) * 8 + lane % 8, kk * 2 + (lane / 8) % 2));
+          mma::mma_16816<T>(s[n], qf[kk], b[0], b[1]);
+          mma::mma_16816<T>(s[n + 1], qf[kk], b[2], b[3]);
+        }
+      const int k0 = t_begin + (warp + k * WARPS) * KW;
+      if (k0 + KW > t_end) {
+#pragma unroll
+        for (int n = 0; n < KW / 8; ++n)
+#pragma unroll
+          for (int q = 0; q < 4; ++q)
+            if (k0 + n * 8 + (lane % 4) * 2 + (q & 1) >= t_end) s[n][q] = -INFINITY;
+      }
+      float alpha[2] = {1.f, 1.f};
+      bool moved = false;
+#pragma unroll
+      for (int r = 0; r < (ROWS_HI ? 2 : 1); ++r) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < KW / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(m_run[r], mx * sl2);
+        const float m_use = m_new == -INFINITY ? 0.f : m_new;
+        moved |= m_new != m_run[r];
+        alpha[r] = ex2(m_run[r] - m_use);
+        m_run[r] = m_new;
+        float sum = 0.f;
+#pragma unroll
+        for (int n = 0; n < KW / 8; ++n) {
+          s[n][2 * r] = ex2(fmaf(s[n][2 * r], sl2, -m_use));
+          s[n][2 * r + 1] = ex2(fmaf(s[n][2 * r + 1], sl2, -m_use));
+          sum += s[n][2 * r] + s[n][2 * r + 1];
+        }
+        l_run[r] = l_run[r] * alpha[r] + sum;
+      }
+      if (!ROWS_HI) {
+#pragma unroll
+        for (int n = 0; n < KW / 8; ++n) s[n][2] = s[n][3] = 0.f;
+      }
+      if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+        for (int d = 0; d < DV / 8; ++d) {
+          o[d][0] *= alpha[0];
+          o[d][1] *= alpha[0];
+          if (ROWS_HI) {
+            o[d][2] *= alpha[1];
+            o[d][3] *= alpha[1];
+          }
+        }
+      }
+#pragma unroll
+      for (int t = 0; t < KW / 16; ++t) {
+        uint32_t a[4];
+        a[0] = mma::pack2<T>(s[2 * t][0], s[2 * t][1]);
+        a[1] = mma::pack2<T>(s[2 * t][2], s[2 * t][3]);
+        a[2] = mma::pack2<T>(s[2 * t + 1][0], s[2 * t + 1][1]);
+        a[3] = mma::pack2<T>(s[2 * t + 1][2], s[2 * t + 1][3]);
+#pragma unroll
+        for (int d = 0; d < DV / 8; d += 2) {
+          uint32_t b[4];
+          mma::ldmatrix_x4_trans(b, v_s + swz<DV>(t * 16 + lane % 8 + ((lane / 8) % 2) * 8, d + lane / 16));
+          mma::mma_16816<T>(o[d], a, b[0], b[1]);
+          mma::mma_16816<T>(o[d + 1], a, b[2], b[3]);
+        }
+      }
+    }
+
+    // Merge the warps' states of item j (the next item's copies stay in flight meanwhile).
+#pragma unroll
+    for (int r = 0; r < (ROWS_HI ? 2 : 1); ++r) {
+      float l = l_run[r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int row = lane / 4 + r * 8;
+      if (row < R) {
+        const int seg = row / G;
+        if (lane % 4 == 0) sm_m[warp * R + row] = m_run[r], sm_l[warp * R + row] = l;
+#pragma unroll
+        for (int d = 0; d < DV / 8; ++d) {
+          if (d / (D / 8) != seg) continue;
+          float* dst = sm_o + ((size_t)warp * R + row) * D + (d % (D / 8)) * 8 + (lane % 4) * 2;
+          dst[0] = o[d][2 * r];
+          dst[1] = o[d][2 * r + 1];
+        }
+      }
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < R * D; idx += WARPS * 32) {
+      const int g = idx / D, d = idx % D;
+      float M = -INFINITY;
+#pragma unroll
+      for (int w = 0; w < WARPS; ++w) M = fmaxf(M, sm_m[w * R + g]);
+      const float M_use = M == -INFINITY ? 0.f : M;
+      float L = 0.f, O = 0.f;
+#pragma unroll
+      for (int w = 0; w < WARPS; ++w) {
+        const float wt = exp2f(sm_m[w * R + g] - M_use);
+        L += sm_l[w * R + g] * wt;
+        O += sm_o[((size_t)w * R + g) * D + d] * wt;
+      }
+      store_decode_result<T, D>(p, seq, head0 + g, e[2], e[3], d, O, L, M_use);
+    }
+    __syncthreads();  // the merge buffer is free for the next item
+  }
+  mma::cp_async_wait<0>();
+}
+
+// KV heads a CTA packs (DecodeTcpConfig HP): 2 at D 64 when the query heads of two neighbouring KV
+// heads are one CTA's rows (the whole GQA group is the row tile and 2 x group <= 16), else 1.
+inline int decode_tcp_heads_packed(int head_dim, int num_heads, int num_kv_heads, bool allow) {
+  const int group = num_heads / num_kv_heads;
+  return allow && head_dim == 64 && num_kv_heads % 2 == 0 && group <= 8 &&
+                 decode_tc_group_tile(num_heads, num_kv_heads) == group
+             ? 2
+             : 1;
+}
+
+// Splits per sequence for the persistent kernel (rows = query rows per CTA, HP x group tile): none
+// when there are at least 2 x SMs (sequence, row group) pairs -- each CTA then takes whole
+// sequences' heads one after another and no merge kernel runs; else choose_decode_tc_splits (deep
+// = false) or choose_decode_splits (deep = true).
+inline int choose_decode_tcp_splits(int num_seqs, int num_heads, int rows, int max_len, int num_sms, bool deep = false) {
+  if (num_seqs * (num_heads / rows) >= 2 * num_sms) return 1;
+  return deep ? choose_decode_splits(num_seqs, num_heads, rows, max_len, num_sms)
+              : choose_decode_tc_splits(num_seqs, num_heads, rows, max_len, num_sms);
+}
+
+// max_per_cta: items a CTA takes at most (1: one item a CTA, the non-persistent launch shape).
+template <typename T, int D, int HP, int G, int KW, int STAGES, int WARPS, bool LATE = false>
+inline cudaError_t launch_fused_decode_tcp_g(FusedDecodeParams p, int num_seqs, cudaStream_t stream,
+                                             int max_per_cta = kDecodeTcMaxItems) {
+  using Cfg = DecodeTcpConfig<D, HP, G, KW, STAGES, WARPS>;
+  auto kernel = fused_decode_tcp_kernel<T, D, HP, G, KW, STAGES, WARPS, LATE>;
+  static int ctas_per_sm = 0, sms = 0;  // per instantiation, before its first launch
+  if (ctas_per_sm == 0) {
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
+    int dev = 0, occ = 0, n = 0;
+    if (e == cudaSuccess) e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
+    if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kernel, Cfg::kThreads, Cfg::kSmemBytes);
+    if (e != cudaSuccess) return e;
+    sms = n;
+    ctas_per_sm = occ > 0 ? occ : 1;
+  }
+  const int items = num_seqs * (p.num_heads / Cfg::R) * p.num_splits;
+  const int slots = sms * ctas_per_sm;
+  int per = (items + slots - 1) / slots;
+  per = per < 1 ? 1 : (per > max_per_cta ? max_per_cta : per);
+  if (per > kDecodeTcMaxItems) per = kDecodeTcMaxItems;
+  p.num_items = items;
+  launch_pdl(kernel, dim3((items + per - 1) / per), dim3(Cfg::kThreads), Cfg::kSmemBytes, stream, p);
+  if (p.num_splits > 1) launch_pdl(fused_decode_merge_kernel<T, D>, dim3(num_seqs, p.num_heads), dim3(D), 0, stream, p);
+  return cudaGetLastError();
+}
+
+// Two KV heads a CTA (decode_tcp_heads_packed returned 2: D 64, the group a power of two <= 8).
+// p.num_splits from choose_decode_tcp_splits with rows = 2 x group.
+template <typename T, int D, int KW, int STAGES, int WARPS>
+inline cudaError_t launch_fused_decode_tcp_hp2(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream,
+                                               int max_per_cta = kDecodeTcMaxItems) {
+  if (num_seqs == 0) return cudaSuccess;
+  switch (p.num_heads / p.num_kv_heads) {
+    case 8: return launch_fused_decode_tcp_g<T, D, 2, 8, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
+    case 4: return launch_fused_decode_tcp_g<T, D, 2, 4, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
+    case 2: return launch_fused_decode_tcp_g<T, D, 2, 2, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
+    case 1: return launch_fused_decode_tcp_g<T, D, 2, 1, KW, STAGES, WARPS>(p, num_seqs, stream, max_per_cta);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+// One KV head a CTA (its group tile of query heads); p.num_splits from choose_decode_tcp_splits with
+// rows = decode_tc_group_tile.
+template <typename T, int D, int KW, int STAGES, int WARPS, bool LATE = false>
+inline cudaError_t launch_fused_decode_tcp(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream,
+                                           int max_per_cta = kDecodeTcMaxItems) {
+  if (num_seqs == 0) return cudaSuccess;
+  switch (decode_tc_group_tile(p.num_heads, p.num_kv_heads)) {
+    case 16: return launch_fused_decode_tcp_g<T, D, 1, 16, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    case 8: return launch_fused_decode_tcp_g<T, D, 1, 8, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    case 4: return launch_fused_decode_tcp_g<T, D, 1, 4, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    case 2: return launch_fused_decode_tcp_g<T, D, 1, 2, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+    default: return launch_fused_decode_tcp_g<T, D, 1, 1, KW, STAGES, WARPS, LATE>(p, num_seqs, stream, max_per_cta);
+  }
+}
+
+// The persistent configuration per head dim, as launch_fused_decode_tc_best: 16-key tiles, 4 warps, 3
+// stages at 128 columns a key row (D 128, or D 64 with two heads packed: hp 2), 4 at 64.
+template <typename T, int D>
+inline cudaError_t launch_fused_decode_tcp_best(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream, int hp) {
+  if constexpr (D == 64) {
+    if (hp == 2) return launch_fused_decode_tcp_hp2<T, D, 16, 3, 4>(p, num_seqs, stream);
+    return launch_fused_decode_tcp<T, D, 16, 4, 4>(p, num_seqs, stream);
+  } else {
+    return hp == 1 ? launch_fused_decode_tcp<T, D, 16, 3, 4>(p, num_seqs, stream) : cudaErrorInvalidValue;
+  }
+}
+
 }  // namespace attnbench

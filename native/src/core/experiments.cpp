@@ -58,6 +58,8 @@ ExperimentSwitches read_experiment_switches() {
   s.decode_heads_inner = int_env("ATTNBENCH_DECODE_HEADS_INNER", 1) != 0;
   s.decode_reads_qkv_rows = int_env("ATTNBENCH_DECODE_SPLIT_APPEND", 0) == 0;
   s.decode_tc = int_env("ATTNBENCH_DECODE_TC", 1) != 0;
+  s.decode_tcp = int_env("ATTNBENCH_DECODE_TCP", 0);
+  if (s.decode_tcp < 0 || s.decode_tcp > 2) throw std::runtime_error("ATTNBENCH_DECODE_TCP must be 0, 1 or 2");
   s.prefill_sm90 = int_env("ATTNBENCH_PREFILL_SM90", 2);
   if (s.prefill_sm90 < 0 || s.prefill_sm90 > 2)
     throw std::runtime_error("ATTNBENCH_PREFILL_SM90 must be 0, 1 or 2");

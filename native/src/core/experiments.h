@@ -29,6 +29,9 @@ struct ExperimentSwitches {
   bool decode_heads_inner = true;    // ATTNBENCH_DECODE_HEADS_INNER=0: launch order sequences-inner
   bool decode_reads_qkv_rows = true; // ATTNBENCH_DECODE_SPLIT_APPEND=1: the split kernel appends decode K/V
   bool decode_tc = true;             // ATTNBENCH_DECODE_TC=0: the CUDA-core decode kernel instead of the tensor-core one
+  int decode_tcp = 0;                // ATTNBENCH_DECODE_TCP: 0 the tensor-core decode kernel one item a CTA (lab v10);
+                                     // 1 the persistent one (lab v13); 2 persistent with two KV heads a CTA at head
+                                     // dim 64 (lab v14)
   // Fused prefill.
   int prefill_sm90 = 2;              // ATTNBENCH_PREFILL_SM90: 2 (default) the Hopper (wgmma, TMA) kernel where the lab
                                      // measured it faster than FA2 (sm_90a build, pages TMA takes; head dim 128, and
