@@ -59,7 +59,7 @@ else()
   target_sources(attnbench_core PRIVATE ${_fi90_src})
   set_source_files_properties(${_fi90_src} PROPERTIES
     INCLUDE_DIRECTORIES "${FLASHINFER_INCLUDE_DIR};${CUTLASS_INCLUDE_DIR}"
-    COMPILE_OPTIONS "--expt-relaxed-constexpr")
+    COMPILE_OPTIONS "--expt-relaxed-constexpr;--diag-suppress=1444")  # 1444: CuTe's deprecated copy_if, used by FlashInfer
   message(STATUS "attnbench: flashinfer_sm90 prefill ON (CUTLASS ${CUTLASS_INCLUDE_DIR})")
 endif()
 
