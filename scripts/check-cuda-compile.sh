@@ -17,7 +17,7 @@ mapfile -t files < <(find native -name '*.cu' -not -path 'native/build*' | sort)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # Optional libraries whose headers may be absent here: their missing-header errors mean "skip".
-optional_re='(cublas[A-Za-z_]*\.h|cudnn[A-Za-z_]*\.h|torch/|ATen/|c10/|flashinfer/)'
+optional_re='(cublas[A-Za-z_]*\.h|cudnn[A-Za-z_]*\.h|torch/|ATen/|c10/|flashinfer/|cute/|cutlass/)'
 
 compile_one() {
   local f=$1 tmp=$2

@@ -140,13 +140,13 @@ void write_json(const Options& opt, const std::vector<Result>& rows) {
 }
 
 void print_table(const std::vector<Result>& rows) {
-  printf("\n%-7s %-28s %-11s %9s %8s %8s %9s %s\n", "phase", "shape", "backend", "ms", "TFLOPS", "GB/s", "rel_err", "check");
+  printf("\n%-7s %-28s %-15s %9s %8s %8s %9s %s\n", "phase", "shape", "backend", "ms", "TFLOPS", "GB/s", "rel_err", "check");
   for (const Result& r : rows) {
     if (r.status != "ok") {
-      printf("%-7s %-28s %-11s %s\n", r.phase.c_str(), r.shape.c_str(), r.backend.c_str(), r.status.c_str());
+      printf("%-7s %-28s %-15s %s\n", r.phase.c_str(), r.shape.c_str(), r.backend.c_str(), r.status.c_str());
       continue;
     }
-    printf("%-7s %-28s %-11s %9.4f %8.1f %8.0f %9.2e %s\n", r.phase.c_str(), r.shape.c_str(), r.backend.c_str(), r.ms,
+    printf("%-7s %-28s %-15s %9.4f %8.1f %8.0f %9.2e %s\n", r.phase.c_str(), r.shape.c_str(), r.backend.c_str(), r.ms,
            r.tflops, r.gbps, r.rel_err, r.ok ? "ok" : "FAIL");
   }
 }
@@ -214,10 +214,10 @@ int main(int argc, char** argv) {
       r.status = st;
       if (st == "ok") {
         all_ok &= r.ok;
-        printf("%-7s %-28s %-11s %9.4f ms %8.1f TFLOPS %7.0f GB/s rel_err %.2e %s\n", r.phase.c_str(), r.shape.c_str(),
+        printf("%-7s %-28s %-15s %9.4f ms %8.1f TFLOPS %7.0f GB/s rel_err %.2e %s\n", r.phase.c_str(), r.shape.c_str(),
                r.backend.c_str(), r.ms, r.tflops, r.gbps, r.rel_err, r.ok ? "ok" : "FAIL");
       } else {
-        printf("%-7s %-28s %-11s %s\n", r.phase.c_str(), r.shape.c_str(), r.backend.c_str(), st.c_str());
+        printf("%-7s %-28s %-15s %s\n", r.phase.c_str(), r.shape.c_str(), r.backend.c_str(), st.c_str());
       }
       fflush(stdout);
       rows.push_back(r);

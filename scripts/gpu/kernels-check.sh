@@ -3,6 +3,8 @@
 # build the kernel lab and attnbench-kernels, check correctness, benchmark every backend, measure the
 # PyTorch anchors in the same run, print a short table last. Logs and JSON go to $OUT.
 #   OUT=/tmp/x FLASHINFER_INCLUDE_DIR=<flashinfer>/include bash scripts/gpu/kernels-check.sh [--quick]
+# With CUTLASS_INCLUDE_DIR=<cutlass>/include (opt-in: its two CuTe files add minutes to the build) the
+# bench also gets `flashinfer_sm90`, FlashInfer's Hopper prefill (docs/kernels.md).
 # Budget: about 5 minutes (builds in parallel; each stage has its own timeout).
 set -u
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -10,6 +12,7 @@ OUT="${OUT:-/tmp/attnbench-gpu-out}"; mkdir -p "$OUT"
 PY="${PY:-python3}"
 QUICK="${1:-}"
 FI="${FLASHINFER_INCLUDE_DIR:-$ROOT/.carry/flashinfer/include}"
+CUTLASS="${CUTLASS_INCLUDE_DIR:-}"
 BUILD="${BUILD:-$ROOT/native/build-kernels}"
 NV="nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a"
 J=$(nproc)
@@ -33,7 +36,9 @@ cmake_build() {  # $1 = extra configure args
     > "$OUT/configure.log" 2>&1 && cmake --build "$BUILD/cmake" --target attnbench-kernels -j"$J" > "$OUT/build.log" 2>&1
 }
 FI_ARG=""; [ -f "$FI/flashinfer/attention/decode.cuh" ] && FI_ARG="-DFLASHINFER_INCLUDE_DIR=$FI"
-if timeout 240 bash -c "$(declare -f cmake_build); ROOT='$ROOT' BUILD='$BUILD' OUT='$OUT' J=$J cmake_build '$FI_ARG'"; then
+[ -n "$FI_ARG" ] && [ -n "$CUTLASS" ] && [ -f "$CUTLASS/cute/tensor.hpp" ] && FI_ARG="$FI_ARG -DCUTLASS_INCLUDE_DIR=$CUTLASS"
+BUILD_T=240; [[ "$FI_ARG" == *CUTLASS_INCLUDE_DIR* ]] && BUILD_T=480
+if timeout $BUILD_T bash -c "$(declare -f cmake_build); ROOT='$ROOT' BUILD='$BUILD' OUT='$OUT' J=$J cmake_build '$FI_ARG'"; then
   BENCH="$BUILD/cmake/attnbench-kernels"
 else
   echo "[kernels-check] cmake build failed ($(el)); tail:"; tail -15 "$OUT/configure.log" "$OUT/build.log" 2>/dev/null | grep -iE "error|fatal" | head -15
@@ -47,8 +52,9 @@ else
     S="$BUILD/standalone"; mkdir -p "$S"; cd "$ROOT/native"
     srcs="bench/kernels_bench.cu src/attn/fused_prefill_cuda.cu src/attn/fused_decode_cuda.cu src/attn/naive_cuda.cu"
     [ -n "$FI_ARG" ] && srcs="$srcs src/attn/flashinfer_attn.cu src/attn/flashinfer_paged_prefill.cu"
+    [[ "$FI_ARG" == *CUTLASS_INCLUDE_DIR* ]] && srcs="$srcs src/attn/flashinfer_sm90_prefill.cu src/attn/flashinfer_sm90_paged.cu"
     pids=""; objs=""
-    for f in $srcs; do o="$S/$(basename $f).o"; objs="$objs $o"; $NV -Isrc -I. -I"$FI" -c $f -o $o >> "$OUT/standalone.log" 2>&1 & pids="$pids $!"; done
+    for f in $srcs; do o="$S/$(basename $f).o"; objs="$objs $o"; $NV --expt-relaxed-constexpr -Isrc -I. -I"$FI" ${CUTLASS:+-I"$CUTLASS"} -c $f -o $o >> "$OUT/standalone.log" 2>&1 & pids="$pids $!"; done
     g++ -O2 -std=c++17 -Isrc -I/usr/local/cuda/include -c src/attn/registry.cpp -o "$S/registry.o" >> "$OUT/standalone.log" 2>&1
     g++ -O2 -std=c++17 -Isrc -c src/core/experiments.cpp -o "$S/experiments.o" >> "$OUT/standalone.log" 2>&1
     g++ -O2 -std=c++17 -c bench/standalone_stub.cpp -o "$S/stub.o"

@@ -7,7 +7,7 @@ const f = (x: number | null, digits: number, width: number) => (x === null ? "-"
 export function formatKernelsTable(report: KernelsReport): string {
   const lines = [
     `device: ${report.device}${report.torch ? `   anchors: torch ${report.torch}` : ""}`,
-    `${"phase".padEnd(7)} ${"shape".padEnd(28)} ${"backend".padEnd(12)} ${"ms".padStart(9)} ${"TFLOPS".padStart(7)} ${"GB/s".padStart(6)} ${"xFA2".padStart(6)} ${"xcuDNN".padStart(6)}  check`,
+    `${"phase".padEnd(7)} ${"shape".padEnd(28)} ${"backend".padEnd(15)} ${"ms".padStart(9)} ${"TFLOPS".padStart(7)} ${"GB/s".padStart(6)} ${"xFA2".padStart(6)} ${"xcuDNN".padStart(6)}  check`,
   ];
   const order = shapeOrder(report.rows);
   const rows = [...report.rows].sort(
@@ -20,7 +20,7 @@ export function formatKernelsTable(report: KernelsReport): string {
 }
 
 function formatRow(r: KernelRow): string {
-  const head = `${r.phase.padEnd(7)} ${r.shape.padEnd(28)} ${r.backend.padEnd(12)}`;
+  const head = `${r.phase.padEnd(7)} ${r.shape.padEnd(28)} ${r.backend.padEnd(15)}`;
   if (r.status !== "ok") return `${head} ${r.status}`;
   const check = r.source === "anchor" ? "(anchor)" : r.check ?? "";
   return `${head} ${f(r.ms, 4, 9)} ${f(r.tflops, 1, 7)} ${f(r.gbps, 0, 6)} ${f(r.vs_fa2, 2, 6)} ${f(r.vs_cudnn, 2, 6)}  ${check}`;

@@ -33,8 +33,8 @@ std::map<std::pair<Key, int>, std::string>& not_built() {
 }
 
 // Every name the project knows, per device, in the order `ready` lists them.
-const char* const kCpuNames[] = {"naive", "fused", "flashattn", "cudnn", "flashinfer"};
-const char* const kCudaNames[] = {"naive", "fused", "flashattn", "cudnn", "flashinfer"};
+const char* const kCpuNames[] = {"naive", "fused", "flashattn", "cudnn", "flashinfer", "flashinfer_sm90"};
+const char* const kCudaNames[] = {"naive", "fused", "flashattn", "cudnn", "flashinfer", "flashinfer_sm90"};
 bool cpu_capable(const std::string& name) { return name == "naive" || name == "fused"; }
 
 std::map<Key, Entry>& table_for(AttnPhase phase) { return phase == AttnPhase::Prefill ? prefill_table() : decode_table(); }
@@ -54,6 +54,9 @@ std::string build_reason(const std::string& name) {
 #endif
 #ifdef ATTNBENCH_NOT_BUILT_FLASHINFER
   if (name == "flashinfer") return ATTNBENCH_NOT_BUILT_FLASHINFER;
+#endif
+#ifdef ATTNBENCH_NOT_BUILT_FLASHINFER_SM90
+  if (name == "flashinfer_sm90") return ATTNBENCH_NOT_BUILT_FLASHINFER_SM90;
 #endif
   (void)name;
   return "";
