@@ -19,7 +19,9 @@
 
 #include "core/cuda_check.h"
 #include "core/device_buffer.h"
+#include "core/pdl.cuh"
 #include "kernels/gelu.cuh"
+#include "kernels/gemm_decode_sm90.cuh"
 #include "kernels/skinny_gemm.cuh"
 #include "kernels/skinny_gemm_tc.cuh"
 
@@ -39,6 +41,16 @@ namespace {
 // So the crossover lies between 5 and 15 MB: 8 MiB. (Llama-3.1-8B decode step, 16 x 8192 context:
 // 12.06 -> 8.79 ms; 2 sequences x 900: 6.72 -> 4.78 ms.)
 constexpr size_t kSkinnyMaxWeightBytes = (size_t)8 << 20;
+
+// The Hopper decode GEMM (kernels/gemm_decode_sm90.cu: wgmma weight stream, TMA, split-K over a
+// cluster) replaces cuBLASLt for rows in [kDecodeGemmMinRows, 256] on weights of at least
+// kDecodeGemmMinWeightBytes, on sm_90 with an sm_90a build. RULE_PLACEHOLDER
+constexpr int kDecodeGemmMinRows = 17;
+constexpr size_t kDecodeGemmMinWeightBytes = (size_t)16 << 20;
+
+bool use_decode_gemm(int M, size_t weight_bytes) {
+  return M >= kDecodeGemmMinRows && M <= kDecodeGemmMaxRows && weight_bytes >= kDecodeGemmMinWeightBytes;
+}
 
 cudaDataType_t cuda_type(DType t) {
   return t == DType::F16 ? CUDA_R_16F : t == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
@@ -73,6 +85,7 @@ struct Gemm::Impl {
   // same run: 4x900 0.487 -> 0.436 ms, 8x900 0.566 -> 0.515, 16x900 0.644 -> 0.613. So 16.
   int tc_max_m = 16;
   size_t max_weight_bytes = kSkinnyMaxWeightBytes;
+  bool decode_gemm = true;  // ATTNBENCH_DECODE_GEMM=0: never the Hopper decode GEMM
   int algo_rank = 0;  // ATTNBENCH_GEMM_ALGO: which of cuBLASLt's heuristic results to use (0 = its first)
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms per shape, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
@@ -140,6 +153,7 @@ Gemm::Gemm(const ExperimentSwitches& exp, size_t workspace_bytes) : impl_(new Im
   if (exp.skinny_tc_max_m >= 0) impl_->tc_max_m = exp.skinny_tc_max_m;
   if (exp.skinny_max_weight_mb >= 0) impl_->max_weight_bytes = (size_t)exp.skinny_max_weight_mb << 20;
   impl_->algo_rank = std::max(0, std::min(15, exp.gemm_algo));
+  impl_->decode_gemm = exp.decode_gemm;
 }
 
 bool Gemm::skinny(int M, size_t weight_bytes) const {
@@ -173,6 +187,9 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
     if (skinny_tc(M, weight_bytes) && skinny_gemm_tc_supported(y, x, w, M, K, in))
       return skinny_gemm_tc_forward(y, ldy, x, w, sk_bias, M, N, K, in, out, gelu, stream);
   }
+  if (impl_->decode_gemm && ep == GemmEpilogue::None && use_decode_gemm(M, weight_bytes) &&
+      gemm_decode_sm90_supported(y, ldy, x, w, M, N, K, in, out) && gemm_decode_sm90_available())
+    return gemm_decode_sm90_forward(y, ldy, x, w, M, N, K, in, out, pdl_enabled(), stream);
   GemmEpilogue lt_ep = ep;
   if (ep == GemmEpilogue::BiasGelu && !impl_->lt_gelu) lt_ep = GemmEpilogue::Bias;
   Plan* p = nullptr;

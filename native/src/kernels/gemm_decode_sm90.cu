@@ -1,0 +1,125 @@
+// Host side of the Hopper decode GEMM (kernel: kernels/gemm_decode_sm90.cuh): the sm_90a probe, the
+// configuration per shape, cached tensor maps, and the launch. Called from cuda/gemm.cu, which
+// decides when (docs/perf-notes.md, session 6).
+#include "kernels/gemm_decode_sm90.cuh"
+
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "core/cuda_check.h"
+
+namespace attnbench {
+
+namespace {
+
+__global__ void gemm_decode_probe_kernel(int* out) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  *out = 1;
+#else
+  *out = 0;
+#endif
+}
+
+struct DeviceInfo {
+  bool ok = false;
+  int sms = 132;
+};
+
+DeviceInfo probe() {
+  DeviceInfo d;
+  int dev = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return d;
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
+  if (major != 9 || minor != 0) return d;
+  int* p = nullptr;
+  int h = 0;
+  CUDA_CHECK(cudaMalloc(&p, sizeof(int)));
+  gemm_decode_probe_kernel<<<1, 1>>>(p);
+  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(cudaMemcpy(&h, p, sizeof(int), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaFree(p));
+  d.ok = h == 1;
+  return d;
+}
+
+const DeviceInfo& device_info() {
+  static const DeviceInfo d = probe();  // once per process (one device)
+  return d;
+}
+
+// Tensor maps by (base, rows, cols, box rows, bf16). A map holds only the address, the shape and
+// the strides, so a key always names the right map, also for a buffer freed and reallocated.
+const CUtensorMap& cached_map(const void* base, long long rows, long long cols, int box_rows, bool bf16) {
+  static std::mutex mu;
+  static std::map<std::tuple<const void*, long long, long long, int, bool>, CUtensorMap> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  const auto key = std::make_tuple(base, rows, cols, box_rows, bf16);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() > 4096) cache.clear();  // tests and tools that allocate many buffers
+  CUtensorMap m;
+  CUDA_CHECK(encode_gemm_decode_map(&m, base, bf16, rows, cols, box_rows));
+  return cache.emplace(key, m).first->second;
+}
+
+// The configuration: kernel OPT bits (weights loaded before the PDL wait; launched with PDL only
+// when the caller asks), consumer warpgroups (BM = 64 CW) and K splits per tile.
+constexpr int kOpt = kDecodeGemmPdl;
+
+int rows_nt(int M) { return M <= 16 ? 16 : M <= 32 ? 32 : M <= 64 ? 64 : M <= 128 ? 128 : 256; }
+
+// Splits of K per tile: as many as keep every tile's cluster on an SM at once (tiles x S <= SMs),
+// at most 4 (a cluster of 4 CTAs) and at least one k-block each.
+int splits_for(int N, int K, int bm) {
+  const int tiles = (N + bm - 1) / bm;
+  int s = device_info().sms / tiles;
+  s = s < 1 ? 1 : s > 4 ? 4 : s;
+  const int nkb = (K + 63) / 64;
+  return s < nkb ? s : nkb;
+}
+
+template <typename T, typename TO, int NT, int CW>
+void launch(void* y, int ldy, const void* x, const void* w, int M, int N, int K, bool pdl, cudaStream_t stream) {
+  constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+  const CUtensorMap& wm = cached_map(w, N, K, 64 * CW, bf16);
+  const CUtensorMap& xm = cached_map(x, M, K, NT, bf16);
+  CUDA_CHECK((launch_gemm_decode_sm90<T, TO, NT, CW, kOpt>(wm, xm, static_cast<TO*>(y), ldy, M, N, K,
+                                                           splits_for(N, K, 64 * CW), stream, pdl)));
+}
+
+template <typename T, typename TO>
+void forward_t(void* y, int ldy, const void* x, const void* w, int M, int N, int K, bool pdl, cudaStream_t stream) {
+  switch (rows_nt(M)) {
+    case 16: return launch<T, TO, 16, 2>(y, ldy, x, w, M, N, K, pdl, stream);
+    case 32: return launch<T, TO, 32, 2>(y, ldy, x, w, M, N, K, pdl, stream);
+    case 64: return launch<T, TO, 64, 2>(y, ldy, x, w, M, N, K, pdl, stream);
+    case 128: return launch<T, TO, 128, 2>(y, ldy, x, w, M, N, K, pdl, stream);
+    default: return launch<T, TO, 256, 2>(y, ldy, x, w, M, N, K, pdl, stream);
+  }
+}
+
+}  // namespace
+
+bool gemm_decode_sm90_available() { return device_info().ok; }
+
+bool gemm_decode_sm90_supported(const void* y, int ldy, const void* x, const void* w, int M, int N, int K, DType in,
+                                DType out) {
+  auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
+  return M >= 1 && M <= kDecodeGemmMaxRows && N >= 1 && K >= 8 && K % 8 == 0 && N % 4 == 0 && ldy >= N &&
+         ldy % 4 == 0 && in != DType::F32 && (out == in || out == DType::F32) && aligned(x) && aligned(w) &&
+         aligned(y);
+}
+
+void gemm_decode_sm90_forward(void* y, int ldy, const void* x, const void* w, int M, int N, int K, DType in, DType out,
+                              bool pdl, cudaStream_t stream) {
+  if (in == DType::BF16)
+    return out == DType::F32 ? forward_t<__nv_bfloat16, float>(y, ldy, x, w, M, N, K, pdl, stream)
+                             : forward_t<__nv_bfloat16, __nv_bfloat16>(y, ldy, x, w, M, N, K, pdl, stream);
+  return out == DType::F32 ? forward_t<__half, float>(y, ldy, x, w, M, N, K, pdl, stream)
+                           : forward_t<__half, __half>(y, ldy, x, w, M, N, K, pdl, stream);
+}
+
+}  // namespace attnbench
