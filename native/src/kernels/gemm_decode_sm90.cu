@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <type_traits>
 
 #include "core/cuda_check.h"
 
@@ -65,39 +66,50 @@ const CUtensorMap& cached_map(const void* base, long long rows, long long cols, 
   return cache.emplace(key, m).first->second;
 }
 
-// The configuration: kernel OPT bits (weights loaded before the PDL wait; launched with PDL only
-// when the caller asks), consumer warpgroups (BM = 64 CW) and K splits per tile.
-constexpr int kOpt = kDecodeGemmPdl;
+// The configuration, from the lab's H200 runs (docs/perf-notes.md, session 6, run 2; us per GEMM,
+// bf16, M = 16 / 128, cuBLASLt in brackets):
+//   - N / 64 tiles fit on the SMs (N <= 8448 on 132 SMs): BM = 64 (one consumer warpgroup). When
+//     two K splits per tile still fit, as clusters of 2 (o 4096 x 4096: 11.24 / 14.00 (13.88 /
+//     15.16); down 4096 x 14336: 30.45 / 34.42 (33.39 / 38.38), lab v9); otherwise one tile per
+//     CTA with the accumulators stored directly (qkv 6144 x 4096: 15.83 / 17.63 (17.05 / 18.15),
+//     lab v11).
+//   - more tiles (gate_up 28672, LM head 128256): BM = 128, one tile per CTA, no split (gate_up
+//     62.3 / 64.7 (59.1 / 69.0), lab v8).
+// Always kDecodeGemmPdl (a no-op unless launched with PDL) and L2 evict-first on the weights.
+constexpr int kOpt = kDecodeGemmPdl | kDecodeGemmEvictFirst;
 
 int rows_nt(int M) { return M <= 16 ? 16 : M <= 32 ? 32 : M <= 64 ? 64 : M <= 128 ? 128 : 256; }
 
-// Splits of K per tile: as many as keep every tile's cluster on an SM at once (tiles x S <= SMs),
-// at most 4 (a cluster of 4 CTAs) and at least one k-block each.
-int splits_for(int N, int K, int bm) {
-  const int tiles = (N + bm - 1) / bm;
-  int s = device_info().sms / tiles;
-  s = s < 1 ? 1 : s > 4 ? 4 : s;
-  const int nkb = (K + 63) / 64;
-  return s < nkb ? s : nkb;
-}
-
-template <typename T, typename TO, int NT, int CW>
-void launch(void* y, int ldy, const void* x, const void* w, int M, int N, int K, bool pdl, cudaStream_t stream) {
+template <typename T, typename TO, int NT, int CW, int OPT>
+void launch(void* y, int ldy, const void* x, const void* w, int M, int N, int K, int splits, bool pdl,
+            cudaStream_t stream) {
   constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
   const CUtensorMap& wm = cached_map(w, N, K, 64 * CW, bf16);
   const CUtensorMap& xm = cached_map(x, M, K, NT, bf16);
-  CUDA_CHECK((launch_gemm_decode_sm90<T, TO, NT, CW, kOpt>(wm, xm, static_cast<TO*>(y), ldy, M, N, K,
-                                                           splits_for(N, K, 64 * CW), stream, pdl)));
+  CUDA_CHECK((launch_gemm_decode_sm90<T, TO, NT, CW, OPT>(wm, xm, static_cast<TO*>(y), ldy, M, N, K, splits, stream,
+                                                          pdl, device_info().sms)));
+}
+
+template <typename T, typename TO, int NT>
+void forward_nt(void* y, int ldy, const void* x, const void* w, int M, int N, int K, bool pdl, cudaStream_t stream) {
+  const int sms = device_info().sms;
+  const int tiles64 = (N + 63) / 64;
+  if (tiles64 > sms) return launch<T, TO, NT, 2, kOpt>(y, ldy, x, w, M, N, K, 1, pdl, stream);
+  // Clusters of 2 (one CTA per SM) fit sms / 2 at once (66 on the H200, cudaOccupancyMaxActiveClusters
+  // in the lab; clusters of 4 fit only 30, so 32 tiles x 4 ran in two waves: run 1).
+  const int nkb = (K + 63) / 64;
+  if (2 * tiles64 <= sms && nkb >= 2) return launch<T, TO, NT, 1, kOpt>(y, ldy, x, w, M, N, K, 2, pdl, stream);
+  return launch<T, TO, NT, 1, kOpt | kDecodeGemmPersistent>(y, ldy, x, w, M, N, K, 1, pdl, stream);
 }
 
 template <typename T, typename TO>
 void forward_t(void* y, int ldy, const void* x, const void* w, int M, int N, int K, bool pdl, cudaStream_t stream) {
   switch (rows_nt(M)) {
-    case 16: return launch<T, TO, 16, 2>(y, ldy, x, w, M, N, K, pdl, stream);
-    case 32: return launch<T, TO, 32, 2>(y, ldy, x, w, M, N, K, pdl, stream);
-    case 64: return launch<T, TO, 64, 2>(y, ldy, x, w, M, N, K, pdl, stream);
-    case 128: return launch<T, TO, 128, 2>(y, ldy, x, w, M, N, K, pdl, stream);
-    default: return launch<T, TO, 256, 2>(y, ldy, x, w, M, N, K, pdl, stream);
+    case 16: return forward_nt<T, TO, 16>(y, ldy, x, w, M, N, K, pdl, stream);
+    case 32: return forward_nt<T, TO, 32>(y, ldy, x, w, M, N, K, pdl, stream);
+    case 64: return forward_nt<T, TO, 64>(y, ldy, x, w, M, N, K, pdl, stream);
+    case 128: return forward_nt<T, TO, 128>(y, ldy, x, w, M, N, K, pdl, stream);
+    default: return forward_nt<T, TO, 256>(y, ldy, x, w, M, N, K, pdl, stream);
   }
 }
 
