@@ -95,7 +95,8 @@ struct Gemm::Impl {
   // same run: 4x900 0.487 -> 0.436 ms, 8x900 0.566 -> 0.515, 16x900 0.644 -> 0.613. So 16.
   int tc_max_m = 16;
   size_t max_weight_bytes = kSkinnyMaxWeightBytes;
-  bool decode_gemm = true;  // ATTNBENCH_DECODE_GEMM=0: never the Hopper decode GEMM
+  bool decode_ok = false;  // device and build can run the Hopper decode GEMM
+  int decode_mode = 1;      // 0 never, 1 use_decode_gemm's rule, 2 whenever supported (set_decode_gemm)
   int algo_rank = 0;  // ATTNBENCH_GEMM_ALGO: which of cuBLASLt's heuristic results to use (0 = its first)
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms per shape, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
@@ -165,7 +166,8 @@ Gemm::Gemm(const ExperimentSwitches& exp, size_t workspace_bytes) : impl_(new Im
   impl_->algo_rank = std::max(0, std::min(15, exp.gemm_algo));
   // Probed here, not at the first GEMM, which may be inside a graph capture (the probe launches a
   // kernel and copies its result).
-  impl_->decode_gemm = exp.decode_gemm && gemm_decode_sm90_available();
+  impl_->decode_ok = gemm_decode_sm90_available();
+  impl_->decode_mode = exp.decode_gemm ? 1 : 0;
 }
 
 bool Gemm::skinny(int M, size_t weight_bytes) const {
@@ -175,6 +177,11 @@ bool Gemm::skinny_tc(int M, size_t weight_bytes) const {
   return !skinny(M, weight_bytes) && M <= impl_->tc_max_m && M <= kSkinnyTcMaxRows &&
          weight_bytes <= impl_->max_weight_bytes;
 }
+bool Gemm::decode_gemm(int M, int N, int K, size_t weight_bytes) const {
+  if (!impl_->decode_ok || impl_->decode_mode == 0) return false;
+  return impl_->decode_mode == 2 || use_decode_gemm(M, N, K, weight_bytes);
+}
+void Gemm::set_decode_gemm(int mode) { impl_->decode_mode = mode; }
 void Gemm::set_skinny_max_m(int m) { impl_->skinny_max_m = m; }
 void Gemm::set_skinny_tc_max_m(int m) { impl_->tc_max_m = m; }
 void Gemm::set_skinny_max_weight_bytes(size_t bytes) { impl_->max_weight_bytes = bytes; }
@@ -199,7 +206,7 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
     if (skinny_tc(M, weight_bytes) && skinny_gemm_tc_supported(y, x, w, M, K, in))
       return skinny_gemm_tc_forward(y, ldy, x, w, sk_bias, M, N, K, in, out, gelu, stream);
   }
-  if (impl_->decode_gemm && ep == GemmEpilogue::None && use_decode_gemm(M, N, K, weight_bytes) &&
+  if (ep == GemmEpilogue::None && decode_gemm(M, N, K, weight_bytes) &&
       gemm_decode_sm90_supported(y, ldy, x, w, M, N, K, in, out))
     return gemm_decode_sm90_forward(y, ldy, x, w, M, N, K, in, out, pdl_enabled(), stream);
   GemmEpilogue lt_ep = ep;

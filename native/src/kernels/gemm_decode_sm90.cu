@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 
@@ -87,7 +88,7 @@ void launch(void* y, int ldy, const void* x, const void* w, int M, int N, int K,
   const CUtensorMap& wm = cached_map(w, N, K, 64 * CW, bf16);
   const CUtensorMap& xm = cached_map(x, M, K, NT, bf16);
   CUDA_CHECK((launch_gemm_decode_sm90<T, TO, NT, CW, OPT>(wm, xm, static_cast<TO*>(y), ldy, M, N, K, splits, stream,
-                                                          pdl, device_info().sms)));
+                                                          pdl, device_info().sms, false)));
 }
 
 template <typename T, typename TO, int NT>
@@ -113,9 +114,42 @@ void forward_t(void* y, int ldy, const void* x, const void* w, int M, int N, int
   }
 }
 
+// Raises the shared-memory limit of every kernel forward_t can launch, once, at the first
+// availability query (Gemm's constructor): the first launch of a kernel may then happen inside a
+// graph capture with nothing left to set up but host-side tensor maps.
+template <typename T, typename TO, int NT>
+void prepare_nt() {
+  auto one = [](auto kernel, size_t smem) {
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  };
+  one(gemm_decode_sm90_kernel<T, TO, NT, 2, kOpt>, DecodeGemmCfg<NT, 2>::kSmemBytes);
+  one(gemm_decode_sm90_kernel<T, TO, NT, 1, kOpt>, DecodeGemmCfg<NT, 1>::kSmemBytes);
+  one(gemm_decode_sm90_kernel<T, TO, NT, 1, kOpt | kDecodeGemmPersistent>, DecodeGemmCfg<NT, 1>::kSmemBytes);
+}
+template <typename T, typename TO>
+void prepare_t() {
+  prepare_nt<T, TO, 16>();
+  prepare_nt<T, TO, 32>();
+  prepare_nt<T, TO, 64>();
+  prepare_nt<T, TO, 128>();
+  prepare_nt<T, TO, 256>();
+}
+
+bool prepare() {
+  if (!device_info().ok) return false;
+  prepare_t<__half, __half>();
+  prepare_t<__half, float>();
+  prepare_t<__nv_bfloat16, __nv_bfloat16>();
+  prepare_t<__nv_bfloat16, float>();
+  return true;
+}
+
 }  // namespace
 
-bool gemm_decode_sm90_available() { return device_info().ok; }
+bool gemm_decode_sm90_available() {
+  static const bool ok = prepare();  // once per process (one device)
+  return ok;
+}
 
 bool gemm_decode_sm90_supported(const void* y, int ldy, const void* x, const void* w, int M, int N, int K, DType in,
                                 DType out) {
@@ -127,6 +161,8 @@ bool gemm_decode_sm90_supported(const void* y, int ldy, const void* x, const voi
 
 void gemm_decode_sm90_forward(void* y, int ldy, const void* x, const void* w, int M, int N, int K, DType in, DType out,
                               bool pdl, cudaStream_t stream) {
+  if (!gemm_decode_sm90_available())  // also what raises the kernels' shared-memory limit
+    throw std::runtime_error("gemm_decode_sm90_forward: needs an sm_90 device and an sm_90a build");
   if (in == DType::BF16)
     return out == DType::F32 ? forward_t<__nv_bfloat16, float>(y, ldy, x, w, M, N, K, pdl, stream)
                              : forward_t<__nv_bfloat16, __nv_bfloat16>(y, ldy, x, w, M, N, K, pdl, stream);

@@ -311,15 +311,17 @@ inline cudaError_t encode_gemm_decode_map(CUtensorMap* map, const void* base, bo
 // Host work only (no allocation, no sync): safe inside graph capture.
 // pdl: launch with programmatic stream serialization (only meaningful for OPT & kDecodeGemmPdl
 // kernels, whose griddepcontrol.wait is a no-op in a launch without it). max_ctas: the persistent
-// grid (the SM count).
+// grid (the SM count). set_smem_attr false: the caller raised the kernel's shared-memory limit
+// already (kernels/gemm_decode_sm90.cu does it for all its kernels up front).
 template <typename T, typename TO, int NT, int CW, int OPT = 0, int R = 1>
 inline cudaError_t launch_gemm_decode_sm90(const CUtensorMap& wmap, const CUtensorMap& xmap, TO* y, int ldy, int M,
                                            int N, int K, int splits, cudaStream_t stream,
-                                           bool pdl = (OPT & kDecodeGemmPdl) != 0, int max_ctas = 132) {
+                                           bool pdl = (OPT & kDecodeGemmPdl) != 0, int max_ctas = 132,
+                                           bool set_smem_attr = true) {
   using Cfg = DecodeGemmCfg<NT, CW, R>;
   auto kernel = gemm_decode_sm90_kernel<T, TO, NT, CW, OPT, R>;
   static bool attr_set = false;  // per instantiation, before its first launch
-  if (!attr_set) {
+  if (set_smem_attr && !attr_set) {
     const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
     if (e != cudaSuccess) return e;
     attr_set = true;
