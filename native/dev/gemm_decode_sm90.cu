@@ -8,6 +8,8 @@
 //                                    inputs, poisoned outputs, M in {1, 17, 64, 100, 128, 256}, every
 //                                    shape, fp16 and bf16 (16-bit out), plus fp32 out at two M, plus
 //                                    a bitwise repeat (determinism)
+//   ./gemm_decode_sm90 prof V SHAPE M [N]  version V on one shape (qkv, o, gate_up, down, lm_head)
+//                                    and row count, bf16, 1 + N launches (for ncu: profile the last)
 //   ./gemm_decode_sm90 sweep V...    us and GB/s of weight bytes for cuBLASLt and each version at
 //                                    M in {16, 32, 64, 128} on the five shapes (bf16), weights
 //                                    rotated over copies that together exceed the L2 3x
@@ -31,10 +33,15 @@
 //   13 CW = 2 with two m64 blocks per warpgroup (BM 256: half the activation traffic per weight
 //      byte), S = 1, evict-first + PDL (NT 256: v6)
 //   14 v13 persistent
+//   15 the engine's entry, gemm_decode_sm90_forward (kernels/gemm_decode_sm90.cu, built into this
+//      binary): its configuration per shape (BM 64 + clusters of 2 / BM 64 persistent / BM 128; the
+//      v9 / v11 / v8 kernels), cached tensor maps, launched with PDL
+//   16 v15 launched without PDL
 // (from v8 on, and for v1-v7 in sweeps after run 1: up to 12 stages instead of 8 where they fit,
 // i.e. NT 16 and 32)
 #include "dev_common.cuh"
 #include "kernels/gemm_decode_sm90.cuh"
+#include "kernels/gemm_decode_sm90.cu"  // v15/v16: the engine's entry, compiled into the lab
 
 #include <cublasLt.h>
 
@@ -133,6 +140,7 @@ static VerCfg ver_cfg(int v) {
     case 12: return {2, false, kDecodeGemmPdl | kDecodeGemmPersistent};
     case 13: return {2, false, kEP};
     case 14: return {2, false, kEP | kDecodeGemmPersistent};
+    case 15: case 16: return {0, false, 0};
     default: fprintf(stderr, "no version %d\n", v); std::exit(2);
   }
 }
@@ -194,6 +202,17 @@ static std::function<void(cudaStream_t)> make_launch_cw(const void* w, const voi
 }
 template <typename T, typename TO>
 static std::function<void(cudaStream_t)> make_launch(int v, const void* w, const void* x, void* y, int M, int N, int K) {
+  if (v == 15 || v == 16) {
+    constexpr DType in = std::is_same<T, __half>::value ? DType::F16 : DType::BF16;
+    constexpr DType out = std::is_same<TO, float>::value ? DType::F32 : in;
+    if (!gemm_decode_sm90_supported(y, N, x, w, M, N, K, in, out)) { fprintf(stderr, "v%d: not supported\n", v); std::exit(1); }
+    g_last_s = 0;  // chosen inside the entry
+    const bool pdl = v == 15;
+    return [=](cudaStream_t s) {
+      gemm_decode_sm90_forward(y, N, x, w, M, N, K, in, out, pdl, s);
+      CK(cudaGetLastError());
+    };
+  }
   const VerCfg c = ver_cfg(v);
   const int S = splits_for(c, N, K);
   g_fit = c.fit;
@@ -493,8 +512,28 @@ static void cluster_info() {
   }
 }
 
+static void prof(int ver, const char* shape, int M, int n) {
+  const Shape* sh = nullptr;
+  for (const Shape& s : kShapes) if (std::strcmp(s.name, shape) == 0) sh = &s;
+  if (!sh) { fprintf(stderr, "no shape %s\n", shape); std::exit(2); }
+  void *w, *x, *y;
+  CK(cudaMalloc(&w, (size_t)sh->N * sh->K * 2));
+  CK(cudaMalloc(&x, (size_t)M * sh->K * 2));
+  CK(cudaMalloc(&y, (size_t)M * sh->N * 2));
+  fill(w, (size_t)sh->N * sh->K, 3, 0.02f, true);
+  fill(x, (size_t)M * sh->K, 4, 1.f, true);
+  auto f = make_launch_any(ver, true, false, w, x, y, M, sh->N, sh->K);
+  for (int i = 0; i <= n; ++i) f(0);
+  CK(cudaDeviceSynchronize());
+  printf("prof v%d %s M=%d: %d launches\n", ver, shape, M, n + 1);
+}
+
 int main(int argc, char** argv) {
   info();
+  if (argc >= 5 && std::strcmp(argv[1], "prof") == 0) {
+    prof(std::atoi(argv[2]), argv[3], std::atoi(argv[4]), argc >= 6 ? std::atoi(argv[5]) : 1);
+    return 0;
+  }
   if (argc >= 3 && std::strcmp(argv[1], "check") == 0) return check(std::atoi(argv[2])) ? 0 : 1;
   if (argc >= 3 && std::strcmp(argv[1], "sweep") == 0) {
     cluster_info();
@@ -503,6 +542,6 @@ int main(int argc, char** argv) {
     sweep(vers);
     return 0;
   }
-  fprintf(stderr, "usage: gemm_decode_sm90 check VERSION | sweep VERSION...\n");
+  fprintf(stderr, "usage: gemm_decode_sm90 check VERSION | sweep VERSION... | prof VERSION SHAPE M [N]\n");
   return 2;
 }
