@@ -54,7 +54,8 @@ const DeviceInfo& device_info() {
 
 // Tensor maps by (base, rows, cols, box rows, bf16). A map holds only the address, the shape and
 // the strides, so a key always names the right map, also for a buffer freed and reallocated.
-const CUtensorMap& cached_map(const void* base, long long rows, long long cols, int box_rows, bool bf16) {
+// Returned by value (128 bytes): another thread's clear() cannot pull it away mid-launch.
+CUtensorMap cached_map(const void* base, long long rows, long long cols, int box_rows, bool bf16) {
   static std::mutex mu;
   static std::map<std::tuple<const void*, long long, long long, int, bool>, CUtensorMap> cache;
   std::lock_guard<std::mutex> lock(mu);
@@ -85,8 +86,8 @@ template <typename T, typename TO, int NT, int CW, int OPT>
 void launch(void* y, int ldy, const void* x, const void* w, int M, int N, int K, int splits, bool pdl,
             cudaStream_t stream) {
   constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
-  const CUtensorMap& wm = cached_map(w, N, K, 64 * CW, bf16);
-  const CUtensorMap& xm = cached_map(x, M, K, NT, bf16);
+  const CUtensorMap wm = cached_map(w, N, K, 64 * CW, bf16);
+  const CUtensorMap xm = cached_map(x, M, K, NT, bf16);
   CUDA_CHECK((launch_gemm_decode_sm90<T, TO, NT, CW, OPT>(wm, xm, static_cast<TO*>(y), ldy, M, N, K, splits, stream,
                                                           pdl, device_info().sms, false)));
 }
