@@ -9,6 +9,8 @@
 // (prefill rows 8192 are compute-bound: read the TFLOPS column there, GB/s at decode rows).
 // --algos N: also cuBLASLt's 2nd..Nth heuristic algorithms (paths cublaslt#k; the engine uses the
 // first, or the k-th with ATTNBENCH_GEMM_ALGO=k): is there a faster one the heuristic ranks lower?
+// Path decode_sm90: kernels/gemm_decode_sm90.cu on every bias-free GEMM it takes (sm_90 with an
+// sm_90a build; M <= 256), whatever Gemm's rule would pick; path cublaslt is cuBLASLt alone.
 //
 // Per (shape, M, path): CUDA-graph replay of `iters` calls (launch overhead as in a captured decode
 // step), weight copies rotated so their total exceeds L2 (as in a step, where 12 layers of weights
@@ -29,6 +31,7 @@
 #include "core/cuda_check.h"
 #include "core/experiments.h"
 #include "cuda/gemm.h"
+#include "kernels/gemm_decode_sm90.cuh"
 #include "kernels/synthetic_fill.cuh"
 
 using namespace attnbench;
@@ -115,6 +118,7 @@ int main(int argc, char** argv) {
       ranked.push_back(std::make_unique<Gemm>(e));
       ranked.back()->set_skinny_max_m(0);
       ranked.back()->set_skinny_tc_max_m(0);
+      ranked.back()->set_decode_gemm(0);
     }
     const int max_m = *std::max_element(rows.begin(), rows.end());
     std::printf("# %s, L2 %zu MB, C=%d V=%d, iters %d\n", prop.name, l2 >> 20, C, V, iters);
@@ -138,12 +142,17 @@ int main(int argc, char** argv) {
       CUDA_CHECK(cudaMalloc(&bias, (size_t)sh.N * 2));
       CUDA_CHECK(cudaMemset(bias, 0, (size_t)sh.N * 2));
       for (int M : rows) {
-        // 0: cuBLASLt, 1: skinny (CUDA cores), 2: skinny on tensor cores, 3..: cuBLASLt's k-th algorithm
-        for (int path = 0; path < 3 + (int)ranked.size(); ++path) {
+        // 0: cuBLASLt, 1: skinny (CUDA cores), 2: skinny on tensor cores, 3: the Hopper decode GEMM,
+        // 4..: cuBLASLt's k-th algorithm
+        for (int path = 0; path < 4 + (int)ranked.size(); ++path) {
           gemm.set_skinny_max_m(path == 1 ? 16 : 0);
           gemm.set_skinny_tc_max_m(path == 2 ? 32 : 0);
+          gemm.set_decode_gemm(path == 3 ? 2 : 0);
           if ((path == 1 && !gemm.skinny(M, wbytes)) || (path == 2 && !gemm.skinny_tc(M, wbytes))) continue;
-          Gemm& g = path >= 3 ? *ranked[path - 3] : gemm;
+          if (path == 3 && (sh.ep != GemmEpilogue::None || !gemm.decode_gemm(M, sh.N, sh.K, wbytes) ||
+                            !gemm_decode_sm90_supported(y, ldy, x, ws[0], M, sh.N, sh.K, in, sh.out)))
+            continue;
+          Gemm& g = path >= 4 ? *ranked[path - 4] : gemm;
           auto call = [&](int i) {
             g.linear(s, y, x, ws[i % copies], sh.ep == GemmEpilogue::None ? nullptr : bias, M, sh.N, sh.K, in,
                      sh.out, sh.ep, ldy);
@@ -175,7 +184,7 @@ int main(int argc, char** argv) {
           const double gbps = wbytes / (us * 1e-6) / 1e9;
           const double tflops = 2.0 * M * sh.N * sh.K / (us * 1e-6) / 1e12;
           const std::string pname_s = path == 0 ? "cublaslt" : path == 1 ? "skinny" : path == 2 ? "skinny_tc"
-                                                                          : "cublaslt#" + std::to_string(path - 2);
+                                      : path == 3 ? "decode_sm90" : "cublaslt#" + std::to_string(path - 3);
           const char* pname = pname_s.c_str();
           std::printf("{\"shape\":\"%s\",\"N\":%d,\"K\":%d,\"M\":%d,\"path\":\"%s\",\"us\":%.2f,\"weight_gbps\":%.0f,\"tflops\":%.1f}\n",
                       sh.name, sh.N, sh.K, M, pname, us, gbps, tflops);
@@ -192,9 +201,9 @@ int main(int argc, char** argv) {
       CUDA_CHECK(cudaFree(y));
       CUDA_CHECK(cudaFree(bias));
     }
-    std::printf("\n%-20s %5s %-9s %9s %8s %7s\n", "shape", "M", "path", "us", "GB/s", "TFLOPS");
+    std::printf("\n%-20s %5s %-11s %9s %8s %7s\n", "shape", "M", "path", "us", "GB/s", "TFLOPS");
     for (const Row& r : table)
-      std::printf("%-20s %5d %-9s %9.2f %8.0f %7.1f\n", r.shape.c_str(), r.M, r.path.c_str(), r.us, r.gbps, r.tflops);
+      std::printf("%-20s %5d %-11s %9.2f %8.0f %7.1f\n", r.shape.c_str(), r.M, r.path.c_str(), r.us, r.gbps, r.tflops);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnbench-gemm-bench: %s\n", e.what());
     return 1;

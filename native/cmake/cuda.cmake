@@ -51,6 +51,7 @@ set(ATTNBENCH_CUDA_SOURCES
   src/kernels/cast.cu
   src/kernels/embedding.cu
   src/kernels/gelu.cu
+  src/kernels/gemm_decode_sm90.cu
   src/kernels/kv_append.cu
   src/kernels/layernorm.cu
   src/kernels/logprobs.cu

@@ -10,6 +10,7 @@
 #include "kernels/cast.cuh"
 #include "kernels/embedding.cuh"
 #include "kernels/gelu.cuh"
+#include "kernels/gemm_decode_sm90.cuh"
 #include "kernels/kv_append.cuh"
 #include "kernels/layernorm.cuh"
 #include "kernels/logprobs.cuh"
@@ -379,6 +380,78 @@ static void test_skinny_gemm(DType t, bool tc) {
         }
 }
 
+// The Hopper decode GEMM (kernels/gemm_decode_sm90.cu) on each of its configurations, against a
+// double reference: N / 64 tiles with two K splits as a cluster (N = 324: a partial last tile),
+// one tile per CTA with direct stores (N = 5000: 79 tiles), BM 128 over many tiles (N = 8712: 69
+// tiles of 128, partial); K with a partial last k-block (1000, 136); M at every NT bucket, odd ones
+// included; 16-bit and fp32 outputs, an fp32 row stride past N; and once through Gemm::linear at a
+// shape its rule sends there (K = 4096, 16 MiB). Needs an sm_90 device and an sm_90a build.
+static std::string mnk(int M, int N, int K) {
+  return " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K);
+}
+static void test_decode_gemm(DType t, Gemm& gemm) {
+  if (!gemm_decode_sm90_available()) {
+    std::printf("skip   decode gemm (sm_90a): not available on this device/build\n");
+    return;
+  }
+  struct Case { int M, N, K; bool f32; };
+  const Case cases[] = {{1, 324, 1000, false},   {17, 324, 1000, true},  {33, 324, 1000, false},
+                        {100, 324, 1000, false}, {128, 324, 1000, true}, {200, 324, 1000, false},
+                        {256, 324, 1000, false}, {5, 5000, 136, false},  {64, 5000, 136, true},
+                        {129, 5000, 136, false}, {17, 8712, 136, false}, {100, 8712, 136, true},
+                        {256, 8712, 136, false}};
+  for (const Case& c : cases) {
+    const int M = c.M, N = c.N, K = c.K, ldy = c.f32 ? N + 4 : N;
+    auto x = round16(randn((size_t)M * K, rng), t), w = round16(randn((size_t)N * K, rng, 0.1f), t);
+    auto d_x = to_device(to_bits(x, t)), d_w = to_device(to_bits(w, t));
+    void* d_y = c.f32 ? (void*)to_device(std::vector<float>((size_t)M * ldy, NAN)) : (void*)poisoned16((size_t)M * ldy);
+    const DType out = c.f32 ? DType::F32 : t;
+    if (!gemm_decode_sm90_supported(d_y, ldy, d_x, d_w, M, N, K, t, out)) {
+      check(false, "decode gemm" + mnk(M, N, K) + ": not supported");
+      continue;
+    }
+    gemm_decode_sm90_forward(d_y, ldy, d_x, d_w, M, N, K, t, out, false, 0);
+    CUDA_CHECK(cudaGetLastError());
+    std::vector<float> y, ref((size_t)M * N);
+    if (c.f32) {
+      auto all = to_host((float*)d_y, (size_t)M * ldy);
+      for (int m = 0; m < M; ++m) y.insert(y.end(), all.begin() + (size_t)m * ldy, all.begin() + (size_t)m * ldy + N);
+    } else {
+      y = from_bits(to_host((uint16_t*)d_y, (size_t)M * N), t);
+    }
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
+        ref[(size_t)m * N + n] = (float)acc;
+      }
+    const double e = rel_l2(y, ref);
+    const double tol = c.f32 ? 1e-5 : t == DType::F16 ? 2e-3 : 1e-2;
+    check(e < tol, std::string("decode gemm (sm_90a) ") + dtype_name(t) + mnk(M, N, K) +
+                       (c.f32 ? " -> fp32" : "") + fmt(" rel %.2e", e));
+    CUDA_CHECK(cudaFree(d_x)); CUDA_CHECK(cudaFree(d_w)); CUDA_CHECK(cudaFree(d_y));
+  }
+  {  // through Gemm::linear (the rule: 16..128 rows, K >= 4096, >= 16 MiB)
+    const int M = 37, N = 2048, K = 4096;
+    auto x = round16(randn((size_t)M * K, rng), t), w = round16(randn((size_t)N * K, rng, 0.02f), t);
+    auto d_x = to_device(to_bits(x, t)), d_w = to_device(to_bits(w, t));
+    auto d_y = poisoned16((size_t)M * N);
+    gemm.linear(0, d_y, d_x, d_w, nullptr, M, N, K, t, t, GemmEpilogue::None);
+    auto y = from_bits(to_host(d_y, (size_t)M * N), t);
+    std::vector<float> ref((size_t)M * N);
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
+        ref[(size_t)m * N + n] = (float)acc;
+      }
+    const double e = rel_l2(y, ref);
+    check(e < (t == DType::F16 ? 2e-3 : 1e-2),
+          std::string("gemm ") + dtype_name(t) + mnk(M, N, K) + " (decode gemm rule)" + fmt(" rel %.2e", e));
+    CUDA_CHECK(cudaFree(d_x)); CUDA_CHECK(cudaFree(d_w)); CUDA_CHECK(cudaFree(d_y));
+  }
+}
+
 static void test_sampling() {
   const int R = 200, V = 5003;
   std::vector<float> logits = randn((size_t)R * V, rng, 2.f);
@@ -503,6 +576,7 @@ int main() {
       for (GemmEpilogue ep : {GemmEpilogue::None, GemmEpilogue::Bias, GemmEpilogue::BiasGelu}) test_gemm(t, ep, gemm);
       test_skinny_gemm(t, false);
       test_skinny_gemm(t, true);
+      test_decode_gemm(t, gemm);
     }
     test_cast();
     test_gemm_f32_out(gemm);

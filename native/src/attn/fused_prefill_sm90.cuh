@@ -29,7 +29,7 @@
 
 #include "kernels/mma.cuh"
 #include "attn/fused_prefill_cuda.cuh"
-#include "attn/sm90_wgmma.cuh"
+#include "kernels/sm90_wgmma.cuh"
 
 namespace attnbench {
 

@@ -55,6 +55,7 @@ ExperimentSwitches read_experiment_switches() {
   s.skinny_tc_max_m = int_env("ATTNBENCH_SKINNY_TC_MAX_M", -1);
   s.skinny_max_weight_mb = int_env("ATTNBENCH_SKINNY_MAX_WEIGHT_MB", -1);
   s.gemm_algo = int_env("ATTNBENCH_GEMM_ALGO", 0);
+  s.decode_gemm = int_env("ATTNBENCH_DECODE_GEMM", 1) != 0;
   s.decode_heads_inner = int_env("ATTNBENCH_DECODE_HEADS_INNER", 1) != 0;
   s.decode_reads_qkv_rows = int_env("ATTNBENCH_DECODE_SPLIT_APPEND", 0) == 0;
   s.decode_tc = int_env("ATTNBENCH_DECODE_TC", 1) != 0;

@@ -25,6 +25,7 @@ struct ExperimentSwitches {
   int skinny_tc_max_m = -1;          // ATTNBENCH_SKINNY_TC_MAX_M: the same for the tensor-core one (-1: default)
   int skinny_max_weight_mb = -1;     // ATTNBENCH_SKINNY_MAX_WEIGHT_MB: largest weight (MiB) the skinny GEMMs take (-1: default)
   int gemm_algo = 0;                 // ATTNBENCH_GEMM_ALGO=k: cuBLASLt's k-th heuristic algorithm instead of its first
+  bool decode_gemm = true;           // ATTNBENCH_DECODE_GEMM=0: cuBLASLt instead of kernels/gemm_decode_sm90 (sm_90) for decode rows
   // Fused decode.
   bool decode_heads_inner = true;    // ATTNBENCH_DECODE_HEADS_INNER=0: launch order sequences-inner
   bool decode_reads_qkv_rows = true; // ATTNBENCH_DECODE_SPLIT_APPEND=1: the split kernel appends decode K/V

@@ -19,7 +19,9 @@
 
 #include "core/cuda_check.h"
 #include "core/device_buffer.h"
+#include "core/pdl.cuh"
 #include "kernels/gelu.cuh"
+#include "kernels/gemm_decode_sm90.cuh"
 #include "kernels/skinny_gemm.cuh"
 #include "kernels/skinny_gemm_tc.cuh"
 
@@ -39,6 +41,26 @@ namespace {
 // So the crossover lies between 5 and 15 MB: 8 MiB. (Llama-3.1-8B decode step, 16 x 8192 context:
 // 12.06 -> 8.79 ms; 2 sequences x 900: 6.72 -> 4.78 ms.)
 constexpr size_t kSkinnyMaxWeightBytes = (size_t)8 << 20;
+
+// The Hopper decode GEMM (kernels/gemm_decode_sm90.cu: wgmma weight stream, TMA, split-K over a
+// cluster) replaces cuBLASLt on sm_90 (sm_90a build) where the lab measured it faster: H200,
+// native/dev/gemm_decode_sm90.cu run 2 (docs/perf-notes.md, session 6), bf16, us per GEMM,
+// decode GEMM vs cuBLASLt (the configurations gemm_decode_sm90.cu picks: lab v9 / v11 / v8):
+//   M = 16:  o 11.24 vs 13.88, down 30.45 vs 33.39, qkv 15.83 vs 17.05; gate_up 62.3 vs 59.1 and
+//            the LM head 250.0 vs 252.7 (no clear win: run 1 had gate_up 60.8 vs 63.2) -> N <= 8192
+//   M = 32, 64: every shape (LM head 252.2 vs 268.2 and 255.9 vs 284.7; gate_up 62.1 vs 64.0, 62.8
+//            vs 64.4; down 30.5 vs 34.5, 31.1 vs 37.5)
+//   M = 128: o 14.00 vs 15.16, down 34.42 vs 38.38, qkv 17.63 vs 18.15, gate_up 64.7 vs 69.0; the LM
+//            head loses (288.7 vs 277.7) -> not the LM head
+// The kernel's cost follows M rounded up to 16 / 32 / 64 / 128, so each measured M stands for its
+// bucket (M = 16 for 16 only: fewer rows were not measured). Rows past 128, K < 4096 and weights
+// under 16 MiB (GPT-2 class) were not measured: cuBLASLt (or the skinny kernels).
+bool use_decode_gemm(int M, int N, int K, size_t weight_bytes) {
+  if (M < 16 || M > 128 || K < 4096 || weight_bytes < ((size_t)16 << 20)) return false;
+  if (M == 16) return N <= 8192;
+  if (M <= 64) return true;
+  return N <= 32768;  // not the LM head (128256 rows)
+}
 
 cudaDataType_t cuda_type(DType t) {
   return t == DType::F16 ? CUDA_R_16F : t == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
@@ -73,6 +95,8 @@ struct Gemm::Impl {
   // same run: 4x900 0.487 -> 0.436 ms, 8x900 0.566 -> 0.515, 16x900 0.644 -> 0.613. So 16.
   int tc_max_m = 16;
   size_t max_weight_bytes = kSkinnyMaxWeightBytes;
+  bool decode_ok = false;  // device and build can run the Hopper decode GEMM
+  int decode_mode = 1;      // 0 never, 1 use_decode_gemm's rule, 2 whenever supported (set_decode_gemm)
   int algo_rank = 0;  // ATTNBENCH_GEMM_ALGO: which of cuBLASLt's heuristic results to use (0 = its first)
   int tune = 0;  // ATTNBENCH_GEMM_TUNE=N: time cuBLASLt's top N algorithms per shape, keep the fastest
   std::map<std::tuple<int, int, int, int, int, int, int>, Plan> plans;
@@ -140,6 +164,10 @@ Gemm::Gemm(const ExperimentSwitches& exp, size_t workspace_bytes) : impl_(new Im
   if (exp.skinny_tc_max_m >= 0) impl_->tc_max_m = exp.skinny_tc_max_m;
   if (exp.skinny_max_weight_mb >= 0) impl_->max_weight_bytes = (size_t)exp.skinny_max_weight_mb << 20;
   impl_->algo_rank = std::max(0, std::min(15, exp.gemm_algo));
+  // Probed here, not at the first GEMM, which may be inside a graph capture (the probe launches a
+  // kernel and copies its result).
+  impl_->decode_ok = gemm_decode_sm90_available();
+  impl_->decode_mode = exp.decode_gemm ? 1 : 0;
 }
 
 bool Gemm::skinny(int M, size_t weight_bytes) const {
@@ -149,6 +177,11 @@ bool Gemm::skinny_tc(int M, size_t weight_bytes) const {
   return !skinny(M, weight_bytes) && M <= impl_->tc_max_m && M <= kSkinnyTcMaxRows &&
          weight_bytes <= impl_->max_weight_bytes;
 }
+bool Gemm::decode_gemm(int M, int N, int K, size_t weight_bytes) const {
+  if (!impl_->decode_ok || impl_->decode_mode == 0) return false;
+  return impl_->decode_mode == 2 || use_decode_gemm(M, N, K, weight_bytes);
+}
+void Gemm::set_decode_gemm(int mode) { impl_->decode_mode = mode; }
 void Gemm::set_skinny_max_m(int m) { impl_->skinny_max_m = m; }
 void Gemm::set_skinny_tc_max_m(int m) { impl_->tc_max_m = m; }
 void Gemm::set_skinny_max_weight_bytes(size_t bytes) { impl_->max_weight_bytes = bytes; }
@@ -173,6 +206,9 @@ void Gemm::linear(cudaStream_t stream, void* y, const void* x, const void* w, co
     if (skinny_tc(M, weight_bytes) && skinny_gemm_tc_supported(y, x, w, M, K, in))
       return skinny_gemm_tc_forward(y, ldy, x, w, sk_bias, M, N, K, in, out, gelu, stream);
   }
+  if (ep == GemmEpilogue::None && decode_gemm(M, N, K, weight_bytes) &&
+      gemm_decode_sm90_supported(y, ldy, x, w, M, N, K, in, out))
+    return gemm_decode_sm90_forward(y, ldy, x, w, M, N, K, in, out, pdl_enabled(), stream);
   GemmEpilogue lt_ep = ep;
   if (ep == GemmEpilogue::BiasGelu && !impl_->lt_gelu) lt_ep = GemmEpilogue::Bias;
   Plan* p = nullptr;

@@ -45,6 +45,12 @@ class Gemm {
   bool skinny_tc(int M, size_t weight_bytes) const;
   void set_skinny_tc_max_m(int m);  // benchmarks: 0 = never
   void set_skinny_max_weight_bytes(size_t bytes);  // benchmarks: SIZE_MAX = any weight
+  // True when the GEMM goes to kernels/gemm_decode_sm90.cu (sm_90, sm_90a build; the rows and shapes
+  // where the lab measured it faster than cuBLASLt, see use_decode_gemm in gemm.cu).
+  bool decode_gemm(int M, int N, int K, size_t weight_bytes) const;
+  // Benchmarks: 0 never the decode GEMM, 1 the measured rule (default; ATTNBENCH_DECODE_GEMM=0 makes
+  // it 0), 2 every GEMM without bias it supports. Modes 1 and 2 still need the device and build.
+  void set_decode_gemm(int mode);
 
  private:
   struct Impl;
