@@ -183,13 +183,15 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
     if (from_rows->applies_qk_transform())
       for (bool norm : {false, true}) {
         // q and the new k as a rotary model's QKV GEMM leaves them: rotated back by their position's
-        // angles (and, with q/k norms, divided by the weights and scaled to RMS 1), so the backend's
-        // transform must give back the reference's q and k.
+        // angles, so the backend's rotation gives back the reference's q and k. With q/k norms the rows
+        // are also divided by the norm weights; RMSNorm then returns them scaled by c = 1 / rms(z / w)
+        // (it cannot give back an arbitrary row), so the expected q rows and new keys are c x the
+        // reference's, and the decode reference is recomputed with them.
         std::vector<float> inv(D / 2), wq(D, 1.f), wk(D, 1.f);
         for (int i = 0; i < D / 2; ++i) inv[i] = (float)std::pow(10000.0, -2.0 * i / D);
         if (norm)
           for (int i = 0; i < D; ++i) wq[i] = 1.f + 0.2f * (float)randn(1, rng)[0], wk[i] = 1.f + 0.2f * (float)randn(1, rng)[0];
-        auto unrotate = [&](const float* y, int pos, const std::vector<float>& w, float* x) {
+        auto unrotate = [&](const float* y, int pos, const std::vector<float>& w, float* x) {  // returns c
           std::vector<double> z(D);
           for (int i = 0; i < D / 2; ++i) {
             const double ang = (double)((float)pos * inv[i]), c = std::cos(ang), sn = std::sin(ang);
@@ -198,16 +200,46 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
           }
           double sq = 0;
           for (int i = 0; i < D; ++i) sq += (z[i] /= w[i]) * z[i];
-          const double r = norm ? std::sqrt(sq / D) : 1.0;
-          for (int i = 0; i < D; ++i) x[i] = (float)(z[i] / r);
+          for (int i = 0; i < D; ++i) x[i] = (float)z[i];
+          return norm ? 1.0 / std::sqrt(sq / D + 1e-6) : 1.0;
         };
         std::vector<float> qkv_raw = qkv;
         std::vector<int32_t> pos(nd);
+        std::vector<double> cq((size_t)nd * H), ck((size_t)nd * Hkv);
         for (int i = 0; i < nd; ++i) {
           pos[i] = b.seq_lens_k[num_prefill + i] - 1;
           float* r = &qkv_raw[(size_t)i * stride];
-          for (int h = 0; h < H + Hkv; ++h) unrotate(r + (size_t)h * D, pos[i], h < H ? wq : wk, r + (size_t)h * D);
+          for (int h = 0; h < H; ++h) cq[(size_t)i * H + h] = unrotate(r + (size_t)h * D, pos[i], wq, r + (size_t)h * D);
+          for (int h = 0; h < Hkv; ++h)
+            ck[(size_t)i * Hkv + h] = unrotate(r + (size_t)(H + h) * D, pos[i], wk, r + (size_t)(H + h) * D);
         }
+        std::vector<float> want_dec = ref_dec;
+        if (norm)
+          for (int i = 0; i < nd; ++i) {
+            const int sq_i = num_prefill + i, tok = md.num_prefill_tokens + i, n_keys = b.seq_lens_k[sq_i];
+            for (int h = 0; h < H; ++h) {
+              const int kvh = h / (H / Hkv);
+              std::vector<double> p(n_keys);
+              double mx = -1e300, sum = 0;
+              for (int j = 0; j < n_keys; ++j) {
+                const size_t slot = (size_t)b.block_tables[(size_t)sq_i * max_blocks + j / bs] * bs + j % bs;
+                const double kscale = j == n_keys - 1 ? ck[(size_t)i * Hkv + kvh] : 1.0;
+                double dot = 0;
+                for (int d = 0; d < D; ++d) dot += (double)q[((size_t)tok * H + h) * D + d] * kc[slot * row + kvh * D + d];
+                p[j] = dot * cq[(size_t)i * H + h] * kscale * dims.scale;
+                mx = std::max(mx, p[j]);
+              }
+              for (double& x : p) sum += (x = std::exp(x - mx));
+              for (int d = 0; d < D; ++d) {
+                double acc = 0;
+                for (int j = 0; j < n_keys; ++j) {
+                  const size_t slot = (size_t)b.block_tables[(size_t)sq_i * max_blocks + j / bs] * bs + j % bs;
+                  acc += p[j] * vc[slot * row + kvh * D + d];
+                }
+                want_dec[((size_t)i * H + h) * D + d] = (float)(acc / sum);
+              }
+            }
+          }
         auto d_raw = to_device(to_bits(round16(qkv_raw, t), t)), d_kp2 = to_device(kpois), d_vp2 = to_device(vpois);
         auto d_inv = to_device(inv), d_wq = to_device(wq), d_wk = to_device(wk);
         auto d_pos = to_device(pos);
@@ -219,7 +251,7 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
         poison_out();
         decode->plan(md);
         from_rows->run_qkv(0, rows_rope, kvp2, (char*)d_out + dec_off, md, nullptr);
-        e = rel_l2(out_rows(n_pre, ref_dec.size()), ref_dec);
+        e = rel_l2(out_rows(n_pre, want_dec.size()), want_dec);
         // One rounding more than the plain rows (the un-rotated rows are 16-bit too).
         check(e < 1.5 * tol, "decode " + be.name + " (QKV rows, rotary" + (norm ? " + q/k norm" : "") + ") " + name + tag +
                                  fmt(" rel %.2e", e));
@@ -231,7 +263,7 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
           for (size_t j = 0; j < row; ++j) {
             const size_t at = (size_t)dslots[i] * row + j;
             k_got.push_back(k2[at]);
-            k_want.push_back(kref_all[at]);
+            k_want.push_back((float)(kref_all[at] * ck[(size_t)i * Hkv + j / D]));
           }
         const double ek = rel_l2(k_got, k_want);
         check(ek < tol && v_ok, "decode " + be.name + " (QKV rows, rotary" + (norm ? " + q/k norm" : "") +
