@@ -30,6 +30,7 @@
 #include "kernels/mma.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "kernels/sm90_wgmma.cuh"
+#include "kernels/tma_map.h"
 
 namespace attnbench {
 
@@ -490,28 +491,11 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
 #endif
 }
 
-// A [num_slots, row_elems] 16-bit cache as a TMA tensor map: boxes of 64 columns x box_rows rows,
-// 128-byte swizzle (the layout wgmma reads), zeros outside the tensor.
+// A [num_slots, row_elems] 16-bit cache as a TMA tensor map (kernels/tma_map.h: boxes of 64 columns x box_rows rows,
+// 128-byte swizzle, zeros outside the tensor).
 inline cudaError_t encode_sm90_kv_map(CUtensorMap* map, const void* base, bool bf16, long long num_slots, int row_elems,
                                       int box_rows) {
-  static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
-  if (!encode) {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q);
-    if (e != cudaSuccess) return e;
-    if (q != cudaDriverEntryPointSuccess || fn == nullptr) return cudaErrorNotSupported;
-    encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
-  }
-  const cuuint64_t dims[2] = {(cuuint64_t)row_elems, (cuuint64_t)num_slots};
-  const cuuint64_t strides[1] = {(cuuint64_t)row_elems * 2};  // bytes between slots
-  const cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
-  const cuuint32_t elem_strides[2] = {1, 1};
-  const CUresult r = encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
-                            const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+  return encode_sw128_map_2d(map, base, bf16, num_slots, row_elems, box_rows);
 }
 
 // Whether the TMA variants take this cache: power-of-two pages of >= 8 keys (a box is whole 8-row

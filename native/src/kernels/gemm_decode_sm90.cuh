@@ -41,6 +41,7 @@
 
 #include "core/types.h"
 #include "kernels/sm90_wgmma.cuh"
+#include "kernels/tma_map.h"
 
 namespace attnbench {
 
@@ -281,29 +282,12 @@ __global__ void __launch_bounds__(128 * (CW + 1), 1)
 #endif
 }
 
-// A [rows, cols] row-major 16-bit matrix as a TMA tensor map: boxes of 64 columns x box_rows rows,
-// 128-byte swizzle (the layout wgmma reads), zeros outside the matrix. cols % 8 == 0, base 16-byte
+// A weight or activation matrix [rows, cols] as a TMA tensor map (kernels/tma_map.h: boxes of 64 columns x box_rows rows,
+// 128-byte swizzle, zeros outside). cols % 8 == 0, base 16-byte
 // aligned.
 inline cudaError_t encode_gemm_decode_map(CUtensorMap* map, const void* base, bool bf16, long long rows, long long cols,
                                           int box_rows) {
-  static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
-  if (!encode) {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q);
-    if (e != cudaSuccess) return e;
-    if (q != cudaDriverEntryPointSuccess || fn == nullptr) return cudaErrorNotSupported;
-    encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
-  }
-  const cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows};
-  const cuuint64_t strides[1] = {(cuuint64_t)cols * 2};
-  const cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
-  const cuuint32_t elem_strides[2] = {1, 1};
-  const CUresult r = encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
-                            const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+  return encode_sw128_map_2d(map, base, bf16, rows, cols, box_rows);
 }
 
 // One launch: `splits` CTAs per tile of BM = 64 CW weight rows, as a cluster when splits > 1.
