@@ -61,6 +61,7 @@ set(ATTNBENCH_CUDA_SOURCES
   src/kernels/silu_mul.cu
   src/kernels/skinny_gemm.cu
   src/kernels/skinny_gemm_tc.cu
+  src/kernels/sm90_probe.cu
   src/kernels/synthetic_fill.cu
   src/kernels/top_logprobs.cu
   src/attn/naive_cuda.cu

@@ -50,7 +50,7 @@ else
     echo "[kernels-check] engine build failed; standalone build (registry + fused + naive + flashinfer)"
     grep -iE "error" "$OUT/build.log" | head -10
     S="$BUILD/standalone"; mkdir -p "$S"; cd "$ROOT/native"
-    srcs="bench/kernels_bench.cu src/attn/fused_prefill_cuda.cu src/attn/fused_decode_cuda.cu src/attn/naive_cuda.cu"
+    srcs="bench/kernels_bench.cu src/attn/fused_prefill_cuda.cu src/attn/fused_decode_cuda.cu src/attn/naive_cuda.cu src/kernels/sm90_probe.cu"
     [ -n "$FI_ARG" ] && srcs="$srcs src/attn/flashinfer_attn.cu src/attn/flashinfer_paged_prefill.cu"
     [[ "$FI_ARG" == *CUTLASS_INCLUDE_DIR* ]] && srcs="$srcs src/attn/flashinfer_sm90_prefill.cu src/attn/flashinfer_sm90_paged.cu"
     pids=""; objs=""

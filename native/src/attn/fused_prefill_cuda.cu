@@ -20,6 +20,7 @@
 #include "attn/fused_prefill_sm90.cuh"
 #include "attn/registry.h"
 #include "core/cuda_check.h"
+#include "kernels/sm90_probe.cuh"
 
 namespace attnbench {
 
@@ -42,31 +43,6 @@ std::string fused_cuda_status(const AttnDims* d) {
 }
 
 namespace {
-
-// Whether this build's device code for the current GPU has the sm_90a features (wgmma, setmaxnreg):
-// the Hopper kernel traps without them (an sm_90-only build).
-__global__ void sm90a_probe_kernel(int* out) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  *out = 1;
-#else
-  *out = 0;
-#endif
-}
-
-bool probe_sm90a() {
-  int* d = nullptr;
-  int h = 0;
-  CUDA_CHECK(cudaMalloc(&d, sizeof(int)));
-  sm90a_probe_kernel<<<1, 1>>>(d);
-  CUDA_CHECK(cudaGetLastError());
-  CUDA_CHECK(cudaMemcpy(&h, d, sizeof(int), cudaMemcpyDeviceToHost));
-  CUDA_CHECK(cudaFree(d));
-  return h == 1;
-}
-bool built_for_sm90a() {
-  static const bool yes = probe_sm90a();  // once per process (one device)
-  return yes;
-}
 
 // Head dim 64 under rule 2: the Hopper kernel (lab v27) beat FA2 at prompts of 2048 (277 vs 228
 // TFLOPS at 16x2048x12x64; 213 vs 185 on varlen 256-2048) and lost at 256 (86 vs 110 at

@@ -1,4 +1,4 @@
-// Host side of the Hopper decode GEMM (kernel: kernels/gemm_decode_sm90.cuh): the sm_90a probe, the
+// Host side of the Hopper decode GEMM (kernel: kernels/gemm_decode_sm90.cuh): whether it can run, the
 // configuration per shape, cached tensor maps, and the launch. Called from cuda/gemm.cu, which
 // decides when (docs/perf-notes.md, session 6).
 #include "kernels/gemm_decode_sm90.cuh"
@@ -10,18 +10,12 @@
 #include <type_traits>
 
 #include "core/cuda_check.h"
+#include "kernels/sm90_probe.cuh"
 
 namespace attnbench {
 
 namespace {
 
-__global__ void gemm_decode_probe_kernel(int* out) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  *out = 1;
-#else
-  *out = 0;
-#endif
-}
 
 struct DeviceInfo {
   bool ok = false;
@@ -30,20 +24,10 @@ struct DeviceInfo {
 
 DeviceInfo probe() {
   DeviceInfo d;
-  int dev = 0, major = 0, minor = 0;
+  int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return d;
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
   CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
-  if (major != 9 || minor != 0) return d;
-  int* p = nullptr;
-  int h = 0;
-  CUDA_CHECK(cudaMalloc(&p, sizeof(int)));
-  gemm_decode_probe_kernel<<<1, 1>>>(p);
-  CUDA_CHECK(cudaGetLastError());
-  CUDA_CHECK(cudaMemcpy(&h, p, sizeof(int), cudaMemcpyDeviceToHost));
-  CUDA_CHECK(cudaFree(p));
-  d.ok = h == 1;
+  d.ok = built_for_sm90a();
   return d;
 }
 
