@@ -488,26 +488,11 @@ static void info() {
 
 static void cluster_info() {
   // How many clusters of S CTAs (one per SM, the kernel's shared memory) fit at once.
-  auto one = [](auto kernel, int threads, size_t smem, int S) {
-    CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(S * 64);
-    cfg.blockDim = dim3(threads);
-    cfg.dynamicSmemBytes = smem;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeClusterDimension;
-    at[0].val.clusterDim.x = S, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = 1;
-    int n = 0;
-    CK(cudaOccupancyMaxActiveClusters(&n, kernel, &cfg));
-    return n;
-  };
   for (int S : {2, 3, 4, 8}) {
     using C = DecodeGemmCfg<128, 2>;
-    const int n = one(gemm_decode_sm90_kernel<__nv_bfloat16, __nv_bfloat16, 128, 2, 0>, C::kThreads, C::kSmemBytes, S);
+    const int n = max_clusters(gemm_decode_sm90_kernel<__nv_bfloat16, __nv_bfloat16, 128, 2, 0>, C::kThreads, C::kSmemBytes, S);
     using C3 = DecodeGemmCfg<128, 3>;
-    const int n3 = one(gemm_decode_sm90_kernel<__nv_bfloat16, __nv_bfloat16, 128, 3, 0>, C3::kThreads, C3::kSmemBytes, S);
+    const int n3 = max_clusters(gemm_decode_sm90_kernel<__nv_bfloat16, __nv_bfloat16, 128, 3, 0>, C3::kThreads, C3::kSmemBytes, S);
     printf("max active clusters of %d CTAs: CW=2 NT=128 %d (%d CTAs), CW=3 %d (%d CTAs)\n", S, n, n * S, n3, n3 * S);
   }
 }

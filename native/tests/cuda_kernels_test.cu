@@ -295,6 +295,27 @@ static void test_cast() {
   check(ok, "cast_f32 transpose fp16");
 }
 
+// y = x . w^T (+ bias, then gelu_new), x [M, K], w [N, K], in double: every GEMM test's reference.
+static std::vector<float> gemm_ref(const std::vector<float>& x, const std::vector<float>& w, int M, int N, int K,
+                                   const std::vector<float>* bias = nullptr, bool gelu = false) {
+  std::vector<float> ref((size_t)M * N);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double acc = bias ? (*bias)[n] : 0;
+      for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
+      ref[(size_t)m * N + n] = gelu ? gelu_new((float)acc) : (float)acc;
+    }
+  return ref;
+}
+// A GEMM's M x N result on the host: fp32 rows ldy apart, or packed 16-bit rows of type t.
+static std::vector<float> gemm_result(const void* d_y, bool f32, int M, int N, int ldy, DType t) {
+  if (!f32) return from_bits(to_host((const uint16_t*)d_y, (size_t)M * N), t);
+  auto all = to_host((const float*)d_y, (size_t)M * ldy);
+  std::vector<float> y;
+  for (int m = 0; m < M; ++m) y.insert(y.end(), all.begin() + (size_t)m * ldy, all.begin() + (size_t)m * ldy + N);
+  return y;
+}
+
 static void test_gemm(DType t, GemmEpilogue ep, Gemm& gemm) {
   const int M = 37, N = 200, K = 72;
   auto x = round16(randn((size_t)M * K, rng), t), w = round16(randn((size_t)N * K, rng, 0.1f), t);
@@ -303,13 +324,7 @@ static void test_gemm(DType t, GemmEpilogue ep, Gemm& gemm) {
   auto d_y = poisoned16((size_t)M * N);
   gemm.linear(0, d_y, d_x, d_w, ep == GemmEpilogue::None ? nullptr : d_b, M, N, K, t, t, ep);
   auto y = from_bits(to_host(d_y, (size_t)M * N), t);
-  std::vector<float> ref((size_t)M * N);
-  for (int m = 0; m < M; ++m)
-    for (int n = 0; n < N; ++n) {
-      double acc = ep == GemmEpilogue::None ? 0 : b[n];
-      for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
-      ref[(size_t)m * N + n] = ep == GemmEpilogue::BiasGelu ? gelu_new((float)acc) : (float)acc;
-    }
+  const auto ref = gemm_ref(x, w, M, N, K, ep == GemmEpilogue::None ? nullptr : &b, ep == GemmEpilogue::BiasGelu);
   double e = rel_l2(y, ref);
   const char* en = ep == GemmEpilogue::None ? "none" : ep == GemmEpilogue::Bias ? "bias" : "bias+gelu";
   check(e < (t == DType::F16 ? 2e-3 : 1e-2),
@@ -324,14 +339,7 @@ static void test_gemm_f32_out(Gemm& gemm) {  // the LM head: fp16 in, fp32 logit
   float* d_y = to_device(std::vector<float>((size_t)M * N, NAN));
   gemm.linear(0, d_y, d_x, d_w, nullptr, M, N, K, DType::F16, DType::F32, GemmEpilogue::None);
   auto y = to_host(d_y, (size_t)M * N);
-  std::vector<float> ref((size_t)M * N);
-  for (int m = 0; m < M; ++m)
-    for (int n = 0; n < N; ++n) {
-      double acc = 0;
-      for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
-      ref[(size_t)m * N + n] = (float)acc;
-    }
-  double e = rel_l2(y, ref);
+  double e = rel_l2(y, gemm_ref(x, w, M, N, K));
   check(e < 1e-5, fmt("gemm fp16 -> fp32 (LM head) rel %.2e", e));
 }
 
@@ -357,20 +365,7 @@ static void test_skinny_gemm(DType t, bool tc) {
           void* d_y = f32 ? (void*)to_device(std::vector<float>((size_t)M * ldy, NAN)) : (void*)poisoned16((size_t)M * ldy);
           (tc ? skinny_gemm_tc_forward : skinny_gemm_forward)(d_y, ldy, d_x, d_w, ep ? d_b : nullptr, M, N, K, t,
                                                                f32 ? DType::F32 : t, ep == 2, 0);
-          std::vector<float> y, ref((size_t)M * N);
-          if (f32) {
-            auto all = to_host((float*)d_y, (size_t)M * ldy);
-            for (int m = 0; m < M; ++m) y.insert(y.end(), all.begin() + (size_t)m * ldy, all.begin() + (size_t)m * ldy + N);
-          } else {
-            y = from_bits(to_host((uint16_t*)d_y, (size_t)M * N), t);
-          }
-          for (int m = 0; m < M; ++m)
-            for (int n = 0; n < N; ++n) {
-              double acc = ep ? b[n] : 0;
-              for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
-              ref[(size_t)m * N + n] = ep == 2 ? gelu_new((float)acc) : (float)acc;
-            }
-          const double e = rel_l2(y, ref);
+          const double e = rel_l2(gemm_result(d_y, f32, M, N, ldy, t), gemm_ref(x, w, M, N, K, ep ? &b : nullptr, ep == 2));
           const double tol = f32 ? 1e-5 : t == DType::F16 ? 2e-3 : 1e-2;
           if (e >= tol || M == Ms.back() || (M == 1 && K == 776) || K > 1024)  // a sample of the passes, every failure
             check(e < tol, std::string(kname) + dtype_name(t) + " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) +
@@ -412,20 +407,7 @@ static void test_decode_gemm(DType t, Gemm& gemm) {
     }
     gemm_decode_sm90_forward(d_y, ldy, d_x, d_w, M, N, K, t, out, false, 0);
     CUDA_CHECK(cudaGetLastError());
-    std::vector<float> y, ref((size_t)M * N);
-    if (c.f32) {
-      auto all = to_host((float*)d_y, (size_t)M * ldy);
-      for (int m = 0; m < M; ++m) y.insert(y.end(), all.begin() + (size_t)m * ldy, all.begin() + (size_t)m * ldy + N);
-    } else {
-      y = from_bits(to_host((uint16_t*)d_y, (size_t)M * N), t);
-    }
-    for (int m = 0; m < M; ++m)
-      for (int n = 0; n < N; ++n) {
-        double acc = 0;
-        for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
-        ref[(size_t)m * N + n] = (float)acc;
-      }
-    const double e = rel_l2(y, ref);
+    const double e = rel_l2(gemm_result(d_y, c.f32, M, N, ldy, t), gemm_ref(x, w, M, N, K));
     const double tol = c.f32 ? 1e-5 : t == DType::F16 ? 2e-3 : 1e-2;
     check(e < tol, std::string("decode gemm (sm_90a) ") + dtype_name(t) + mnk(M, N, K) +
                        (c.f32 ? " -> fp32" : "") + fmt(" rel %.2e", e));
@@ -437,15 +419,7 @@ static void test_decode_gemm(DType t, Gemm& gemm) {
     auto d_x = to_device(to_bits(x, t)), d_w = to_device(to_bits(w, t));
     auto d_y = poisoned16((size_t)M * N);
     gemm.linear(0, d_y, d_x, d_w, nullptr, M, N, K, t, t, GemmEpilogue::None);
-    auto y = from_bits(to_host(d_y, (size_t)M * N), t);
-    std::vector<float> ref((size_t)M * N);
-    for (int m = 0; m < M; ++m)
-      for (int n = 0; n < N; ++n) {
-        double acc = 0;
-        for (int k = 0; k < K; ++k) acc += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
-        ref[(size_t)m * N + n] = (float)acc;
-      }
-    const double e = rel_l2(y, ref);
+    const double e = rel_l2(from_bits(to_host(d_y, (size_t)M * N), t), gemm_ref(x, w, M, N, K));
     check(e < (t == DType::F16 ? 2e-3 : 1e-2),
           std::string("gemm ") + dtype_name(t) + mnk(M, N, K) + " (decode gemm rule)" + fmt(" rel %.2e", e));
     CUDA_CHECK(cudaFree(d_x)); CUDA_CHECK(cudaFree(d_w)); CUDA_CHECK(cudaFree(d_y));

@@ -28,6 +28,7 @@
 #include <cstdint>
 
 #include "kernels/mma.cuh"
+#include "kernels/rope.cuh"
 #include "attn/fused_decode_cuda.cuh"
 #include "core/pdl.cuh"
 
@@ -52,42 +53,91 @@ __device__ __forceinline__ float ex2(float x) {
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
 }
-// The q/k transform of one head row for chunk pair c (elements 8c..8c+7 and D/2 + 8c..): optional
-// RMSNorm over the row (its D/16 chunk pairs are D/16 consecutive lanes of `mask`, summed by
-// shuffles), then the rotary embedding at pos; fp32 arithmetic as kernels/rope_append.cu. Rows that
-// are not `valid` read nothing (zeros; they still take part in the shuffles).
-template <class T, int D>
-__device__ __forceinline__ void qk_transform_pair(const T* row, int c, bool valid, float pos, const float* inv_freq,
-                                                  const float* norm_w, float eps, unsigned mask, uint4& w0, uint4& w1) {
-  constexpr int HALF = D / 2, P = D / 16;
-  float a[8], b[8];
-  if (valid) {
-    mma::unpack8<T>(*reinterpret_cast<const uint4*>(row + c * 8), a);
-    mma::unpack8<T>(*reinterpret_cast<const uint4*>(row + HALF + c * 8), b);
-  } else {
+// One KW-key tile of a warp's split for its 16 query rows (rows >= G are zero; ROWS_HI: G > 8):
+// S = Q K^T (qf: Q's A fragments; k_s, v_s: the tile's K and V rows in smem, swizzled), keys from
+// t_end on masked (k0: the tile's first key), the online softmax in the exp2 domain (m_run, l_run:
+// the running max and this lane's partial sum per row half), then O += P V with P from the S
+// accumulators and V through ldmatrix.trans. Shared by the per-item and the persistent kernels.
+template <class T, int D, int KW, bool ROWS_HI>
+__device__ __forceinline__ void decode_tc_tile(const uint32_t (&qf)[D / 16][4], const T* k_s, const T* v_s, int lane,
+                                               int k0, int t_end, float sl2, float (&m_run)[2], float (&l_run)[2],
+                                               float (&o)[D / 8][4]) {
+  float s[KW / 8][4];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) a[j] = b[j] = 0.f;
+  for (int n = 0; n < KW / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+    for (int n = 0; n < KW / 8; n += 2) {
+      uint32_t b[4];
+      mma::ldmatrix_x4(b, k_s + swz<D>((n + lane / 16) * 8 + lane % 8, kk * 2 + (lane / 8) % 2));
+      mma::mma_16816<T>(s[n], qf[kk], b[0], b[1]);
+      mma::mma_16816<T>(s[n + 1], qf[kk], b[2], b[3]);
+    }
+  if (k0 + KW > t_end) {
+#pragma unroll
+    for (int n = 0; n < KW / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (k0 + n * 8 + (lane % 4) * 2 + (e & 1) >= t_end) s[n][e] = -INFINITY;
   }
-  if (norm_w) {
-    float sq = 0.f;
+  // Online softmax (exp2 domain) for row lane/4 (r 0) and, when G > 8, row lane/4 + 8 (r 1).
+  float alpha[2] = {1.f, 1.f};
+  bool moved = false;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) sq += a[j] * a[j] + b[j] * b[j];
+  for (int r = 0; r < (ROWS_HI ? 2 : 1); ++r) {
+    float mx = -INFINITY;
 #pragma unroll
-    for (int o = P / 2; o > 0; o >>= 1) sq += __shfl_xor_sync(mask, sq, o);
-    const float rstd = rsqrtf(sq / D + eps);
+    for (int n = 0; n < KW / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float m_new = fmaxf(m_run[r], mx * sl2);
+    const float m_use = m_new == -INFINITY ? 0.f : m_new;
+    moved |= m_new != m_run[r];
+    alpha[r] = ex2(m_run[r] - m_use);
+    m_run[r] = m_new;
+    float sum = 0.f;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) a[j] = norm_w[c * 8 + j] * (a[j] * rstd), b[j] = norm_w[HALF + c * 8 + j] * (b[j] * rstd);
+    for (int n = 0; n < KW / 8; ++n) {
+      s[n][2 * r] = ex2(fmaf(s[n][2 * r], sl2, -m_use));
+      s[n][2 * r + 1] = ex2(fmaf(s[n][2 * r + 1], sl2, -m_use));
+      sum += s[n][2 * r] + s[n][2 * r + 1];
+    }
+    l_run[r] = l_run[r] * alpha[r] + sum;  // per-lane partial, reduced over the quad at the end
   }
-  T* o0 = reinterpret_cast<T*>(&w0);
-  T* o1 = reinterpret_cast<T*>(&w1);
+  if (!ROWS_HI) {
 #pragma unroll
-  for (int j = 0; j < 8; ++j) {
-    float sn, cs;
-    sincosf(pos * inv_freq[c * 8 + j], &sn, &cs);
-    o0[j] = mma::from_float<T>(a[j] * cs - b[j] * sn);
-    o1[j] = mma::from_float<T>(b[j] * cs + a[j] * sn);
+    for (int n = 0; n < KW / 8; ++n) s[n][2] = s[n][3] = 0.f;  // rows 8..15: no query
+  }
+  if (__any_sync(0xffffffffu, moved)) {  // alpha is exactly 1 when no row max moved
+#pragma unroll
+    for (int d = 0; d < D / 8; ++d) {
+      o[d][0] *= alpha[0];
+      o[d][1] *= alpha[0];
+      if (ROWS_HI) {
+        o[d][2] *= alpha[1];
+        o[d][3] *= alpha[1];
+      }
+    }
+  }
+  // O += P V: P from the S accumulators, V through ldmatrix.trans.
+#pragma unroll
+  for (int t = 0; t < KW / 16; ++t) {
+    uint32_t a[4];
+    a[0] = mma::pack2<T>(s[2 * t][0], s[2 * t][1]);
+    a[1] = mma::pack2<T>(s[2 * t][2], s[2 * t][3]);
+    a[2] = mma::pack2<T>(s[2 * t + 1][0], s[2 * t + 1][1]);
+    a[3] = mma::pack2<T>(s[2 * t + 1][2], s[2 * t + 1][3]);
+#pragma unroll
+    for (int d = 0; d < D / 8; d += 2) {
+      uint32_t b[4];
+      mma::ldmatrix_x4_trans(b, v_s + swz<D>(t * 16 + lane % 8 + ((lane / 8) % 2) * 8, d + lane / 16));
+      mma::mma_16816<T>(o[d], a, b[0], b[1]);
+      mma::mma_16816<T>(o[d + 1], a, b[2], b[3]);
+    }
   }
 }
+
 }  // namespace decode_tc_detail
 
 template <typename T, int D, int G, int KW, int STAGES, int WARPS>
@@ -130,8 +180,9 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
     } else if (slot >= 0) {  // CTA-uniform
       if (threadIdx.x < CH / 2) {  // lanes 0 .. D/16-1 of warp 0: the key's chunk pairs
         uint4 w0, w1;
-        qk_transform_pair<T, D>(knew, threadIdx.x, true, (float)p.positions[seq], p.rope_inv_freq, p.k_norm_w,
-                                p.norm_eps, (1u << (CH / 2)) - 1u, w0, w1);
+        float cs[8], sn[8];
+        rope_angles8((float)p.positions[seq], p.rope_inv_freq, threadIdx.x, cs, sn);
+        qk_transform_pair<T, D>(knew, threadIdx.x, true, cs, sn, p.k_norm_w, p.norm_eps, (1u << (CH / 2)) - 1u, w0, w1);
         T* kc = static_cast<T*>(p.k_cache_out) + dst;
         *reinterpret_cast<uint4*>(kc + threadIdx.x * 8) = w0;
         *reinterpret_cast<uint4*>(kc + D / 2 + threadIdx.x * 8) = w1;
@@ -199,8 +250,9 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
     for (int idx = threadIdx.x; idx < 16 * (CH / 2); idx += WARPS * 32) {
       const int r = idx / (CH / 2), c = idx % (CH / 2);
       uint4 w0, w1;
-      qk_transform_pair<T, D>(qp + (size_t)r * D, c, r < G, pos, p.rope_inv_freq, p.q_norm_w, p.norm_eps, 0xffffffffu,
-                              w0, w1);
+      float cs[8], sn[8];
+      rope_angles8(pos, p.rope_inv_freq, c, cs, sn);
+      qk_transform_pair<T, D>(qp + (size_t)r * D, c, r < G, cs, sn, p.q_norm_w, p.norm_eps, 0xffffffffu, w0, w1);
       if (r >= G) w0 = w1 = make_uint4(0, 0, 0, 0);
       *reinterpret_cast<uint4*>(sQ + swz<D>(r, c)) = w0;
       *reinterpret_cast<uint4*>(sQ + swz<D>(r, c + CH / 2)) = w1;
@@ -231,81 +283,7 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
     const T* k_s = sW + (i % STAGES) * Cfg::kTileElems;
     const T* v_s = k_s + KW * D;
 
-    float s[KW / 8][4];
-#pragma unroll
-    for (int n = 0; n < KW / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
-#pragma unroll
-      for (int n = 0; n < KW / 8; n += 2) {
-        uint32_t b[4];
-        mma::ldmatrix_x4(b, k_s + swz<D>((n + lane / 16) * 8 + lane % 8, kk * 2 + (lane / 8) % 2));
-        mma::mma_16816<T>(s[n], qf[kk], b[0], b[1]);
-        mma::mma_16816<T>(s[n + 1], qf[kk], b[2], b[3]);
-      }
-    const int k0 = t_begin + (warp + i * WARPS) * KW;
-    if (k0 + KW > t_end) {
-#pragma unroll
-      for (int n = 0; n < KW / 8; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (k0 + n * 8 + (lane % 4) * 2 + (e & 1) >= t_end) s[n][e] = -INFINITY;
-    }
-    // Online softmax (exp2 domain) for row lane/4 (r 0) and, when G > 8, row lane/4 + 8 (r 1).
-    float alpha[2] = {1.f, 1.f};
-    bool moved = false;
-#pragma unroll
-    for (int r = 0; r < (ROWS_HI ? 2 : 1); ++r) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int n = 0; n < KW / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m_run[r], mx * sl2);
-      const float m_use = m_new == -INFINITY ? 0.f : m_new;
-      moved |= m_new != m_run[r];
-      alpha[r] = ex2(m_run[r] - m_use);
-      m_run[r] = m_new;
-      float sum = 0.f;
-#pragma unroll
-      for (int n = 0; n < KW / 8; ++n) {
-        s[n][2 * r] = ex2(fmaf(s[n][2 * r], sl2, -m_use));
-        s[n][2 * r + 1] = ex2(fmaf(s[n][2 * r + 1], sl2, -m_use));
-        sum += s[n][2 * r] + s[n][2 * r + 1];
-      }
-      l_run[r] = l_run[r] * alpha[r] + sum;  // per-lane partial, reduced over the quad at the end
-    }
-    if (!ROWS_HI) {
-#pragma unroll
-      for (int n = 0; n < KW / 8; ++n) s[n][2] = s[n][3] = 0.f;  // rows 8..15: no query
-    }
-    if (__any_sync(0xffffffffu, moved)) {  // alpha is exactly 1 when no row max moved
-#pragma unroll
-      for (int d = 0; d < D / 8; ++d) {
-        o[d][0] *= alpha[0];
-        o[d][1] *= alpha[0];
-        if (ROWS_HI) {
-          o[d][2] *= alpha[1];
-          o[d][3] *= alpha[1];
-        }
-      }
-    }
-    // O += P V: P from the S accumulators, V through ldmatrix.trans.
-#pragma unroll
-    for (int t = 0; t < KW / 16; ++t) {
-      uint32_t a[4];
-      a[0] = mma::pack2<T>(s[2 * t][0], s[2 * t][1]);
-      a[1] = mma::pack2<T>(s[2 * t][2], s[2 * t][3]);
-      a[2] = mma::pack2<T>(s[2 * t + 1][0], s[2 * t + 1][1]);
-      a[3] = mma::pack2<T>(s[2 * t + 1][2], s[2 * t + 1][3]);
-#pragma unroll
-      for (int d = 0; d < D / 8; d += 2) {
-        uint32_t b[4];
-        mma::ldmatrix_x4_trans(b, v_s + swz<D>(t * 16 + lane % 8 + ((lane / 8) % 2) * 8, d + lane / 16));
-        mma::mma_16816<T>(o[d], a, b[0], b[1]);
-        mma::mma_16816<T>(o[d + 1], a, b[2], b[3]);
-      }
-    }
+    decode_tc_tile<T, D, KW, ROWS_HI>(qf, k_s, v_s, lane, t_begin + (warp + i * WARPS) * KW, t_end, sl2, m_run, l_run, o);
   }
   mma::cp_async_wait<0>();
   __syncthreads();  // every warp's ring is idle: reuse it for the merge
@@ -653,79 +631,8 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tcp_kernel(const Fuse
       const T* k_s = sW + (n_done % STAGES) * Cfg::kTileElems;
       const T* v_s = k_s + KW * DV;
 
-      float s[KW / 8][4];
-#pragma unroll
-      for (int n = 0; n < KW / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-#pragma unroll
-      for (int kk = 0; kk < DV / 16; ++kk)
-#pragma unroll
-        for (int n = 0; n < KW / 8; n += 2) {
-          uint32_t b[4];
-          mma::ldmatrix_x4(b, k_s + swz<DV>((n + lane / 16) * 8 + lane % 8, kk * 2 + (lane / 8) % 2));
-          mma::mma_16816<T>(s[n], qf[kk], b[0], b[1]);
-          mma::mma_16816<T>(s[n + 1], qf[kk], b[2], b[3]);
-        }
-      const int k0 = t_begin + (warp + k * WARPS) * KW;
-      if (k0 + KW > t_end) {
-#pragma unroll
-        for (int n = 0; n < KW / 8; ++n)
-#pragma unroll
-          for (int q = 0; q < 4; ++q)
-            if (k0 + n * 8 + (lane % 4) * 2 + (q & 1) >= t_end) s[n][q] = -INFINITY;
-      }
-      float alpha[2] = {1.f, 1.f};
-      bool moved = false;
-#pragma unroll
-      for (int r = 0; r < (ROWS_HI ? 2 : 1); ++r) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int n = 0; n < KW / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_new = fmaxf(m_run[r], mx * sl2);
-        const float m_use = m_new == -INFINITY ? 0.f : m_new;
-        moved |= m_new != m_run[r];
-        alpha[r] = ex2(m_run[r] - m_use);
-        m_run[r] = m_new;
-        float sum = 0.f;
-#pragma unroll
-        for (int n = 0; n < KW / 8; ++n) {
-          s[n][2 * r] = ex2(fmaf(s[n][2 * r], sl2, -m_use));
-          s[n][2 * r + 1] = ex2(fmaf(s[n][2 * r + 1], sl2, -m_use));
-          sum += s[n][2 * r] + s[n][2 * r + 1];
-        }
-        l_run[r] = l_run[r] * alpha[r] + sum;
-      }
-      if (!ROWS_HI) {
-#pragma unroll
-        for (int n = 0; n < KW / 8; ++n) s[n][2] = s[n][3] = 0.f;
-      }
-      if (__any_sync(0xffffffffu, moved)) {
-#pragma unroll
-        for (int d = 0; d < DV / 8; ++d) {
-          o[d][0] *= alpha[0];
-          o[d][1] *= alpha[0];
-          if (ROWS_HI) {
-            o[d][2] *= alpha[1];
-            o[d][3] *= alpha[1];
-          }
-        }
-      }
-#pragma unroll
-      for (int t = 0; t < KW / 16; ++t) {
-        uint32_t a[4];
-        a[0] = mma::pack2<T>(s[2 * t][0], s[2 * t][1]);
-        a[1] = mma::pack2<T>(s[2 * t][2], s[2 * t][3]);
-        a[2] = mma::pack2<T>(s[2 * t + 1][0], s[2 * t + 1][1]);
-        a[3] = mma::pack2<T>(s[2 * t + 1][2], s[2 * t + 1][3]);
-#pragma unroll
-        for (int d = 0; d < DV / 8; d += 2) {
-          uint32_t b[4];
-          mma::ldmatrix_x4_trans(b, v_s + swz<DV>(t * 16 + lane % 8 + ((lane / 8) % 2) * 8, d + lane / 16));
-          mma::mma_16816<T>(o[d], a, b[0], b[1]);
-          mma::mma_16816<T>(o[d + 1], a, b[2], b[3]);
-        }
-      }
+      decode_tc_tile<T, DV, KW, ROWS_HI>(qf, k_s, v_s, lane, t_begin + (warp + k * WARPS) * KW, t_end, sl2, m_run, l_run,
+                                         o);
     }
 
     // Merge the warps' states of item j (the next item's copies stay in flight meanwhile).

@@ -16,6 +16,7 @@
 #include "core/cuda_check.h"
 #include "core/pdl.cuh"
 #include "kernels/dtype.cuh"
+#include "kernels/rope.cuh"
 
 namespace attnbench {
 
@@ -94,22 +95,6 @@ __global__ void qkv_rope_kv_append_kernel(T* q, T* k, T* v, T* k_cache, T* v_cac
 
 constexpr int kVecThreads = 128;
 
-template <class T>
-__device__ __forceinline__ void load8(const T* p, float (&x)[8]) {
-  const uint4 w = *reinterpret_cast<const uint4*>(p);
-  const T* h = reinterpret_cast<const T*>(&w);
-#pragma unroll
-  for (int j = 0; j < 8; ++j) x[j] = to_f32(h[j]);
-}
-template <class T>
-__device__ __forceinline__ uint4 pack8(const float (&x)[8]) {
-  uint4 w;
-  T* h = reinterpret_cast<T*>(&w);
-#pragma unroll
-  for (int j = 0; j < 8; ++j) h[j] = from_f32<T>(x[j]);
-  return w;
-}
-
 // grid (num_tokens, head groups), block kVecThreads; P = D / 16 threads per q/k head.
 template <class T, int P>
 __global__ void __launch_bounds__(kVecThreads)
@@ -129,45 +114,17 @@ __global__ void __launch_bounds__(kVecThreads)
   const int c = first % P;
   const bool norm = q_norm_w != nullptr;  // q and k norms come together (Qwen3) or not at all
   float cs[8], sn[8];
-#pragma unroll
-  for (int j = 0; j < 8; ++j) sincosf(pos * inv_freq[c * 8 + j], &sn[j], &cs[j]);
+  rope_angles8(pos, inv_freq, c, cs, sn);
   // q and k heads. The bound is rounded up to whole warps so every lane of a warp takes the same
   // iterations and the norm's shuffles see all 32 lanes; lanes past the last head only shuffle.
   const int n_qk = (H + Hkv) * P, n_qk_warps = (n_qk + 31) / 32 * 32;
   for (int it = first; it < n_qk_warps; it += stride) {
     const bool active = it < n_qk;
     const int h = it / P;
-    float a[8], b[8];
-    if (active) {
-      load8(src + (long long)h * D + c * 8, a);
-      load8(src + (long long)h * D + HALF + c * 8, b);
-    } else {
-#pragma unroll
-      for (int j = 0; j < 8; ++j) a[j] = b[j] = 0.f;
-    }
-    if (norm) {
-      float sq = 0.f;
-#pragma unroll
-      for (int j = 0; j < 8; ++j) sq += a[j] * a[j] + b[j] * b[j];
-#pragma unroll
-      for (int o = P / 2; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
-      const float rstd = rsqrtf(sq / D + eps);
-      const float* w = h < H ? q_norm_w : k_norm_w;
-      if (active)
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          a[j] = w[c * 8 + j] * (a[j] * rstd);
-          b[j] = w[HALF + c * 8 + j] * (b[j] * rstd);
-        }
-    }
+    uint4 w0, w1;
+    qk_transform_pair<T, D>(src + (long long)h * D, c, active, cs, sn, norm ? (h < H ? q_norm_w : k_norm_w) : nullptr,
+                            eps, 0xffffffffu, w0, w1);
     if (!active) continue;
-    float y0[8], y1[8];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      y0[j] = a[j] * cs[j] - b[j] * sn[j];
-      y1[j] = b[j] * cs[j] + a[j] * sn[j];
-    }
-    const uint4 w0 = pack8<T>(y0), w1 = pack8<T>(y1);
     T* dst = h < H ? q + ((long long)t * H + h) * D : k + ((long long)t * Hkv + (h - H)) * D;
     *reinterpret_cast<uint4*>(dst + c * 8) = w0;
     *reinterpret_cast<uint4*>(dst + HALF + c * 8) = w1;
