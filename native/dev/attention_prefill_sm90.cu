@@ -38,16 +38,82 @@
 //   28  v25 + kSm90TmaTail (BN 64, 4 stages, no ping-pong)
 //   29  v24 + kSm90TmaTail (BN 64, 4 stages, ping-pong)
 //   30  v27 without ping-pong (BN 128, 2 stages)
+//   31  v27 with K/V from the step's own contiguous rows (kSm90Ragged: one box of 128 rows per
+//       panel, no block table, no gathered last tile) where no slice has cached context; v27
+//       elsewhere, as the fused backend dispatches
+//   32  v31 + the Q tile by TMA (kSm90TmaQ); with context v33
+//   33  v27 + the Q tile by TMA
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
 
 using namespace attnbench;
 
+// The step's K/V as contiguous rows [tokens, Hkv, D] (what the engine passes as k_new / v_new),
+// gathered once per problem from its paged cache through the block table.
+__global__ void gather_rows_kernel(uint16_t* dst, const uint16_t* cache, const int32_t* slots, int n, int row) {
+  for (int t = blockIdx.x; t < n; t += gridDim.x)
+    for (int i = threadIdx.x; i < row; i += blockDim.x) dst[(size_t)t * row + i] = cache[(size_t)slots[t] * row + i];
+}
+struct RaggedKv {
+  const void* cache_k = nullptr;  // the problem they were gathered for
+  void *k = nullptr, *v = nullptr;
+};
+static const RaggedKv& ragged_kv(const lab::Problem& pb) {
+  static RaggedKv r;
+  if (r.cache_k == pb.dk) return r;
+  if (r.k) {
+    CK(cudaFree(r.k));
+    CK(cudaFree(r.v));
+  }
+  std::vector<int32_t> slots(pb.num_tokens);
+  for (size_t b = 0; b < pb.q_lens.size(); ++b)
+    for (int i = 0; i < pb.q_lens[b]; ++i) {
+      const int t = pb.ctx_lens[b] + i;
+      slots[pb.cu_q[b] + i] = pb.bt[b * pb.max_blocks + t / pb.block_size] * pb.block_size + t % pb.block_size;
+    }
+  int32_t* dslots = nullptr;
+  const int row = pb.Hkv * pb.D;
+  CK(cudaMalloc(&dslots, slots.size() * 4));
+  CK(cudaMemcpy(dslots, slots.data(), slots.size() * 4, cudaMemcpyHostToDevice));
+  CK(cudaMalloc(&r.k, (size_t)pb.num_tokens * row * 2));
+  CK(cudaMalloc(&r.v, (size_t)pb.num_tokens * row * 2));
+  gather_rows_kernel<<<1024, 256>>>((uint16_t*)r.k, (const uint16_t*)pb.dk, dslots, pb.num_tokens, row);
+  CK(cudaGetLastError());
+  gather_rows_kernel<<<1024, 256>>>((uint16_t*)r.v, (const uint16_t*)pb.dv, dslots, pb.num_tokens, row);
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  CK(cudaFree(dslots));
+  r.cache_k = pb.dk;
+  return r;
+}
+
 template <typename T, int D>
 static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem& pb) {
   const int B = (int)pb.q_lens.size();
   const long long slots = (long long)pb.num_blocks * pb.block_size;
+  bool no_ctx = true;
+  for (int c : pb.ctx_lens) no_ctx &= c == 0;
+  if ((ver == 31 || ver == 32) && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
+  if (ver == 33 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = 22;
+  if (ver == 31 || ver == 32) {
+    Sm90Maps maps{};
+    const RaggedKv& r = ragged_kv(pb);
+    CK((make_sm90_ragged_maps<T, D, 128>(r.k, r.v, pb.num_tokens, pb.Hkv, &maps)));
+    CK((make_sm90_q_map<T, D>(pb.dq, pb.num_tokens, pb.H, &maps)));
+    constexpr int kR = kSm90Ragged | kSm90PingPong | kSm90UniformDesc;
+    if (ver == 31) CK((launch_fused_prefill_sm90<T, D, 128, 2, kR>(p, B, pb.max_q, 0, &maps)));
+    else CK((launch_fused_prefill_sm90<T, D, 128, 2, kR | kSm90TmaQ>(p, B, pb.max_q, 0, &maps)));
+    return;
+  }
+  if (ver == 33) {
+    Sm90Maps maps{};
+    CK((make_sm90_kv_maps<T, D, 128>(p, slots, &maps)));
+    CK((make_sm90_q_map<T, D>(pb.dq, pb.num_tokens, pb.H, &maps)));
+    constexpr int kO = kSm90TmaKV | kSm90TmaTail | kSm90PingPong | kSm90UniformDesc | kSm90TmaQ;
+    CK((launch_fused_prefill_sm90<T, D, 128, 2, kO>(p, B, pb.max_q, 0, &maps)));
+    return;
+  }
   // TMA versions on pages they do not take (1, 2, 7): the same options without TMA (what a
   // dispatcher would pick), so every check case still runs.
   if (ver >= 23 && ver <= 30 && !sm90_tma_kv_ok(pb.block_size, slots)) {
@@ -56,7 +122,7 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
   }
   constexpr int kTmaT = kSm90TmaKV | kSm90TmaTail;
   // Tensor maps for the TMA versions (box rows = min(page, BN): BN 128 for v23, v26, v27, v30).
-  Sm90KvMaps maps{};
+  Sm90Maps maps{};
   if (ver >= 23 && ver <= 30) {
     const bool bn128 = ver == 23 || ver == 26 || ver == 27 || ver == 30;
     CK((bn128 ? make_sm90_kv_maps<T, D, 128>(p, slots, &maps) : make_sm90_kv_maps<T, D, 64>(p, slots, &maps)));
@@ -121,6 +187,10 @@ static bool check(int ver) {
       {"long d128 gqa4 page16", {1000, 513}, {0, 700}, 8, 2, 128, 16, false},
       {"long d128 bf16 page32", {777}, {129}, 4, 4, 128, 32, true},
       {"page2 d64 ctx", {300, 65}, {37, 1000}, 2, 2, 64, 2, false},
+      // No cached context (the ragged versions read the step's own rows): odd lengths, GQA.
+      {"no ctx d128 gqa4 bf16 page7", {1000, 513, 1, 129}, {0, 0, 0, 0}, 8, 2, 128, 7, true},
+      {"no ctx d128 page16", {127, 128, 129, 300}, {0, 0, 0, 0}, 4, 4, 128, 16, false},
+      {"no ctx d64 gqa3 page1", {700, 33}, {0, 0}, 6, 2, 64, 1, true},
   };
   bool ok_all = true;
   uint64_t seed = 4321 + ver;

@@ -5,7 +5,10 @@
 // measured it faster than FA2 on the H200 (session 6 run 1: pages TMA takes -- power of two >= 8
 // keys -- on an sm_90a build, head dim 128 always, head dim 64 for steps whose longest prompt slice
 // is >= kSm90MinQLenD64) and FA2 elsewhere (other pages, other GPUs, short head-dim-64 steps);
-// 1 the Hopper kernel on every shape of an sm_90 device; 0 FA2 everywhere.
+// 1 the Hopper kernel on every shape of an sm_90 device; 0 FA2 everywhere. Where the Hopper kernel
+// runs a step whose slices have no cached context (plan() sees every ctx_lens == 0), it reads K/V from
+// the step's own contiguous rows (k_new / v_new) by TMA rather than from the paged cache
+// (kSm90Ragged); ATTNBENCH_PREFILL_RAGGED=0 keeps it on the cache.
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
@@ -72,18 +75,24 @@ class FusedPrefillCuda final : public PrefillAttn {
   void plan(const AttnMetadata& md) override {
     num_seqs_ = md.num_prefill_seqs;
     max_q_len_ = 0;
-    for (int s = 0; s < num_seqs_; ++s)
+    no_ctx_ = true;
+    for (int s = 0; s < num_seqs_; ++s) {
       max_q_len_ = std::max(max_q_len_, md.host->cu_seqlens_q[s + 1] - md.host->cu_seqlens_q[s]);
+      no_ctx_ = no_ctx_ && md.host->ctx_lens[s] == 0;
+    }
   }
-  // The plan is two ints and the grid covers the bucket's rows: q tiles past a prompt's real length exit.
+  // The plan is a few ints and the grid covers the bucket's rows: q tiles past a prompt's real length
+  // exit. Captured steps read the paged cache: the ragged maps' row count is fixed at capture, and a
+  // replay's rows between its prompt and the bucket's end are padding.
   bool supports_graph() const override { return true; }
   void prepare_for_replay(const AttnMetadata& md) override {
     num_seqs_ = md.num_prefill_seqs;
     max_q_len_ = md.max_q_len;
+    no_ctx_ = false;
   }
 
-  void run(int /*layer*/, const void* q, const void* /*k_new*/, const void* /*v_new*/, const PagedKv& cache,
-           void* out, const AttnMetadata& md, void* stream) override {
+  void run(int /*layer*/, const void* q, const void* k_new, const void* v_new, const PagedKv& cache, void* out,
+           const AttnMetadata& md, void* stream) override {
     FusedPrefillParams p{};
     p.q = q;
     p.k = cache.k;
@@ -100,14 +109,28 @@ class FusedPrefillCuda final : public PrefillAttn {
     auto s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
-    if (sm90_ && max_q_len_ >= sm90_min_q_len_) {
-      const Sm90KvMaps* maps = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
+    if (sm90_ && max_q_len_ >= sm90_min_q_len_ && no_ctx_ && dims_.exp.prefill_ragged && k_new && v_new) {
+      Sm90Maps maps = ragged_maps(k_new, v_new, md.num_prefill_tokens);
+      maps.q = q_map(q, md.num_prefill_tokens);
       if (dims_.head_dim == 64)
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps)
-                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s, maps);
+        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps)
+                 : launch_fused_prefill_sm90_ragged<__half, 64>(p, num_seqs_, max_q_len_, s, maps);
       else
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps)
-                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s, maps);
+        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps)
+                 : launch_fused_prefill_sm90_ragged<__half, 128>(p, num_seqs_, max_q_len_, s, maps);
+    } else if (sm90_ && max_q_len_ >= sm90_min_q_len_) {
+      const Sm90Maps* kv = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
+      Sm90Maps maps{};
+      if (kv) {
+        maps = *kv;
+        maps.q = q_map(q, md.num_prefill_tokens);
+      }
+      if (dims_.head_dim == 64)
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr)
+                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr);
+      else
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr)
+                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr);
     } else if (dims_.head_dim == 64)
       e = bf16 ? launch_fused_prefill_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s)
                : launch_fused_prefill_best<__half, 64>(p, num_seqs_, max_q_len_, s);
@@ -120,7 +143,7 @@ class FusedPrefillCuda final : public PrefillAttn {
  private:
   // The TMA tensor maps of a layer's cache (each layer has its own K/V tensors), encoded on first
   // use and kept; nullptr where TMA does not take the pages (the Hopper kernel then gathers).
-  const Sm90KvMaps* kv_maps(const FusedPrefillParams& p, long long num_slots) {
+  const Sm90Maps* kv_maps(const FusedPrefillParams& p, long long num_slots) {
     if (!sm90_tma_kv_ok(p.block_size, num_slots)) return nullptr;
     for (const CachedMaps& c : maps_)
       if (c.k == p.k && c.v == p.v && c.slots == num_slots) return &c.maps;
@@ -139,16 +162,53 @@ class FusedPrefillCuda final : public PrefillAttn {
     return &maps_.back().maps;
   }
 
+  // The maps of the step's K/V rows: every layer passes the same buffers, so one encode per step
+  // (two host calls), redone when the buffers or the token count change.
+  const Sm90Maps& ragged_maps(const void* k_new, const void* v_new, int num_tokens) {
+    if (ragged_.k != k_new || ragged_.v != v_new || ragged_.slots != num_tokens) {
+      const bool bf16 = dims_.dtype == DType::BF16;
+      const int hkv = dims_.num_kv_heads;
+      cudaError_t e;
+      if (dims_.head_dim == 64)
+        e = bf16 ? make_sm90_ragged_maps<__nv_bfloat16, 64, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps)
+                 : make_sm90_ragged_maps<__half, 64, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps);
+      else
+        e = bf16 ? make_sm90_ragged_maps<__nv_bfloat16, 128, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps)
+                 : make_sm90_ragged_maps<__half, 128, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps);
+      CUDA_CHECK(e);
+      ragged_.k = k_new, ragged_.v = v_new, ragged_.slots = num_tokens;
+    }
+    return ragged_.maps;
+  }
+
+  // The map of the step's query rows (kSm90TmaQ), redone when the buffer or the token count change.
+  const CUtensorMap& q_map(const void* q, int num_tokens) {
+    if (q_.k != q || q_.slots != num_tokens) {
+      const bool bf16 = dims_.dtype == DType::BF16;
+      const int h = dims_.num_heads;
+      cudaError_t e;
+      if (dims_.head_dim == 64)
+        e = bf16 ? make_sm90_q_map<__nv_bfloat16, 64>(q, num_tokens, h, &q_.maps) : make_sm90_q_map<__half, 64>(q, num_tokens, h, &q_.maps);
+      else
+        e = bf16 ? make_sm90_q_map<__nv_bfloat16, 128>(q, num_tokens, h, &q_.maps) : make_sm90_q_map<__half, 128>(q, num_tokens, h, &q_.maps);
+      CUDA_CHECK(e);
+      q_.k = q, q_.slots = num_tokens;
+    }
+    return q_.maps.q;
+  }
+
   struct CachedMaps {
     const void *k = nullptr, *v = nullptr;
     long long slots = 0;
-    Sm90KvMaps maps{};
+    Sm90Maps maps{};
   };
   AttnDims dims_;
   int num_seqs_ = 0, max_q_len_ = 0;
   bool sm90_ = false;
   int sm90_min_q_len_ = 0;  // steps whose longest slice is shorter run FA2 (head dim 64 under rule 2)
   std::deque<CachedMaps> maps_;  // a deque: pointers to its elements stay valid as it grows
+  CachedMaps ragged_, q_;        // the step's K/V rows, its query rows (k = the q buffer); slots = its prefill tokens
+  bool no_ctx_ = false;          // plan(): no slice of this step has cached context
 };
 
 std::unique_ptr<PrefillAttn> make_fused_prefill_cuda(const AttnDims& dims) {

@@ -67,16 +67,29 @@ struct PrefillSm90Config {
 //       past kv_len), and block-table entries are loaded a tile ahead. Without it the whole last
 //       tile is a cp.async gather with a dependent block-table load per row (lab v23-v26: the
 //       consumers' longest waits, k15b run 1's ncu samples).
+//   kSm90Ragged: K/V tiles from the step's own contiguous K/V rows ([tokens, kv_heads x D], the
+//       k_new / v_new of PrefillAttn::run) instead of the paged cache, for steps without cached
+//       context (every ctx_lens[s] == 0, which the host guarantees): key t of slice s is row
+//       cu_seqlens_q[s] + t, so a tile is one box of BN rows per 64-column panel (two TMA copies
+//       for D 128 instead of one per page and panel), with no block table and no gathered last
+//       tile. Rows past the slice are the next slice's keys (finite; masked like any key right of
+//       the diagonal) or past the map's last row (zero-filled by TMA), so nothing stale is read:
+//       the map's row count must be the step's prefill token count. What FlashAttention-3 and
+//       FlashInfer's ragged prefill read; PyTorch's cuDNN anchor reads contiguous K/V too.
+//   kSm90TmaQ: the Q tile by TMA too (one box of BM rows per panel from a map over [tokens,
+//       heads x D]; rows past the slice are never stored), so no producer thread copies by
+//       cp.async and no consumer fences the Q tile.
 constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8, kSm90TmaKV = 16,
-              kSm90TmaTail = 32;
+              kSm90TmaTail = 32, kSm90Ragged = 64, kSm90TmaQ = 128;
 
-// The K and V caches as TMA tensor maps (kSm90TmaKV only; zeros otherwise).
-struct Sm90KvMaps {
-  CUtensorMap k, v;
+// TMA tensor maps: k, v over the paged cache (kSm90TmaKV) or over the step's K/V rows
+// (kSm90Ragged), q over the step's query rows (kSm90TmaQ); zeros where unused.
+struct Sm90Maps {
+  CUtensorMap k, v, q;
 };
 
 template <typename T, int D, int BN, int STAGES, int OPT = 0>
-__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90KvMaps maps) {
+__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90Maps maps) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built without sm_90a (wgmma, setmaxnreg): the host only picks this kernel on sm_90a builds
 #else
@@ -84,7 +97,9 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   constexpr bool PP = (OPT & kSm90PingPong) != 0, FENCE = (OPT & kSm90NoProxyFence) == 0;
   constexpr bool ONE_FENCE = (OPT & kSm90OneFence) != 0, UDESC = (OPT & kSm90UniformDesc) != 0;
-  constexpr bool TMA = (OPT & kSm90TmaKV) != 0, TAIL = TMA && (OPT & kSm90TmaTail) != 0;
+  constexpr bool RAGGED = (OPT & kSm90Ragged) != 0, TMA_Q = (OPT & kSm90TmaQ) != 0;
+  constexpr bool TMA = !RAGGED && (OPT & kSm90TmaKV) != 0, TAIL = TMA && (OPT & kSm90TmaTail) != 0;
+  constexpr bool KV_BULK = TMA || RAGGED;  // K/V full barriers complete by TMA bytes (one arrival)
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
   extern __shared__ unsigned char smem_raw[];
@@ -111,10 +126,10 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   const size_t q_stride = (size_t)p.num_heads * D;
 
   if (threadIdx.x == 0) {
-    mbar_init(full_q, 128);  // every producer thread arrives once its copies landed
+    mbar_init(full_q, TMA_Q ? 1 : 128);  // cp.async: every producer thread arrives once its copies landed
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(full_k + s, TMA ? 1 : 128);  // TMA: one arrival (with the byte count) per tile
-      mbar_init(full_v + s, TMA ? 1 : 128);
+      mbar_init(full_k + s, KV_BULK ? 1 : 128);  // TMA: one arrival (with the byte count) per tile
+      mbar_init(full_v + s, KV_BULK ? 1 : 128);
       mbar_init(empty_k + s, 8);  // one arrival per consumer warp
       mbar_init(empty_v + s, 8);
     }
@@ -130,14 +145,49 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     constexpr int RPT_LOG2 = RPT == 16 ? 4 : RPT == 8 ? 3 : RPT == 4 ? 2 : 1;
     static_assert((1 << RPT_LOG2) == RPT, "rows per thread");
     const int c = threadIdx.x % CH, kb = threadIdx.x / CH;
-    const T* qg = static_cast<const T*>(p.q);
+    if constexpr (TMA_Q) {
+      if (threadIdx.x == 0) {
+        tma_prefetch_map(&maps.q);
+        mbar_arrive_expect_tx(full_q, Cfg::kQBytes);
 #pragma unroll
-    for (int r = 0; r < QPT; ++r) {
-      const int row = kb * QPT + r, i = q0 + row;
-      const bool ok = i < q_len;
-      mma::cp_async_16(sQ + sw128_offset<BM>(row, c), ok ? qg + (size_t)(q_begin + i) * q_stride + (size_t)head * D + c * 8 : qg, ok);
+        for (int panel = 0; panel < D / 64; ++panel)
+          tma_load_2d(sQ + panel * (BM * 128), &maps.q, head * D + panel * 64, q_begin + q0, full_q);
+      }
+    } else {
+      const T* qg = static_cast<const T*>(p.q);
+#pragma unroll
+      for (int r = 0; r < QPT; ++r) {
+        const int row = kb * QPT + r, i = q0 + row;
+        const bool ok = i < q_len;
+        mma::cp_async_16(sQ + sw128_offset<BM>(row, c), ok ? qg + (size_t)(q_begin + i) * q_stride + (size_t)head * D + c * 8 : qg, ok);
+      }
+      mbar_arrive_cp_async(full_q);
     }
-    mbar_arrive_cp_async(full_q);
+
+    if constexpr (RAGGED) {
+      // One thread issues every copy: per tile and operand, one box of BN rows per panel.
+      if (threadIdx.x == 0) {
+        tma_prefetch_map(&maps.k);
+        tma_prefetch_map(&maps.v);
+        for (int j = 0; j < n_tiles; ++j) {
+          const int st = j % STAGES;
+          const unsigned ph = (unsigned)(j / STAGES) & 1u;
+          const int y = q_begin + j * BN;  // ctx == 0: key t is row q_begin + t
+          mbar_wait(empty_k + st, ph ^ 1u);
+          mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
+#pragma unroll
+          for (int panel = 0; panel < D / 64; ++panel)
+            tma_load_2d(sK + st * Cfg::kTileBytes + panel * (BN * 128), &maps.k, kv_head * D + panel * 64, y, full_k + st);
+          mbar_wait(empty_v + st, ph ^ 1u);
+          mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
+#pragma unroll
+          for (int panel = 0; panel < D / 64; ++panel)
+            tma_load_2d(sV + st * Cfg::kTileBytes + panel * (BN * 128), &maps.v, kv_head * D + panel * 64, y, full_v + st);
+        }
+      }
+      if constexpr (!TMA_Q) asm volatile("cp.async.wait_all;\n" ::: "memory");
+      return;
+    }
 
     const int32_t* bt = p.block_tables + (size_t)seq * p.max_blocks_per_seq;
     const size_t kv_stride = (size_t)p.num_kv_heads * D;
@@ -313,15 +363,16 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       __syncwarp();
       if (lane == 0) mbar_arrive(bar);
     };
-    // Proxy fence after a full wait: tiles written by cp.async (every tile, or with TMA only the
-    // last one) are read by wgmma through the async proxy.
+    // Proxy fence after a full wait: tiles written by cp.async (every tile, or with paged TMA only
+    // the last one; none with kSm90Ragged) are read by wgmma through the async proxy.
+    auto cp_async_tile = [&](int j) { return !KV_BULK || (TMA && j == n_tiles - 1); };
     auto wait_k = [&](int j, bool fence = true) {
       mbar_wait(full_k + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      if (FENCE && fence && (!TMA || j == n_tiles - 1)) fence_proxy_async();
+      if (FENCE && fence && cp_async_tile(j)) fence_proxy_async();
     };
     auto wait_v = [&](int j, bool fence = true) {
       mbar_wait(full_v + j % STAGES, (unsigned)(j / STAGES) & 1u);
-      if (FENCE && fence && (!TMA || j == n_tiles - 1)) fence_proxy_async();
+      if (FENCE && fence && cp_async_tile(j)) fence_proxy_async();
     };
     // Descriptor bases (UDESC): the address field is bits 0-13 (address >> 4); offsets inside the
     // CTA's shared memory never carry out of it, so adding (offset >> 4) to the 64-bit value is exact.
@@ -416,7 +467,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     };
 
     mbar_wait(full_q, 0);
-    if (TMA) fence_proxy_async();  // Q came by cp.async; no K wait fences it with TMA
+    if (KV_BULK && !TMA_Q) fence_proxy_async();  // Q came by cp.async; no K wait fences it with TMA
     if (PP && cw == 0) named_barrier_arrive(1, 256);  // warpgroup 0 takes the first turn
     if (n_my > 0) {
       wait_k(0);
@@ -507,7 +558,7 @@ inline bool sm90_tma_kv_ok(int block_size, long long num_slots) {
 // The tensor maps of a cache (kSm90TmaKV variants with this BN): num_slots = cache blocks x
 // block_size. Host-only and cheap (two encodes), but callers keep the result per cache.
 template <typename T, int D, int BN>
-inline cudaError_t make_sm90_kv_maps(const FusedPrefillParams& p, long long num_slots, Sm90KvMaps* maps) {
+inline cudaError_t make_sm90_kv_maps(const FusedPrefillParams& p, long long num_slots, Sm90Maps* maps) {
   if (!sm90_tma_kv_ok(p.block_size, num_slots)) return cudaErrorInvalidValue;
   constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
   const int box_rows = p.block_size < BN ? p.block_size : BN;
@@ -515,13 +566,34 @@ inline cudaError_t make_sm90_kv_maps(const FusedPrefillParams& p, long long num_
   return e != cudaSuccess ? e : encode_sm90_kv_map(&maps->v, p.v, bf16, num_slots, p.num_kv_heads * D, box_rows);
 }
 
-// maps: from make_sm90_kv_maps<T, D, BN> for the kSm90TmaKV variants (ignored by the others).
+// The step's own K/V rows ([num_tokens, kv_heads x D], contiguous) as the maps of kSm90Ragged:
+// boxes of BN rows. num_tokens must be the step's prefill token count (rows past it read as zeros).
+template <typename T, int D, int BN>
+inline cudaError_t make_sm90_ragged_maps(const void* k_rows, const void* v_rows, long long num_tokens, int num_kv_heads,
+                                         Sm90Maps* maps) {
+  if (num_tokens <= 0) return cudaErrorInvalidValue;
+  constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+  const cudaError_t e = encode_sw128_map_2d(&maps->k, k_rows, bf16, num_tokens, (long long)num_kv_heads * D, BN);
+  return e != cudaSuccess ? e : encode_sw128_map_2d(&maps->v, v_rows, bf16, num_tokens, (long long)num_kv_heads * D, BN);
+}
+
+// The step's query rows ([num_tokens, heads x D]) as the map of kSm90TmaQ: boxes of kBM rows.
+template <typename T, int D>
+inline cudaError_t make_sm90_q_map(const void* q, long long num_tokens, int num_heads, Sm90Maps* maps) {
+  if (num_tokens <= 0) return cudaErrorInvalidValue;
+  constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+  return encode_sw128_map_2d(&maps->q, q, bf16, num_tokens, (long long)num_heads * D, PrefillSm90Config<D, 128, 2>::kBM);
+}
+
+// maps: for the TMA variants (kSm90TmaKV: make_sm90_kv_maps<T, D, BN>; kSm90Ragged:
+// make_sm90_ragged_maps<T, D, BN>; kSm90TmaQ: make_sm90_q_map<T, D> as well); ignored by the others.
 template <typename T, int D, int BN = 128, int STAGES = 2, int OPT = 0>
 inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream,
-                                             const Sm90KvMaps* maps = nullptr) {
+                                             const Sm90Maps* maps = nullptr) {
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
+  constexpr bool uses_maps = (OPT & (kSm90TmaKV | kSm90Ragged | kSm90TmaQ)) != 0;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
-  if ((OPT & kSm90TmaKV) != 0 && maps == nullptr) return cudaErrorInvalidValue;
+  if (uses_maps && maps == nullptr) return cudaErrorInvalidValue;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation, before its first launch
   if (!attr_set) {
@@ -530,29 +602,41 @@ inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs,
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
-  static const Sm90KvMaps no_maps{};
+  static const Sm90Maps no_maps{};
   const dim3 grid((unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM), p.num_heads, num_seqs);
   fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>
-      <<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, (OPT & kSm90TmaKV) != 0 ? *maps : no_maps);
+      <<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, uses_maps ? *maps : no_maps);
   return cudaGetLastError();
 }
 
-// The configurations the fused backend uses (docs/perf-notes.md, sessions 5 and 6), the fastest
+// The configurations the fused backend uses (docs/perf-notes.md, sessions 5 to 7), the fastest
 // measured on the H200 of those that passed every lab check: with TMA-able pages (sm90_tma_kv_ok)
-// lab v27 -- K/V by TMA including the last tile's whole pages (kSm90TmaTail), warpgroup ping-pong,
-// uniform descriptors, BN 128, 2 stages: 1.48-1.64x FA2 at head dim 128 (477 / 545 / 401 / 424
-// TFLOPS on 8x4096 / 1x16384 / llama 8x2048 / chunk rows) and 1.16-1.22x at head dim 64 on prompts
-// of 2048 (session 6 run 1); its maps come from make_sm90_kv_maps<T, D, kSm90BestBN>.
-// Other pages (maps == nullptr): lab v18 (cp.async gather, one fence, uniform descriptors, BN 64,
-// 4 stages; 1.02-1.12x FA2 at head dim 128).
+// lab v33 -- K/V by TMA including the last tile's whole pages (kSm90TmaTail), Q by TMA, warpgroup
+// ping-pong, uniform descriptors, BN 128, 2 stages: 475 / 539 / 404 / 426 TFLOPS on 8x4096 / 1x16384
+// / llama 8x2048 / chunk rows, 281 on 16x2048x12x64 (session 7 run 1; v27, without the Q by TMA,
+// 469 / 498 / 397 / 420 / 273); maps from make_sm90_kv_maps<T, D, kSm90BestBN> plus
+// make_sm90_q_map<T, D>. Other pages (maps == nullptr): lab v18 (cp.async gather, one fence, uniform
+// descriptors, BN 64, 4 stages; 1.02-1.12x FA2 at head dim 128).
 constexpr int kSm90BestBN = 128;
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
-                                                  cudaStream_t stream, const Sm90KvMaps* maps) {
+                                                  cudaStream_t stream, const Sm90Maps* maps) {
   if (maps != nullptr)
-    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kSm90TmaKV | kSm90TmaTail | kSm90PingPong | kSm90UniformDesc>(
+    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2,
+                                     kSm90TmaKV | kSm90TmaTail | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc>(
         p, num_seqs, max_q_len, stream, maps);
   return launch_fused_prefill_sm90<T, D, 64, 4, kSm90OneFence | kSm90UniformDesc>(p, num_seqs, max_q_len, stream);
+}
+
+// Steps without cached context: lab v32 (K/V from the step's own rows, kSm90Ragged, and Q by TMA;
+// ping-pong, BN 128, 2 stages): 581 / 603 / 506 TFLOPS on 8x4096 / 1x16384 / llama 8x2048, 335 on
+// 16x2048x12x64 (session 7 run 1). Maps from make_sm90_ragged_maps<T, D, kSm90BestBN> over k_new /
+// v_new and make_sm90_q_map<T, D>.
+template <typename T, int D>
+inline cudaError_t launch_fused_prefill_sm90_ragged(const FusedPrefillParams& p, int num_seqs, int max_q_len,
+                                                    cudaStream_t stream, const Sm90Maps& maps) {
+  return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kSm90Ragged | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc>(
+      p, num_seqs, max_q_len, stream, &maps);
 }
 
 }  // namespace attnbench

@@ -38,6 +38,8 @@ struct ExperimentSwitches {
                                      // measured it faster than FA2 (sm_90a build, pages TMA takes; head dim 128, and
                                      // head dim 64 from 1024-token slices), FA2 elsewhere; 1 the Hopper kernel on every
                                      // shape of an sm_90 device; 0 the FA2-style kernel everywhere
+  bool prefill_ragged = true;        // ATTNBENCH_PREFILL_RAGGED=0: the Hopper kernel reads K/V from the paged cache also
+                                     // on steps without cached context (default: from the step's own K/V rows there)
   // flashinfer_sm90 prefill.
   bool fi_sm90_paged = false;        // ATTNBENCH_FI_SM90_PAGED=1: FlashInfer's sm90 paged kernel (per-token cache slots)
                                      // on every step, also where every slice has ctx_len 0 (default: the ragged one there)
