@@ -43,6 +43,9 @@
 //       elsewhere, as the fused backend dispatches
 //   32  v31 + the Q tile by TMA (kSm90TmaQ); with context v33
 //   33  v27 + the Q tile by TMA
+//   34  v32 persistent (kSm90Persistent: one CTA an SM takes items from a global counter; the
+//       producer loads the next item's Q and tiles under the current one's last PV and O store);
+//       with context v33
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -94,16 +97,21 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
   const long long slots = (long long)pb.num_blocks * pb.block_size;
   bool no_ctx = true;
   for (int c : pb.ctx_lens) no_ctx &= c == 0;
-  if ((ver == 31 || ver == 32) && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
+  if ((ver == 31 || ver == 32 || ver == 34) && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
   if (ver == 33 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = 22;
-  if (ver == 31 || ver == 32) {
+  if (ver == 31 || ver == 32 || ver == 34) {
     Sm90Maps maps{};
     const RaggedKv& r = ragged_kv(pb);
     CK((make_sm90_ragged_maps<T, D, 128>(r.k, r.v, pb.num_tokens, pb.Hkv, &maps)));
     CK((make_sm90_q_map<T, D>(pb.dq, pb.num_tokens, pb.H, &maps)));
     constexpr int kR = kSm90Ragged | kSm90PingPong | kSm90UniformDesc;
     if (ver == 31) CK((launch_fused_prefill_sm90<T, D, 128, 2, kR>(p, B, pb.max_q, 0, &maps)));
-    else CK((launch_fused_prefill_sm90<T, D, 128, 2, kR | kSm90TmaQ>(p, B, pb.max_q, 0, &maps)));
+    else if (ver == 32) CK((launch_fused_prefill_sm90<T, D, 128, 2, kR | kSm90TmaQ>(p, B, pb.max_q, 0, &maps)));
+    else {
+      static int* counter = nullptr;
+      if (!counter) CK(cudaMalloc(&counter, sizeof(int)));
+      CK((launch_fused_prefill_sm90<T, D, 128, 2, kR | kSm90TmaQ | kSm90Persistent>(p, B, pb.max_q, 0, &maps, counter)));
+    }
     return;
   }
   if (ver == 33) {

@@ -8,7 +8,8 @@
 // 1 the Hopper kernel on every shape of an sm_90 device; 0 FA2 everywhere. Where the Hopper kernel
 // runs a step whose slices have no cached context (plan() sees every ctx_lens == 0), it reads K/V from
 // the step's own contiguous rows (k_new / v_new) by TMA rather than from the paged cache
-// (kSm90Ragged); ATTNBENCH_PREFILL_RAGGED=0 keeps it on the cache.
+// (kSm90Ragged); ATTNBENCH_PREFILL_RAGGED=0 keeps it on the cache. ATTNBENCH_PREFILL_PERSIST=1 runs
+// that ragged kernel persistent (kSm90Persistent: one CTA an SM taking items from a counter).
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
@@ -23,6 +24,7 @@
 #include "attn/fused_prefill_sm90.cuh"
 #include "attn/registry.h"
 #include "core/cuda_check.h"
+#include "core/device_buffer.h"
 #include "kernels/sm90_probe.cuh"
 
 namespace attnbench {
@@ -70,6 +72,7 @@ class FusedPrefillCuda final : public PrefillAttn {
       sm90_ = true;
       sm90_min_q_len_ = dims.head_dim == 64 ? kSm90MinQLenD64 : 0;
     }
+    if (sm90_ && dims.exp.prefill_persist) item_counter_.resize(sizeof(int));  // here: run() must not allocate
   }
 
   void plan(const AttnMetadata& md) override {
@@ -112,12 +115,13 @@ class FusedPrefillCuda final : public PrefillAttn {
     if (sm90_ && max_q_len_ >= sm90_min_q_len_ && no_ctx_ && dims_.exp.prefill_ragged && k_new && v_new) {
       Sm90Maps maps = ragged_maps(k_new, v_new, md.num_prefill_tokens);
       maps.q = q_map(q, md.num_prefill_tokens);
+      int* counter = item_counter_.get<int>();  // non-null: persistent
       if (dims_.head_dim == 64)
-        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps)
-                 : launch_fused_prefill_sm90_ragged<__half, 64>(p, num_seqs_, max_q_len_, s, maps);
+        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps, counter)
+                 : launch_fused_prefill_sm90_ragged<__half, 64>(p, num_seqs_, max_q_len_, s, maps, counter);
       else
-        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps)
-                 : launch_fused_prefill_sm90_ragged<__half, 128>(p, num_seqs_, max_q_len_, s, maps);
+        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps, counter)
+                 : launch_fused_prefill_sm90_ragged<__half, 128>(p, num_seqs_, max_q_len_, s, maps, counter);
     } else if (sm90_ && max_q_len_ >= sm90_min_q_len_) {
       const Sm90Maps* kv = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       Sm90Maps maps{};
@@ -209,6 +213,7 @@ class FusedPrefillCuda final : public PrefillAttn {
   std::deque<CachedMaps> maps_;  // a deque: pointers to its elements stay valid as it grows
   CachedMaps ragged_, q_;        // the step's K/V rows, its query rows (k = the q buffer); slots = its prefill tokens
   bool no_ctx_ = false;          // plan(): no slice of this step has cached context
+  DeviceBuffer item_counter_;    // the persistent ragged kernel's work counter (one int)
 };
 
 std::unique_ptr<PrefillAttn> make_fused_prefill_cuda(const AttnDims& dims) {

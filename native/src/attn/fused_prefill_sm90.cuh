@@ -24,6 +24,7 @@
 #include <cuda.h>  // CUtensorMap and its enums (types only: the encoder comes through the runtime)
 #include <cudaTypedefs.h>
 #include <cuda_runtime.h>
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -41,7 +42,9 @@ struct PrefillSm90Config {
   static constexpr uint32_t kQBytes = kBM * D * 2;
   static constexpr uint32_t kTileBytes = BN * D * 2;  // one K or V stage
   static constexpr uint32_t kBarOffset = kQBytes + 2 * STAGES * kTileBytes;
-  static constexpr size_t kSmemBytes = kBarOffset + (1 + 4 * STAGES) * 8 + 1024;  // + barriers + 1 KB alignment slack
+  // + barriers (full_q, 4 x STAGES K/V, and for kSm90Persistent empty_q and the item ring's 2 + 2)
+  // + the item ring's two slots + 1 KB alignment slack
+  static constexpr size_t kSmemBytes = kBarOffset + (6 + 4 * STAGES) * 8 + 8 + 1024;
   static constexpr int kProducerRegs = 56, kConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168
 };
 
@@ -79,8 +82,25 @@ struct PrefillSm90Config {
 //   kSm90TmaQ: the Q tile by TMA too (one box of BM rows per panel from a map over [tokens,
 //       heads x D]; rows past the slice are never stored), so no producer thread copies by
 //       cp.async and no consumer fences the Q tile.
+//   kSm90Persistent (with kSm90Ragged, kSm90TmaQ and kSm90PingPong): one CTA an SM walks work
+//       items (query tile, head, slice) in the grid's order -- a head's tiles together, heaviest
+//       first -- taking the next one from a global counter when it starts one (dynamic, so CTAs
+//       that drew light tiles take more). The K/V ring and the ping-pong turns run on across
+//       items, and the producer loads the next item's Q and first tiles while the consumers
+//       finish the current one (last PV, O store): a CTA's start and end are no longer exposed
+//       once per item (FlashAttention-3's persistent scheduler). The producer hands items to the
+//       consumers through a two-slot ring in shared memory (full/empty mbarriers); the consumers
+//       release the Q tile after their last S GEMM of an item.
 constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8, kSm90TmaKV = 16,
-              kSm90TmaTail = 32, kSm90Ragged = 64, kSm90TmaQ = 128;
+              kSm90TmaTail = 32, kSm90Ragged = 64, kSm90TmaQ = 128, kSm90Persistent = 256;
+
+// The work list of a kSm90Persistent launch: items L = 0 .. num_items - 1 are (query tile
+// q_tiles - 1 - L % q_tiles, head (L / q_tiles) % heads, slice L / (q_tiles x heads)); CTA c starts
+// with item c and then takes grid + atomicAdd(counter, 1). counter is zeroed before each launch.
+struct Sm90Sched {
+  int* counter;
+  int num_items, q_tiles;
+};
 
 // TMA tensor maps: k, v over the paged cache (kSm90TmaKV) or over the step's K/V rows
 // (kSm90Ragged), q over the step's query rows (kSm90TmaQ); zeros where unused.
@@ -89,7 +109,8 @@ struct Sm90Maps {
 };
 
 template <typename T, int D, int BN, int STAGES, int OPT = 0>
-__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90Maps maps) {
+__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90Maps maps,
+                                                                    const Sm90Sched sched) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built without sm_90a (wgmma, setmaxnreg): the host only picks this kernel on sm_90a builds
 #else
@@ -100,6 +121,8 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   constexpr bool RAGGED = (OPT & kSm90Ragged) != 0, TMA_Q = (OPT & kSm90TmaQ) != 0;
   constexpr bool TMA = !RAGGED && (OPT & kSm90TmaKV) != 0, TAIL = TMA && (OPT & kSm90TmaTail) != 0;
   constexpr bool KV_BULK = TMA || RAGGED;  // K/V full barriers complete by TMA bytes (one arrival)
+  constexpr bool PERSIST = (OPT & kSm90Persistent) != 0;
+  static_assert(!PERSIST || (RAGGED && TMA_Q && PP), "kSm90Persistent needs kSm90Ragged, kSm90TmaQ and kSm90PingPong");
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
   extern __shared__ unsigned char smem_raw[];
@@ -112,17 +135,32 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   uint64_t* full_v = full_k + STAGES;
   uint64_t* empty_k = full_v + STAGES;
   uint64_t* empty_v = empty_k + STAGES;
+  uint64_t* empty_q = empty_v + STAGES;   // kSm90Persistent: the consumers are done with the Q tile
+  uint64_t* full_item = empty_q + 1;      // kSm90Persistent: the item ring, two slots
+  uint64_t* empty_item = full_item + 2;
+  volatile int* item_slot = reinterpret_cast<volatile int*>(empty_item + 2);
 
-  const int tile = gridDim.x - 1 - blockIdx.x, head = blockIdx.y, seq = blockIdx.z;
-  const int q_begin = p.cu_seqlens_q[seq];
-  const int q_len = p.cu_seqlens_q[seq + 1] - q_begin;
-  const int q0 = tile * BM;
-  if (q0 >= q_len) return;  // the whole CTA, before any barrier
-  const int q_end = min(q0 + BM, q_len);
-  const int ctx = p.ctx_lens[seq];
-  const int kv_len = ctx + q_end;  // keys any row of this tile sees
-  const int n_tiles = (kv_len + BN - 1) / BN;
-  const int kv_head = head / (p.num_heads / p.num_kv_heads);
+  // The work item: a query tile of a head of a slice (one a CTA, or several with kSm90Persistent).
+  int head = 0, seq = 0, q_begin = 0, q_len = 0, q0 = 0, q_end = 0, ctx = 0, kv_len = 0, n_tiles = 0, kv_head = 0;
+  auto set_item = [&](int tile, int h, int sq) {
+    head = h, seq = sq;
+    q_begin = p.cu_seqlens_q[seq];
+    q_len = p.cu_seqlens_q[seq + 1] - q_begin;
+    q0 = tile * BM;
+    q_end = min(q0 + BM, q_len);
+    ctx = p.ctx_lens[seq];
+    kv_len = ctx + q_end;  // keys any row of this tile sees
+    n_tiles = (kv_len + BN - 1) / BN;
+    kv_head = head / (p.num_heads / p.num_kv_heads);
+  };
+  auto set_item_of = [&](int L) {  // kSm90Persistent's item order (Sm90Sched)
+    const int per_head = sched.q_tiles * p.num_heads;
+    set_item(sched.q_tiles - 1 - L % sched.q_tiles, (L / sched.q_tiles) % p.num_heads, L / per_head);
+  };
+  if constexpr (!PERSIST) {
+    set_item(gridDim.x - 1 - blockIdx.x, blockIdx.y, blockIdx.z);
+    if (q0 >= q_len) return;  // the whole CTA, before any barrier
+  }
   const size_t q_stride = (size_t)p.num_heads * D;
 
   if (threadIdx.x == 0) {
@@ -132,6 +170,13 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       mbar_init(full_v + s, KV_BULK ? 1 : 128);
       mbar_init(empty_k + s, 8);  // one arrival per consumer warp
       mbar_init(empty_v + s, 8);
+    }
+    if (PERSIST) {
+      mbar_init(empty_q, 8);
+      for (int s = 0; s < 2; ++s) {
+        mbar_init(full_item + s, 1);  // the producer's thread 0
+        mbar_init(empty_item + s, 8);
+      }
     }
   }
   __syncthreads();
@@ -145,13 +190,62 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     constexpr int RPT_LOG2 = RPT == 16 ? 4 : RPT == 8 ? 3 : RPT == 4 ? 2 : 1;
     static_assert((1 << RPT_LOG2) == RPT, "rows per thread");
     const int c = threadIdx.x % CH, kb = threadIdx.x / CH;
+    // One box of BN rows per panel: tile j of the item (ctx == 0: key t is row q_begin + t) into
+    // pipeline position kb0 + j.
+    auto load_ragged_tile = [&](int kb0, int j) {
+      const int st = (kb0 + j) % STAGES;
+      const unsigned ph = (unsigned)((kb0 + j) / STAGES) & 1u;
+      const int y = q_begin + j * BN;
+      mbar_wait(empty_k + st, ph ^ 1u);
+      mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
+#pragma unroll
+      for (int panel = 0; panel < D / 64; ++panel)
+        tma_load_2d(sK + st * Cfg::kTileBytes + panel * (BN * 128), &maps.k, kv_head * D + panel * 64, y, full_k + st);
+      mbar_wait(empty_v + st, ph ^ 1u);
+      mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
+#pragma unroll
+      for (int panel = 0; panel < D / 64; ++panel)
+        tma_load_2d(sV + st * Cfg::kTileBytes + panel * (BN * 128), &maps.v, kv_head * D + panel * 64, y, full_v + st);
+    };
+    auto load_q_tma = [&] {
+      mbar_arrive_expect_tx(full_q, Cfg::kQBytes);
+#pragma unroll
+      for (int panel = 0; panel < D / 64; ++panel)
+        tma_load_2d(sQ + panel * (BM * 128), &maps.q, head * D + panel * 64, q_begin + q0, full_q);
+    };
+    if constexpr (PERSIST) {
+      if (threadIdx.x != 0) return;
+      tma_prefetch_map(&maps.q);
+      tma_prefetch_map(&maps.k);
+      tma_prefetch_map(&maps.v);
+      int L = blockIdx.x, kb0 = 0, n = 0;
+      unsigned q_ph = 0;
+      for (;;) {
+        // The next item with rows (tiles past a shorter slice's end have none), or the end (-1).
+        for (; L < sched.num_items; L = gridDim.x + atomicAdd(sched.counter, 1)) {
+          set_item_of(L);
+          if (q0 < q_len) break;
+        }
+        const bool valid = L < sched.num_items;
+        mbar_wait(empty_item + n % 2, (unsigned)((n / 2) & 1) ^ 1u);
+        item_slot[n % 2] = valid ? L : -1;
+        mbar_arrive(full_item + n % 2);
+        ++n;
+        if (!valid) break;
+        const int L_next = gridDim.x + atomicAdd(sched.counter, 1);  // its latency hides under the loads
+        mbar_wait(empty_q, q_ph ^ 1u);  // the consumers' last S GEMM of the previous item is done
+        load_q_tma();
+        for (int j = 0; j < n_tiles; ++j) load_ragged_tile(kb0, j);
+        kb0 += n_tiles;
+        q_ph ^= 1u;
+        L = L_next;
+      }
+      return;
+    }
     if constexpr (TMA_Q) {
       if (threadIdx.x == 0) {
         tma_prefetch_map(&maps.q);
-        mbar_arrive_expect_tx(full_q, Cfg::kQBytes);
-#pragma unroll
-        for (int panel = 0; panel < D / 64; ++panel)
-          tma_load_2d(sQ + panel * (BM * 128), &maps.q, head * D + panel * 64, q_begin + q0, full_q);
+        load_q_tma();
       }
     } else {
       const T* qg = static_cast<const T*>(p.q);
@@ -169,21 +263,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       if (threadIdx.x == 0) {
         tma_prefetch_map(&maps.k);
         tma_prefetch_map(&maps.v);
-        for (int j = 0; j < n_tiles; ++j) {
-          const int st = j % STAGES;
-          const unsigned ph = (unsigned)(j / STAGES) & 1u;
-          const int y = q_begin + j * BN;  // ctx == 0: key t is row q_begin + t
-          mbar_wait(empty_k + st, ph ^ 1u);
-          mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
-#pragma unroll
-          for (int panel = 0; panel < D / 64; ++panel)
-            tma_load_2d(sK + st * Cfg::kTileBytes + panel * (BN * 128), &maps.k, kv_head * D + panel * 64, y, full_k + st);
-          mbar_wait(empty_v + st, ph ^ 1u);
-          mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
-#pragma unroll
-          for (int panel = 0; panel < D / 64; ++panel)
-            tma_load_2d(sV + st * Cfg::kTileBytes + panel * (BN * 128), &maps.v, kv_head * D + panel * 64, y, full_v + st);
-        }
+        for (int j = 0; j < n_tiles; ++j) load_ragged_tile(0, j);
       }
       if constexpr (!TMA_Q) asm volatile("cp.async.wait_all;\n" ::: "memory");
       return;
@@ -343,19 +423,26 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     const int cw = (UDESC ? __shfl_sync(0xffffffffu, threadIdx.x / 128, 0) : threadIdx.x / 128) - 1;  // consumer warpgroup 0 / 1
     const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int row_base = cw * 64;                    // its rows of the Q tile
-    const int qrow0 = q0 + row_base;                 // first of them in the sequence
-    const bool live = qrow0 < q_len;
-    const int kv_vis = min(kv_len, ctx + qrow0 + 64);
-    const int n_my = PP ? n_tiles : live ? (kv_vis + BN - 1) / BN : 0;
     const int r0 = row_base + warp * 16 + lane / 4;  // this thread's rows r0, r0 + 8
-    const int qpos0 = ctx + q0 + r0;
     const float sl2 = p.scale_log2;
+    // Per item (set by begin_item): the first of this warpgroup's rows in the slice, whether it has
+    // any, the key tiles it walks, the position of row r0.
+    int qrow0 = 0, n_my = 0, qpos0 = 0;
+    bool live = false;
+    auto begin_item = [&] {
+      qrow0 = q0 + row_base;
+      live = qrow0 < q_len;
+      const int kv_vis = min(kv_len, ctx + qrow0 + 64);
+      n_my = PP ? n_tiles : live ? (kv_vis + BN - 1) / BN : 0;
+      qpos0 = ctx + q0 + r0;
+    };
+    int kb0 = 0;          // pipeline position of the item's first K/V tile (kSm90Persistent: runs on)
+    unsigned q_ph = 0;    // phase of full_q for this item
+    int n_taken = 0;      // items taken from the ring (kSm90Persistent)
 
     float o[D / 2], s[BN / 2];
     uint32_t pa[BN / 16][4];
-#pragma unroll
-    for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
-    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f}, alpha[2] = {1.f, 1.f};
+    float m_run[2], l_run[2], alpha[2];
 
     const uint32_t q_addr = smem_u32(sQ) + row_base * 128;
     const uint32_t k_addr = smem_u32(sK), v_addr = smem_u32(sV);
@@ -363,33 +450,54 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       __syncwarp();
       if (lane == 0) mbar_arrive(bar);
     };
+    auto stage = [&](int j) { return (kb0 + j) % STAGES; };
+    auto phase = [&](int j) { return (unsigned)((kb0 + j) / STAGES) & 1u; };
     // Proxy fence after a full wait: tiles written by cp.async (every tile, or with paged TMA only
     // the last one; none with kSm90Ragged) are read by wgmma through the async proxy.
     auto cp_async_tile = [&](int j) { return !KV_BULK || (TMA && j == n_tiles - 1); };
     auto wait_k = [&](int j, bool fence = true) {
-      mbar_wait(full_k + j % STAGES, (unsigned)(j / STAGES) & 1u);
+      mbar_wait(full_k + stage(j), phase(j));
       if (FENCE && fence && cp_async_tile(j)) fence_proxy_async();
     };
     auto wait_v = [&](int j, bool fence = true) {
-      mbar_wait(full_v + j % STAGES, (unsigned)(j / STAGES) & 1u);
+      mbar_wait(full_v + stage(j), phase(j));
       if (FENCE && fence && cp_async_tile(j)) fence_proxy_async();
+    };
+    // kSm90Persistent: the next item from the ring (-1: none left); peek_more() only looks.
+    auto take_item = [&] {
+      const int slot = n_taken % 2;
+      mbar_wait(full_item + slot, (unsigned)((n_taken / 2) & 1));
+      const int L = item_slot[slot];
+      release(empty_item + slot);
+      ++n_taken;
+      return L;
+    };
+    auto peek_more = [&] {
+      mbar_wait(full_item + n_taken % 2, (unsigned)((n_taken / 2) & 1));
+      return item_slot[n_taken % 2] >= 0;
     };
     // Descriptor bases (UDESC): the address field is bits 0-13 (address >> 4); offsets inside the
     // CTA's shared memory never carry out of it, so adding (offset >> 4) to the 64-bit value is exact.
     const uint64_t dq0 = desc_sw128(q_addr, 16, 1024), dk0 = desc_sw128(k_addr, 16, 1024);
     const uint64_t dv0 = desc_sw128(v_addr, BN * 128, 1024);
-    // PP: wait for this warpgroup's turn; hand the turn to the other one (not after the last turn
-    // of warpgroup 1, the last of all, which nobody waits for).
+    // PP: wait for this warpgroup's turn; hand the turn to the other one -- not after the last turn
+    // of warpgroup 1 in the CTA, the last of all, which nobody waits for (with kSm90Persistent:
+    // when no item follows).
     auto turn_begin = [&] {
       if constexpr (PP) named_barrier_sync(1 + cw, 256);
     };
     auto turn_end = [&](bool last) {
       if constexpr (PP) {
-        if (!(last && cw == 1)) named_barrier_arrive(2 - cw, 256);
+        if (!(last && cw == 1 && !(PERSIST && peek_more()))) named_barrier_arrive(2 - cw, 256);
       }
     };
+    // kSm90Persistent: this warpgroup's last S GEMM of the item is done, so the producer may bring
+    // the next item's Q.
+    auto release_q = [&] {
+      if constexpr (PERSIST) release(empty_q);
+    };
     auto issue_s = [&](int j) {
-      const int st = j % STAGES;
+      const int st = stage(j);
       fence_regs(s);
       wgmma_fence();
       if constexpr (UDESC) {
@@ -409,7 +517,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       fence_regs(s);
     };
     auto issue_pv = [&](int j) {
-      const int st = j % STAGES;
+      const int st = stage(j);
       fence_regs(o);
       wgmma_fence();
       if constexpr (UDESC) {
@@ -466,77 +574,99 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       }
     };
 
-    mbar_wait(full_q, 0);
-    if (KV_BULK && !TMA_Q) fence_proxy_async();  // Q came by cp.async; no K wait fences it with TMA
-    if (PP && cw == 0) named_barrier_arrive(1, 256);  // warpgroup 0 takes the first turn
-    if (n_my > 0) {
-      wait_k(0);
-      turn_begin();
-      issue_s(0);
-      turn_end(false);
-      wgmma_wait<0>();
-      fence_regs(s);
-      release(empty_k);
-      softmax(0);
-      to_pa();
-      for (int j = 1; j < n_my; ++j) {
-        if (ONE_FENCE) {
-          wait_k(j, false);
-          wait_v(j - 1);
-        } else {
-          wait_k(j);
-          if (PP) wait_v(j - 1);
-        }
+    // One item: the main loop over its key tiles, then O to global memory.
+    auto consume_item = [&] {
+#pragma unroll
+      for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
+#pragma unroll
+      for (int r = 0; r < 2; ++r) m_run[r] = -INFINITY, l_run[r] = 0.f, alpha[r] = 1.f;
+      mbar_wait(full_q, q_ph);
+      if (KV_BULK && !TMA_Q) fence_proxy_async();  // Q came by cp.async; no K wait fences it with TMA
+      if (n_my > 0) {
+        wait_k(0);
         turn_begin();
-        issue_s(j);
-        if (!PP && !ONE_FENCE) wait_v(j - 1);
-        issue_pv(j - 1);
+        issue_s(0);
         turn_end(false);
-        wgmma_wait<1>();  // S_j done; PV_{j-1} may still run
+        wgmma_wait<0>();
         fence_regs(s);
-        release(empty_k + j % STAGES);
-        softmax(j);
+        release(empty_k + stage(0));
+        if (n_my == 1) release_q();
+        softmax(0);
+        to_pa();
+        for (int j = 1; j < n_my; ++j) {
+          if (ONE_FENCE) {
+            wait_k(j, false);
+            wait_v(j - 1);
+          } else {
+            wait_k(j);
+            if (PP) wait_v(j - 1);
+          }
+          turn_begin();
+          issue_s(j);
+          if (!PP && !ONE_FENCE) wait_v(j - 1);
+          issue_pv(j - 1);
+          turn_end(false);
+          wgmma_wait<1>();  // S_j done; PV_{j-1} may still run
+          fence_regs(s);
+          release(empty_k + stage(j));
+          if (j == n_my - 1) release_q();
+          softmax(j);
+          wgmma_wait<0>();
+          fence_regs(o);
+          release(empty_v + stage(j - 1));
+#pragma unroll
+          for (int i = 0; i < D / 2; ++i) o[i] *= alpha[(i >> 1) & 1];
+          to_pa();
+        }
+        wait_v(n_my - 1);
+        turn_begin();
+        issue_pv(n_my - 1);
+        turn_end(true);
         wgmma_wait<0>();
         fence_regs(o);
-        release(empty_v + (j - 1) % STAGES);
-#pragma unroll
-        for (int i = 0; i < D / 2; ++i) o[i] *= alpha[(i >> 1) & 1];
-        to_pa();
+        release(empty_v + stage(n_my - 1));
+      } else {
+        release_q();
       }
-      wait_v(n_my - 1);
-      turn_begin();
-      issue_pv(n_my - 1);
-      turn_end(true);
-      wgmma_wait<0>();
-      fence_regs(o);
-      release(empty_v + (n_my - 1) % STAGES);
-    }
-    // Tiles hidden from all of this warpgroup's rows: release them in order (after each is full,
-    // so every arrival lands in its own phase).
-    for (int j = n_my; j < n_tiles; ++j) {
-      const int st = j % STAGES;
-      const unsigned ph = (unsigned)(j / STAGES) & 1u;
-      mbar_wait(full_k + st, ph);
-      release(empty_k + st);
-      mbar_wait(full_v + st, ph);
-      release(empty_v + st);
-    }
+      // Tiles hidden from all of this warpgroup's rows: release them in order (after each is full,
+      // so every arrival lands in its own phase).
+      for (int j = n_my; j < n_tiles; ++j) {
+        mbar_wait(full_k + stage(j), phase(j));
+        release(empty_k + stage(j));
+        mbar_wait(full_v + stage(j), phase(j));
+        release(empty_v + stage(j));
+      }
 
-    if (live) {
-      T* out = static_cast<T*>(p.out);
+      if (live) {
+        T* out = static_cast<T*>(p.out);
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float l = l_run[r];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        const int i = q0 + r0 + r * 8;
-        if (i >= q_len) continue;
-        T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
+        for (int r = 0; r < 2; ++r) {
+          float l = l_run[r];
+          l += __shfl_xor_sync(0xffffffffu, l, 1);
+          l += __shfl_xor_sync(0xffffffffu, l, 2);
+          const float inv = l > 0.f ? 1.f / l : 0.f;
+          const int i = q0 + r0 + r * 8;
+          if (i >= q_len) continue;
+          T* orow = out + (size_t)(q_begin + i) * q_stride + (size_t)head * D + (lane % 4) * 2;
 #pragma unroll
-        for (int n = 0; n < D / 8; ++n)
-          *reinterpret_cast<uint32_t*>(orow + n * 8) = mma::pack2<T>(o[n * 4 + 2 * r] * inv, o[n * 4 + 2 * r + 1] * inv);
+          for (int n = 0; n < D / 8; ++n)
+            *reinterpret_cast<uint32_t*>(orow + n * 8) = mma::pack2<T>(o[n * 4 + 2 * r] * inv, o[n * 4 + 2 * r + 1] * inv);
+        }
       }
+      kb0 += n_tiles;
+      q_ph ^= 1u;
+    };
+
+    if (PP && cw == 0) named_barrier_arrive(1, 256);  // warpgroup 0 takes the first turn
+    if constexpr (PERSIST) {
+      for (int L = take_item(); L >= 0; L = take_item()) {
+        set_item_of(L);
+        begin_item();
+        consume_item();
+      }
+    } else {
+      begin_item();
+      consume_item();
     }
   }
 #endif
@@ -587,25 +717,44 @@ inline cudaError_t make_sm90_q_map(const void* q, long long num_tokens, int num_
 
 // maps: for the TMA variants (kSm90TmaKV: make_sm90_kv_maps<T, D, BN>; kSm90Ragged:
 // make_sm90_ragged_maps<T, D, BN>; kSm90TmaQ: make_sm90_q_map<T, D> as well); ignored by the others.
+// item_counter: kSm90Persistent's work counter, one device int the caller owns (zeroed here, on the
+// stream, before the launch; so one launch at a time per counter); ignored by the others.
 template <typename T, int D, int BN = 128, int STAGES = 2, int OPT = 0>
 inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream,
-                                             const Sm90Maps* maps = nullptr) {
+                                             const Sm90Maps* maps = nullptr, int* item_counter = nullptr) {
   using Cfg = PrefillSm90Config<D, BN, STAGES>;
   constexpr bool uses_maps = (OPT & (kSm90TmaKV | kSm90Ragged | kSm90TmaQ)) != 0;
+  constexpr bool persist = (OPT & kSm90Persistent) != 0;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
   if (uses_maps && maps == nullptr) return cudaErrorInvalidValue;
+  if (persist && item_counter == nullptr) return cudaErrorInvalidValue;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation, before its first launch
+  static int num_sms = 0;
   if (!attr_set) {
     const cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>,
                                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
     if (e != cudaSuccess) return e;
+    int dev = 0;
+    cudaError_t e2 = cudaGetDevice(&dev);
+    if (e2 == cudaSuccess) e2 = cudaDeviceGetAttribute(&num_sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e2 != cudaSuccess) return e2;
     attr_set = true;
   }
   static const Sm90Maps no_maps{};
-  const dim3 grid((unsigned)((max_q_len + Cfg::kBM - 1) / Cfg::kBM), p.num_heads, num_seqs);
+  const int q_tiles = (max_q_len + Cfg::kBM - 1) / Cfg::kBM;
+  Sm90Sched sched{};
+  dim3 grid((unsigned)q_tiles, p.num_heads, num_seqs);
+  if constexpr (persist) {
+    sched.counter = item_counter;
+    sched.q_tiles = q_tiles;
+    sched.num_items = q_tiles * p.num_heads * num_seqs;
+    grid = dim3((unsigned)std::min(sched.num_items, num_sms));  // one CTA an SM (160+ KB of smem, 384 x 168 registers)
+    const cudaError_t e = cudaMemsetAsync(item_counter, 0, sizeof(int), stream);
+    if (e != cudaSuccess) return e;
+  }
   fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>
-      <<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, uses_maps ? *maps : no_maps);
+      <<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p, uses_maps ? *maps : no_maps, sched);
   return cudaGetLastError();
 }
 
@@ -632,11 +781,15 @@ inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, i
 // ping-pong, BN 128, 2 stages): 581 / 603 / 506 TFLOPS on 8x4096 / 1x16384 / llama 8x2048, 335 on
 // 16x2048x12x64 (session 7 run 1). Maps from make_sm90_ragged_maps<T, D, kSm90BestBN> over k_new /
 // v_new and make_sm90_q_map<T, D>.
+// item_counter non-null: lab v34, the same persistent (kSm90Persistent; its work counter).
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_sm90_ragged(const FusedPrefillParams& p, int num_seqs, int max_q_len,
-                                                    cudaStream_t stream, const Sm90Maps& maps) {
-  return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kSm90Ragged | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc>(
-      p, num_seqs, max_q_len, stream, &maps);
+                                                    cudaStream_t stream, const Sm90Maps& maps, int* item_counter) {
+  constexpr int kOpt = kSm90Ragged | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc;
+  if (item_counter != nullptr)
+    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt | kSm90Persistent>(p, num_seqs, max_q_len, stream, &maps,
+                                                                                  item_counter);
+  return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt>(p, num_seqs, max_q_len, stream, &maps);
 }
 
 }  // namespace attnbench
