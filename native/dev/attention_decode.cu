@@ -3,6 +3,7 @@
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I../src attention_decode.cu -o attention_decode
 //   ./attention_decode            correctness on small cases, the read/copy ceilings, then the bandwidth sweep
 //   ./attention_decode sweep N    the same, the sweep from version N (v1 takes seconds on the large rows)
+//   ./attention_decode sweep 10,18,20   the same, the sweep of the listed versions only
 //   ./attention_decode check      correctness only
 //
 // Versions (checked against the fp32 CPU reference, fresh random inputs, poisoned outputs):
@@ -33,6 +34,12 @@
 //  16  v14 with the deep (not halved) splits where pairs are few
 //  17  v13 with the block-table look-ahead's slot formed a tile after its load (LATE; written after
 //      run 1, which showed the new kernel's control v12 8-10 % under v10 at page 1; not yet run)
+// Session 7 (issue 15):
+//  18  stream-K (attn/fused_decode_sk_cuda.cuh): grid = every CTA slot, CTA c streams the tiles
+//      [c T / grid, (c + 1) T / grid) of all items (sequence, head group) in a row, items it cuts
+//      merged by a second kernel; block ids through the cp.async groups (a ring in smem); v10's stages
+//  19  v18 with 6 stages at D 64 (2 CTAs an SM, 5 tiles in flight a warp instead of 3); D 128 as v18
+//  20  v10 with the block ids through the cp.async groups (BTR) instead of a register look-ahead
 // Session 6 run 1 (H200, docs/perf-notes.md): v12 8-10 % under v10 at page 1 (D 128), 1-3 % at 16 /
 // 256; v13 +2-5 % over v12 on Llama, +16 % on the seed row, but over v10 only on Llama page 16 / 256
 // and the seed row; v14 / v16 (two heads a CTA) 8-18 % under v13 on 64x2048 (fewer bytes in flight).
@@ -43,6 +50,7 @@
 #include "dev_common.cuh"
 #include "attn/fused_decode_cuda.cuh"
 #include "attn/fused_decode_tc_cuda.cuh"
+#include "attn/fused_decode_sk_cuda.cuh"
 
 using namespace attnbench;
 
@@ -73,7 +81,9 @@ __global__ void decode_v1(FusedDecodeParams p) {
 struct Workspace {
   float* o = nullptr;
   float* lse = nullptr;
+  int* desc = nullptr;  // stream-K: 4 ints per CTA (decode_sk_desc_ints)
   size_t floats = 0;  // capacity of o, in floats (rows x D): a D 128 problem after a D 64 one needs more
+  size_t desc_ints = 0;
   void ensure(size_t need_rows, int D) {
     if (need_rows * D <= floats) return;
     if (o) {
@@ -83,6 +93,12 @@ struct Workspace {
     CK(cudaMalloc(&o, need_rows * D * 4));
     CK(cudaMalloc(&lse, need_rows * 4));
     floats = need_rows * D;
+  }
+  void ensure_desc(size_t need) {
+    if (need <= desc_ints) return;
+    if (desc) CK(cudaFree(desc));
+    CK(cudaMalloc(&desc, need * 4));
+    desc_ints = need;
   }
 };
 static Workspace g_ws;
@@ -98,11 +114,11 @@ static cudaError_t launch_u(const FusedDecodeParams& p, int B) {
   }
 }
 
-constexpr int kVersions = 17;
+constexpr int kVersions = 20;
 
 // split_mode 0: choose_decode_splits; 1: choose_decode_tc_splits (production, half the splits when
 // they were 8 x SMs deep); 2: at least 2.
-template <typename T, int D, int KW, int STAGES, int WARPS>
+template <typename T, int D, int KW, int STAGES, int WARPS, bool BTR = false>
 static void run_tc(FusedDecodeParams p, int B, int max_len, int split_mode = 0) {
   const int g = decode_tc_group_tile(p.num_heads, p.num_kv_heads);
   p.num_splits = split_mode == 1 ? choose_decode_tc_splits(B, p.num_heads, g, max_len, g_sms)
@@ -112,7 +128,7 @@ static void run_tc(FusedDecodeParams p, int B, int max_len, int split_mode = 0) 
   g_ws.ensure((size_t)B * p.num_heads * p.num_splits, D);
   p.partial_o = g_ws.o;
   p.partial_lse = g_ws.lse;
-  CK((launch_fused_decode_tc<T, D, KW, STAGES, WARPS>(p, B, 0)));
+  CK((launch_fused_decode_tc<T, D, KW, STAGES, WARPS, BTR>(p, B, 0)));
 }
 
 // split_mode 0: choose_decode_tcp_splits; 1: v10's (choose_decode_tc_splits over the group tile);
@@ -136,9 +152,24 @@ static void run_tcp(FusedDecodeParams p, int B, int max_len, bool pack, int spli
     CK((launch_fused_decode_tcp<T, D, 16, D == 128 ? 3 : 4, 4>(p, B, 0, max_per)));
 }
 
+// Stream-K (v18, v19): the workspace for the largest grid any configuration can have.
+template <typename T, int D, int STAGES>
+static void run_sk(FusedDecodeParams p, int B, int max_len) {
+  const int max_grid = decode_sk_max_grid(g_sms);
+  g_ws.ensure(decode_sk_partial_rows(max_grid, 16), D);
+  g_ws.ensure_desc(decode_sk_desc_ints(max_grid));
+  p.partial_o = g_ws.o;
+  p.partial_lse = g_ws.lse;
+  p.work_desc = g_ws.desc;
+  CK((launch_fused_decode_sk<T, D, 16, STAGES, 4>(p, B, max_len, 0)));
+}
+
 template <typename T, int D>
 static void run_version(int ver, FusedDecodeParams p, int B, int max_len) {
   switch (ver) {
+    case 18: return run_sk<T, D, D == 128 ? 3 : 4>(p, B, max_len);
+    case 19: return run_sk<T, D, D == 128 ? 3 : 6>(p, B, max_len);
+    case 20: return run_tc<T, D, 16, D == 128 ? 3 : 4, 4, true>(p, B, max_len, 1);
     case 12: return run_tcp<T, D>(p, B, max_len, false, 1, 1);
     case 13: return run_tcp<T, D>(p, B, max_len, false, 0, kDecodeTcMaxItems);
     case 14: return run_tcp<T, D>(p, B, max_len, true, 0, kDecodeTcMaxItems);
@@ -279,7 +310,7 @@ static void ceilings() {
   CK(cudaFree(sink));
 }
 
-static void sweep(int first_ver) {
+static void sweep(const std::vector<int>& vers) {
   struct Row { const char* name; int B, L, H, Hkv, D; };
   const Row rows[] = {
       {"llama 64x4096 32/8x128", 64, 4096, 32, 8, 128}, {"64x2048x12x64", 64, 2048, 12, 12, 64},
@@ -288,7 +319,7 @@ static void sweep(int first_ver) {
       {"gpt2 online 2x930x12x64", 2, 930, 12, 12, 64},
   };
   printf("\n%-24s %5s %6s", "decode GB/s (fp16)", "page", "KV MB");
-  for (int ver = first_ver; ver <= kVersions; ++ver) printf("   v%d", ver);
+  for (int ver : vers) printf("   v%d", ver);
   printf("  v%d err vs v2\n", kVersions);
   for (const Row& r : rows) {
     for (int bs : {1, 16, 256}) {
@@ -296,7 +327,7 @@ static void sweep(int first_ver) {
       lab::Problem pb = decode_problem(std::vector<int>(r.B, r.L), r.H, r.Hkv, r.D, bs, false, false);
       const double bytes = (double)r.B * r.L * r.Hkv * r.D * 2 * 2;
       printf("%-24s %5d %6.0f", r.name, bs, bytes / 1e6);
-      for (int ver = first_ver; ver <= kVersions; ++ver)
+      for (int ver : vers)
         printf(" %4.0f", bytes / lab::median_ms([&] { dispatch(ver, pb); }, 2, ver == 1 ? 5 : 30) / 1e6);
       // The last version against v2 on these (device-filled) inputs: same function, large shapes.
       std::vector<uint16_t> o1(pb.q_elems()), o2(pb.q_elems());
@@ -325,7 +356,15 @@ int main(int argc, char** argv) {
   // seconds on the large rows; the default sweep starts at v2.
   if (!check_only) {
     ceilings();
-    sweep(argc > 2 ? std::atoi(argv[2]) : 2);
+    // sweep N: versions N .. last; sweep A,B,C: those versions (a comma makes it a list).
+    std::vector<int> vers;
+    if (argc > 2 && std::strchr(argv[2], ',')) {
+      for (const char* c = argv[2]; *c; c = std::strchr(c, ',') ? std::strchr(c, ',') + 1 : c + std::strlen(c))
+        vers.push_back(std::atoi(c));
+    } else {
+      for (int ver = argc > 2 ? std::atoi(argv[2]) : 2; ver <= kVersions; ++ver) vers.push_back(ver);
+    }
+    sweep(vers);
   }
   return ok ? 0 : 1;
 }

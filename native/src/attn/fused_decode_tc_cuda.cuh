@@ -48,6 +48,10 @@ template <int D>
 __device__ __forceinline__ int swz(int row, int chunk) {
   return row * D + ((chunk ^ (row & 7)) << 3);
 }
+// 4 bytes global -> shared (cp.async.ca: the 4- and 8-byte forms go through L1), no zero fill.
+__device__ __forceinline__ void cp_async_4(void* smem, const void* gmem) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(mma::smem_addr(smem)), "l"(gmem));
+}
 __device__ __forceinline__ float ex2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
@@ -140,7 +144,14 @@ __device__ __forceinline__ void decode_tc_tile(const uint32_t (&qf)[D / 16][4], 
 
 }  // namespace decode_tc_detail
 
-template <typename T, int D, int G, int KW, int STAGES, int WARPS>
+// BTR (lab v20, session 7): the block-table entries travel through the cp.async pipeline too. A
+// warp's ring of STAGES x KW block ids sits in shared memory behind the kernel's other buffers
+// (decode_tc_bt_ring_bytes); tile i's ids are copied in the commit group of tile i - (STAGES - 1)
+// and read with plain shared loads when tile i is issued, after the wait that tile needs anyway.
+// Without it the id comes back into a register of the look-ahead lane and the slot is formed from
+// it (and shuffled) at most two tiles later, which the warp waits for if the load has not returned
+// (at page 1 every tile's ids are a new 64-byte line of the block table).
+template <typename T, int D, int G, int KW, int STAGES, int WARPS, bool BTR = false>
 __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const FusedDecodeParams p) {
   using namespace decode_tc_detail;
   using Cfg = DecodeTcConfig<D, KW, STAGES, WARPS>;
@@ -218,8 +229,55 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
     const int blk = bshift >= 0 ? t >> bshift : t / bs;
     return __ldg(bt + blk) * bs + (t - blk * bs);
   };
-  int slot_cur = slot_of(0), slot_nxt = slot_of(1);
+  int slot_cur = 0, slot_nxt = 0;
+  int* ring = reinterpret_cast<int*>(smem_raw + Cfg::kSmemBytes) + warp * STAGES * KW;  // BTR: [STAGES][KW]
+  // BTR: copy the block ids of tile i's keys (lanes < KW, one key each) into ring slot i % STAGES.
+  auto bt_fetch = [&](int i) {
+    const int t = t_begin + (warp + i * WARPS) * KW + lane;
+    if (lane < KW && i < my_tiles && t < t_end && t != t_new)
+      decode_tc_detail::cp_async_4(ring + (i % STAGES) * KW + lane, bt + (bshift >= 0 ? t >> bshift : t / bs));
+  };
+  if constexpr (BTR) {
+#pragma unroll
+    for (int i = 0; i < STAGES - 1; ++i) bt_fetch(i);
+    mma::cp_async_commit();
+    mma::cp_async_wait<0>();  // the first tiles' ids: the one latency a CTA's start cannot hide
+    __syncwarp();
+  } else {
+    slot_cur = slot_of(0), slot_nxt = slot_of(1);
+  }
+  auto issue_btr = [&](int i) {
+    __syncwarp();  // ring slot (i - 1) % STAGES, read by other lanes in issue(i - 1), is rewritten below
+    if (i < my_tiles) {
+      T* sk = sW + (i % STAGES) * Cfg::kTileElems;
+      T* sv = sk + KW * D;
+      const int t0 = t_begin + (warp + i * WARPS) * KW;
+#pragma unroll
+      for (int r = 0; r < RPL; ++r) {
+        const int row = crow + r * RPP, t = t0 + row;
+        int s = -1;
+        if (t < t_end) {
+          if (t == t_new) {
+            s = -2;
+          } else {
+            const int blk = bshift >= 0 ? t >> bshift : t / bs;
+            s = ring[(i % STAGES) * KW + row] * bs + (t - blk * bs);
+          }
+        }
+        const T* ks = s >= 0 ? kbase + (size_t)s * kv_stride : (s == -2 ? knew : kbase);
+        const T* vs = s >= 0 ? vbase + (size_t)s * kv_stride : (s == -2 ? vnew : vbase);
+        mma::cp_async_16(sk + swz<D>(row, cchunk), ks + cchunk * 8, s != -1);
+        mma::cp_async_16(sv + swz<D>(row, cchunk), vs + cchunk * 8, s != -1);
+      }
+      bt_fetch(i + STAGES - 1);  // lands with this group: read when tile i + STAGES - 1 is issued
+    }
+    mma::cp_async_commit();
+  };
   auto issue = [&](int i) {
+    if constexpr (BTR) {
+      issue_btr(i);
+      return;
+    }
     if (i < my_tiles) {
       T* sk = sW + (i % STAGES) * Cfg::kTileElems;
       T* sv = sk + KW * D;
@@ -352,35 +410,44 @@ inline int decode_tc_ctas_per_sm(int smem_per_sm_bytes) {
   return by_smem < 1 ? 1 : by_smem;
 }
 
-template <typename T, int D, int G, int KW, int STAGES, int WARPS>
+// Shared memory of the BTR block-id rings (fused_decode_tc_kernel), behind DecodeTcConfig::kSmemBytes.
+template <int KW, int STAGES, int WARPS>
+constexpr size_t decode_tc_bt_ring_bytes() {
+  return (size_t)WARPS * STAGES * KW * 4;
+}
+
+template <typename T, int D, int G, int KW, int STAGES, int WARPS, bool BTR = false>
 inline cudaError_t launch_fused_decode_tc_g(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
   using Cfg = DecodeTcConfig<D, KW, STAGES, WARPS>;
-  auto kernel = fused_decode_tc_kernel<T, D, G, KW, STAGES, WARPS>;
+  auto kernel = fused_decode_tc_kernel<T, D, G, KW, STAGES, WARPS, BTR>;
+  const size_t smem = Cfg::kSmemBytes + (BTR ? decode_tc_bt_ring_bytes<KW, STAGES, WARPS>() : 0);
   static bool attr_set = false;  // per instantiation, before its first launch
   if (!attr_set) {
-    const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
+    const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return e;
     attr_set = true;
   }
-  launch_pdl(kernel, dim3(p.num_heads / G, p.num_splits, num_seqs), dim3(Cfg::kThreads), Cfg::kSmemBytes, stream, p);
+  launch_pdl(kernel, dim3(p.num_heads / G, p.num_splits, num_seqs), dim3(Cfg::kThreads), smem, stream, p);
   if (p.num_splits > 1) launch_pdl(fused_decode_merge_kernel<T, D>, dim3(num_seqs, p.num_heads), dim3(D), 0, stream, p);
   return cudaGetLastError();
 }
 
-template <typename T, int D, int KW, int STAGES, int WARPS>
+template <typename T, int D, int KW, int STAGES, int WARPS, bool BTR = false>
 inline cudaError_t launch_fused_decode_tc(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
   if (num_seqs == 0) return cudaSuccess;
   switch (decode_tc_group_tile(p.num_heads, p.num_kv_heads)) {
-    case 16: return launch_fused_decode_tc_g<T, D, 16, KW, STAGES, WARPS>(p, num_seqs, stream);
-    case 8: return launch_fused_decode_tc_g<T, D, 8, KW, STAGES, WARPS>(p, num_seqs, stream);
-    case 4: return launch_fused_decode_tc_g<T, D, 4, KW, STAGES, WARPS>(p, num_seqs, stream);
-    case 2: return launch_fused_decode_tc_g<T, D, 2, KW, STAGES, WARPS>(p, num_seqs, stream);
-    default: return launch_fused_decode_tc_g<T, D, 1, KW, STAGES, WARPS>(p, num_seqs, stream);
+    case 16: return launch_fused_decode_tc_g<T, D, 16, KW, STAGES, WARPS, BTR>(p, num_seqs, stream);
+    case 8: return launch_fused_decode_tc_g<T, D, 8, KW, STAGES, WARPS, BTR>(p, num_seqs, stream);
+    case 4: return launch_fused_decode_tc_g<T, D, 4, KW, STAGES, WARPS, BTR>(p, num_seqs, stream);
+    case 2: return launch_fused_decode_tc_g<T, D, 2, KW, STAGES, WARPS, BTR>(p, num_seqs, stream);
+    default: return launch_fused_decode_tc_g<T, D, 1, KW, STAGES, WARPS, BTR>(p, num_seqs, stream);
   }
 }
 
 // The configuration production uses per head dim (docs/perf-notes.md has each lab version's
 // numbers): 16-key tiles, 4 warps; stages so that two CTAs fit an SM at D 128 (3) and three at D 64 (4).
+// (BTR, lab v20, is 3-13 % faster at page 1 but ~2 % slower at page 16 / 256 (session 7 runs 1-2);
+// using it only below page 16 is the next step, not yet run through cuda_attn_test.)
 template <typename T, int D>
 inline cudaError_t launch_fused_decode_tc_best(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
   if constexpr (D == 128)
