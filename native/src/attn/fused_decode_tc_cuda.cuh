@@ -446,14 +446,14 @@ inline cudaError_t launch_fused_decode_tc(const FusedDecodeParams& p, int num_se
 
 // The configuration production uses per head dim (docs/perf-notes.md has each lab version's
 // numbers): 16-key tiles, 4 warps; stages so that two CTAs fit an SM at D 128 (3) and three at D 64 (4).
-// (BTR, lab v20, is 3-13 % faster at page 1 but ~2 % slower at page 16 / 256 (session 7 runs 1-2);
-// using it only below page 16 is the next step, not yet run through cuda_attn_test.)
+// Pages below 16 keys: BTR (lab v20), 3-13 % faster than without at page 1 on every large row but ~2 %
+// slower at page 16 / 256 (session 7 decode runs 1-2), where a 64-byte line of block ids serves
+// 16+ tiles and the ids are never waited for anyway.
 template <typename T, int D>
 inline cudaError_t launch_fused_decode_tc_best(const FusedDecodeParams& p, int num_seqs, cudaStream_t stream) {
-  if constexpr (D == 128)
-    return launch_fused_decode_tc<T, D, 16, 3, 4>(p, num_seqs, stream);
-  else
-    return launch_fused_decode_tc<T, D, 16, 4, 4>(p, num_seqs, stream);
+  constexpr int kStages = D == 128 ? 3 : 4;
+  if (p.block_size < 16) return launch_fused_decode_tc<T, D, 16, kStages, 4, true>(p, num_seqs, stream);
+  return launch_fused_decode_tc<T, D, 16, kStages, 4>(p, num_seqs, stream);
 }
 
 
