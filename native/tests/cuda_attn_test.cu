@@ -295,6 +295,12 @@ int main() {
              "decode 12 heads ragged");
     run_case({{0, 33}, {200, 1}, {999, 1}}, 1, 7, 8, 2, 128, DType::BF16, "GQA 8/2 hd128 bf16 page 7");
     run_case({{0, 20}, {9, 1}}, 1, 16, 2, 1, 8, DType::F16, "hd8 GQA 2/1 mixed");
+    // Prefill steps without cached context, several slices of odd lengths: on sm_90a the Hopper
+    // kernel reads K/V from the step's own rows (kSm90Ragged), where a tile past a slice's end holds
+    // the next slice's keys; head dim 64 from 1024-token slices on. Plus a decode row after them.
+    run_case({{0, 1}, {0, 130}, {0, 700}, {0, 257}, {50, 1}}, 4, 16, 8, 2, 128, DType::F16,
+             "no-context prefill GQA 8/2 hd128 + decode");
+    run_case({{0, 1100}, {0, 37}, {0, 129}}, 3, 16, 6, 3, 64, DType::BF16, "no-context prefill hd64 bf16 1100/37/129");
     // GQA groups of 8 and 16 query heads a KV head (one tensor-core decode CTA serves the group):
     // page 1 and a long context that splits, bf16; and 16 heads a CTA at head dim 64.
     run_case({{0, 5}, {4095, 1}, {30, 1}, {0, 1}}, 1, 1, 16, 2, 128, DType::BF16, "GQA 16/2 hd128 bf16 page 1");
