@@ -46,6 +46,8 @@
 //   34  v32 persistent (kSm90Persistent: one CTA an SM takes items from a global counter; the
 //       producer loads the next item's Q and tiles under the current one's last PV and O store);
 //       with context v33
+//   35  v33 + kSm90Ragged per slice: slices without context read the step's own rows (as v32), the
+//       others the cache (as v33) -- production on TMA-able pages
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -59,12 +61,12 @@ __global__ void gather_rows_kernel(uint16_t* dst, const uint16_t* cache, const i
     for (int i = threadIdx.x; i < row; i += blockDim.x) dst[(size_t)t * row + i] = cache[(size_t)slots[t] * row + i];
 }
 struct RaggedKv {
-  const void* cache_k = nullptr;  // the problem they were gathered for
+  uint64_t problem = 0;  // the problem (lab::Problem::id) they were gathered for
   void *k = nullptr, *v = nullptr;
 };
 static const RaggedKv& ragged_kv(const lab::Problem& pb) {
   static RaggedKv r;
-  if (r.cache_k == pb.dk) return r;
+  if (r.problem == pb.id) return r;
   if (r.k) {
     CK(cudaFree(r.k));
     CK(cudaFree(r.v));
@@ -87,7 +89,7 @@ static const RaggedKv& ragged_kv(const lab::Problem& pb) {
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
   CK(cudaFree(dslots));
-  r.cache_k = pb.dk;
+  r.problem = pb.id;
   return r;
 }
 
@@ -114,12 +116,19 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     }
     return;
   }
-  if (ver == 33) {
+  if (ver == 35 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = 22;
+  if (ver == 33 || ver == 35) {
     Sm90Maps maps{};
     CK((make_sm90_kv_maps<T, D, 128>(p, slots, &maps)));
     CK((make_sm90_q_map<T, D>(pb.dq, pb.num_tokens, pb.H, &maps)));
     constexpr int kO = kSm90TmaKV | kSm90TmaTail | kSm90PingPong | kSm90UniformDesc | kSm90TmaQ;
-    CK((launch_fused_prefill_sm90<T, D, 128, 2, kO>(p, B, pb.max_q, 0, &maps)));
+    if (ver == 33) {
+      CK((launch_fused_prefill_sm90<T, D, 128, 2, kO>(p, B, pb.max_q, 0, &maps)));
+    } else {
+      const RaggedKv& r = ragged_kv(pb);
+      CK((make_sm90_ragged_maps<T, D, 128>(r.k, r.v, pb.num_tokens, pb.Hkv, &maps)));
+      CK((launch_fused_prefill_sm90<T, D, 128, 2, kO | kSm90Ragged>(p, B, pb.max_q, 0, &maps)));
+    }
     return;
   }
   // TMA versions on pages they do not take (1, 2, 7): the same options without TMA (what a

@@ -71,6 +71,7 @@ struct Problem {
   std::vector<uint16_t> q, k, v;      // q [tokens,H,D]; k,v [num_blocks, bs, Hkv, D]
   void *dq = nullptr, *dk = nullptr, *dv = nullptr, *dout = nullptr;
   int32_t *dcu = nullptr, *dctx = nullptr, *dbt = nullptr, *dlens = nullptr;
+  uint64_t id = 0;  // new at every upload(): a cache keyed by it never outlives its problem (device addresses are reused)
 
   size_t kv_elems() const { return (size_t)num_blocks * block_size * Hkv * D; }
   size_t q_elems() const { return (size_t)num_tokens * H * D; }
@@ -109,6 +110,8 @@ struct Problem {
     fill(v, kv_elems());
   }
   void upload() {
+    static uint64_t next_id = 0;
+    id = ++next_id;
     free_device();
     CK(cudaMalloc(&dq, q_elems() * 2));
     CK(cudaMalloc(&dout, q_elems() * 2));

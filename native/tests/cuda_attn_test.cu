@@ -301,6 +301,9 @@ int main() {
     run_case({{0, 1}, {0, 130}, {0, 700}, {0, 257}, {50, 1}}, 4, 16, 8, 2, 128, DType::F16,
              "no-context prefill GQA 8/2 hd128 + decode");
     run_case({{0, 1100}, {0, 37}, {0, 129}}, 3, 16, 6, 3, 64, DType::BF16, "no-context prefill hd64 bf16 1100/37/129");
+    // Slices with and without context in one step: the Hopper kernel picks rows or cache per slice.
+    run_case({{0, 300}, {100, 50}, {0, 129}, {20, 1}}, 3, 16, 8, 2, 128, DType::BF16,
+             "prefill with and without context GQA 8/2 hd128 bf16 + decode");
     // GQA groups of 8 and 16 query heads a KV head (one tensor-core decode CTA serves the group):
     // page 1 and a long context that splits, bf16; and 16 heads a CTA at head dim 64.
     run_case({{0, 5}, {4095, 1}, {30, 1}, {0, 1}}, 1, 1, 16, 2, 128, DType::BF16, "GQA 16/2 hd128 bf16 page 1");

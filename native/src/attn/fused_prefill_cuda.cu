@@ -5,11 +5,11 @@
 // measured it faster than FA2 on the H200 (session 6 run 1: pages TMA takes -- power of two >= 8
 // keys -- on an sm_90a build, head dim 128 always, head dim 64 for steps whose longest prompt slice
 // is >= kSm90MinQLenD64) and FA2 elsewhere (other pages, other GPUs, short head-dim-64 steps);
-// 1 the Hopper kernel on every shape of an sm_90 device; 0 FA2 everywhere. Where the Hopper kernel
-// runs a step whose slices have no cached context (plan() sees every ctx_lens == 0), it reads K/V from
-// the step's own contiguous rows (k_new / v_new) by TMA rather than from the paged cache
-// (kSm90Ragged); ATTNBENCH_PREFILL_RAGGED=0 keeps it on the cache. ATTNBENCH_PREFILL_PERSIST=1 runs
-// that ragged kernel persistent (kSm90Persistent: one CTA an SM taking items from a counter).
+// 1 the Hopper kernel on every shape of an sm_90 device; 0 FA2 everywhere. In eagerly run steps the
+// Hopper kernel reads the K/V of slices without cached context from the step's own contiguous rows
+// (k_new / v_new) by TMA rather than from the paged cache (kSm90Ragged): lab v32 where no slice has
+// context, v35 (per slice) where some do; ATTNBENCH_PREFILL_RAGGED=0 keeps every slice on the cache
+// (v33). ATTNBENCH_PREFILL_PERSIST=1 runs the steps without context persistent (lab v34).
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
@@ -79,19 +79,21 @@ class FusedPrefillCuda final : public PrefillAttn {
     num_seqs_ = md.num_prefill_seqs;
     max_q_len_ = 0;
     no_ctx_ = true;
+    captured_ = false;
     for (int s = 0; s < num_seqs_; ++s) {
       max_q_len_ = std::max(max_q_len_, md.host->cu_seqlens_q[s + 1] - md.host->cu_seqlens_q[s]);
       no_ctx_ = no_ctx_ && md.host->ctx_lens[s] == 0;
     }
   }
   // The plan is a few ints and the grid covers the bucket's rows: q tiles past a prompt's real length
-  // exit. Captured steps read the paged cache: the ragged maps' row count is fixed at capture, and a
-  // replay's rows between its prompt and the bucket's end are padding.
+  // exit. Captured steps read K/V from the paged cache (not the step's rows: those maps would be
+  // fixed at capture, with the bucket's padding rows in them; not run on a GPU that way yet).
   bool supports_graph() const override { return true; }
   void prepare_for_replay(const AttnMetadata& md) override {
     num_seqs_ = md.num_prefill_seqs;
     max_q_len_ = md.max_q_len;
     no_ctx_ = false;
+    captured_ = true;
   }
 
   void run(int /*layer*/, const void* q, const void* k_new, const void* v_new, const PagedKv& cache, void* out,
@@ -112,29 +114,37 @@ class FusedPrefillCuda final : public PrefillAttn {
     auto s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
-    if (sm90_ && max_q_len_ >= sm90_min_q_len_ && no_ctx_ && dims_.exp.prefill_ragged && k_new && v_new) {
+    // The step's own K/V rows: not in captured steps, whose maps would be fixed at capture.
+    const bool rows = dims_.exp.prefill_ragged && k_new != nullptr && v_new != nullptr && !captured_;
+    if (sm90_ && max_q_len_ >= sm90_min_q_len_ && rows && no_ctx_) {
       Sm90Maps maps = ragged_maps(k_new, v_new, md.num_prefill_tokens);
       maps.q = q_map(q, md.num_prefill_tokens);
       int* counter = item_counter_.get<int>();  // non-null: persistent
       if (dims_.head_dim == 64)
-        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps, counter)
-                 : launch_fused_prefill_sm90_ragged<__half, 64>(p, num_seqs_, max_q_len_, s, maps, counter);
+        e = bf16 ? launch_fused_prefill_sm90_rows<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps, counter)
+                 : launch_fused_prefill_sm90_rows<__half, 64>(p, num_seqs_, max_q_len_, s, maps, counter);
       else
-        e = bf16 ? launch_fused_prefill_sm90_ragged<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps, counter)
-                 : launch_fused_prefill_sm90_ragged<__half, 128>(p, num_seqs_, max_q_len_, s, maps, counter);
+        e = bf16 ? launch_fused_prefill_sm90_rows<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps, counter)
+                 : launch_fused_prefill_sm90_rows<__half, 128>(p, num_seqs_, max_q_len_, s, maps, counter);
     } else if (sm90_ && max_q_len_ >= sm90_min_q_len_) {
       const Sm90Maps* kv = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       Sm90Maps maps{};
       if (kv) {
         maps = *kv;
         maps.q = q_map(q, md.num_prefill_tokens);
+        if (rows) {
+          const Sm90Maps& r = ragged_maps(k_new, v_new, md.num_prefill_tokens);
+          maps.kr = r.kr;
+          maps.vr = r.vr;
+        }
       }
+      const Sm90Maps* m = kv ? &maps : nullptr;
       if (dims_.head_dim == 64)
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr)
-                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr);
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, m, rows)
+                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s, m, rows);
       else
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr)
-                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s, kv ? &maps : nullptr);
+        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, m, rows)
+                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s, m, rows);
     } else if (dims_.head_dim == 64)
       e = bf16 ? launch_fused_prefill_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s)
                : launch_fused_prefill_best<__half, 64>(p, num_seqs_, max_q_len_, s);
@@ -213,6 +223,7 @@ class FusedPrefillCuda final : public PrefillAttn {
   std::deque<CachedMaps> maps_;  // a deque: pointers to its elements stay valid as it grows
   CachedMaps ragged_, q_;        // the step's K/V rows, its query rows (k = the q buffer); slots = its prefill tokens
   bool no_ctx_ = false;          // plan(): no slice of this step has cached context
+  bool captured_ = false;        // prepare_for_replay(): a captured step (a graph replays it)
   DeviceBuffer item_counter_;    // the persistent ragged kernel's work counter (one int)
 };
 

@@ -71,8 +71,9 @@ struct PrefillSm90Config {
 //       tile is a cp.async gather with a dependent block-table load per row (lab v23-v26: the
 //       consumers' longest waits, k15b run 1's ncu samples).
 //   kSm90Ragged: K/V tiles from the step's own contiguous K/V rows ([tokens, kv_heads x D], the
-//       k_new / v_new of PrefillAttn::run) instead of the paged cache, for steps without cached
-//       context (every ctx_lens[s] == 0, which the host guarantees): key t of slice s is row
+//       k_new / v_new of PrefillAttn::run) instead of the paged cache, for slices without cached
+//       context: with kSm90TmaKV per slice (ctx_lens[s] == 0 ragged, others paged), without it for
+//       every slice (the host guarantees that no slice has context). Key t of such a slice is row
 //       cu_seqlens_q[s] + t, so a tile is one box of BN rows per 64-column panel (two TMA copies
 //       for D 128 instead of one per page and panel), with no block table and no gathered last
 //       tile. Rows past the slice are the next slice's keys (finite; masked like any key right of
@@ -102,10 +103,10 @@ struct Sm90Sched {
   int num_items, q_tiles;
 };
 
-// TMA tensor maps: k, v over the paged cache (kSm90TmaKV) or over the step's K/V rows
+// TMA tensor maps: k, v over the paged cache (kSm90TmaKV), kr, vr over the step's K/V rows
 // (kSm90Ragged), q over the step's query rows (kSm90TmaQ); zeros where unused.
 struct Sm90Maps {
-  CUtensorMap k, v, q;
+  CUtensorMap k, v, kr, vr, q;
 };
 
 template <typename T, int D, int BN, int STAGES, int OPT = 0>
@@ -119,10 +120,11 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
   constexpr bool PP = (OPT & kSm90PingPong) != 0, FENCE = (OPT & kSm90NoProxyFence) == 0;
   constexpr bool ONE_FENCE = (OPT & kSm90OneFence) != 0, UDESC = (OPT & kSm90UniformDesc) != 0;
   constexpr bool RAGGED = (OPT & kSm90Ragged) != 0, TMA_Q = (OPT & kSm90TmaQ) != 0;
-  constexpr bool TMA = !RAGGED && (OPT & kSm90TmaKV) != 0, TAIL = TMA && (OPT & kSm90TmaTail) != 0;
+  constexpr bool TMA = (OPT & kSm90TmaKV) != 0, TAIL = TMA && (OPT & kSm90TmaTail) != 0;
   constexpr bool KV_BULK = TMA || RAGGED;  // K/V full barriers complete by TMA bytes (one arrival)
   constexpr bool PERSIST = (OPT & kSm90Persistent) != 0;
-  static_assert(!PERSIST || (RAGGED && TMA_Q && PP), "kSm90Persistent needs kSm90Ragged, kSm90TmaQ and kSm90PingPong");
+  static_assert(!PERSIST || (RAGGED && !TMA && TMA_Q && PP),
+                "kSm90Persistent needs kSm90Ragged (alone: no slice has context), kSm90TmaQ and kSm90PingPong");
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
   extern __shared__ unsigned char smem_raw[];
@@ -200,12 +202,12 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       mbar_arrive_expect_tx(full_k + st, Cfg::kTileBytes);
 #pragma unroll
       for (int panel = 0; panel < D / 64; ++panel)
-        tma_load_2d(sK + st * Cfg::kTileBytes + panel * (BN * 128), &maps.k, kv_head * D + panel * 64, y, full_k + st);
+        tma_load_2d(sK + st * Cfg::kTileBytes + panel * (BN * 128), &maps.kr, kv_head * D + panel * 64, y, full_k + st);
       mbar_wait(empty_v + st, ph ^ 1u);
       mbar_arrive_expect_tx(full_v + st, Cfg::kTileBytes);
 #pragma unroll
       for (int panel = 0; panel < D / 64; ++panel)
-        tma_load_2d(sV + st * Cfg::kTileBytes + panel * (BN * 128), &maps.v, kv_head * D + panel * 64, y, full_v + st);
+        tma_load_2d(sV + st * Cfg::kTileBytes + panel * (BN * 128), &maps.vr, kv_head * D + panel * 64, y, full_v + st);
     };
     auto load_q_tma = [&] {
       mbar_arrive_expect_tx(full_q, Cfg::kQBytes);
@@ -216,8 +218,8 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     if constexpr (PERSIST) {
       if (threadIdx.x != 0) return;
       tma_prefetch_map(&maps.q);
-      tma_prefetch_map(&maps.k);
-      tma_prefetch_map(&maps.v);
+      tma_prefetch_map(&maps.kr);
+      tma_prefetch_map(&maps.vr);
       int L = blockIdx.x, kb0 = 0, n = 0;
       unsigned q_ph = 0;
       for (;;) {
@@ -258,11 +260,11 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
       mbar_arrive_cp_async(full_q);
     }
 
-    if constexpr (RAGGED) {
+    if (RAGGED && (!TMA || ctx == 0)) {
       // One thread issues every copy: per tile and operand, one box of BN rows per panel.
       if (threadIdx.x == 0) {
-        tma_prefetch_map(&maps.k);
-        tma_prefetch_map(&maps.v);
+        tma_prefetch_map(&maps.kr);
+        tma_prefetch_map(&maps.vr);
         for (int j = 0; j < n_tiles; ++j) load_ragged_tile(0, j);
       }
       if constexpr (!TMA_Q) asm volatile("cp.async.wait_all;\n" ::: "memory");
@@ -428,8 +430,9 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     // Per item (set by begin_item): the first of this warpgroup's rows in the slice, whether it has
     // any, the key tiles it walks, the position of row r0.
     int qrow0 = 0, n_my = 0, qpos0 = 0;
-    bool live = false;
+    bool live = false, ragged = false;  // ragged: this item's K/V come from the step's rows
     auto begin_item = [&] {
+      ragged = RAGGED && (!TMA || ctx == 0);
       qrow0 = q0 + row_base;
       live = qrow0 < q_len;
       const int kv_vis = min(kv_len, ctx + qrow0 + 64);
@@ -454,7 +457,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     auto phase = [&](int j) { return (unsigned)((kb0 + j) / STAGES) & 1u; };
     // Proxy fence after a full wait: tiles written by cp.async (every tile, or with paged TMA only
     // the last one; none with kSm90Ragged) are read by wgmma through the async proxy.
-    auto cp_async_tile = [&](int j) { return !KV_BULK || (TMA && j == n_tiles - 1); };
+    auto cp_async_tile = [&](int j) { return !KV_BULK || (TMA && !ragged && j == n_tiles - 1); };
     auto wait_k = [&](int j, bool fence = true) {
       mbar_wait(full_k + stage(j), phase(j));
       if (FENCE && fence && cp_async_tile(j)) fence_proxy_async();
@@ -703,8 +706,8 @@ inline cudaError_t make_sm90_ragged_maps(const void* k_rows, const void* v_rows,
                                          Sm90Maps* maps) {
   if (num_tokens <= 0) return cudaErrorInvalidValue;
   constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
-  const cudaError_t e = encode_sw128_map_2d(&maps->k, k_rows, bf16, num_tokens, (long long)num_kv_heads * D, BN);
-  return e != cudaSuccess ? e : encode_sw128_map_2d(&maps->v, v_rows, bf16, num_tokens, (long long)num_kv_heads * D, BN);
+  const cudaError_t e = encode_sw128_map_2d(&maps->kr, k_rows, bf16, num_tokens, (long long)num_kv_heads * D, BN);
+  return e != cudaSuccess ? e : encode_sw128_map_2d(&maps->vr, v_rows, bf16, num_tokens, (long long)num_kv_heads * D, BN);
 }
 
 // The step's query rows ([num_tokens, heads x D]) as the map of kSm90TmaQ: boxes of kBM rows.
@@ -759,32 +762,37 @@ inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs,
 }
 
 // The configurations the fused backend uses (docs/perf-notes.md, sessions 5 to 7), the fastest
-// measured on the H200 of those that passed every lab check: with TMA-able pages (sm90_tma_kv_ok)
-// lab v33 -- K/V by TMA including the last tile's whole pages (kSm90TmaTail), Q by TMA, warpgroup
-// ping-pong, uniform descriptors, BN 128, 2 stages: 475 / 539 / 404 / 426 TFLOPS on 8x4096 / 1x16384
-// / llama 8x2048 / chunk rows, 281 on 16x2048x12x64 (session 7 run 1; v27, without the Q by TMA,
-// 469 / 498 / 397 / 420 / 273); maps from make_sm90_kv_maps<T, D, kSm90BestBN> plus
-// make_sm90_q_map<T, D>. Other pages (maps == nullptr): lab v18 (cp.async gather, one fence, uniform
-// descriptors, BN 64, 4 stages; 1.02-1.12x FA2 at head dim 128).
+// measured on the H200 of those that passed every lab check and cuda_attn_test.
+// With TMA-able pages (sm90_tma_kv_ok; maps from make_sm90_kv_maps<T, D, kSm90BestBN> and
+// make_sm90_q_map<T, D>): lab v33 -- K/V by TMA including the last tile's whole pages (kSm90TmaTail),
+// Q by TMA, warpgroup ping-pong, uniform descriptors, BN 128, 2 stages: 475 / 507-539 / 404-408 / 426-430
+// TFLOPS on 8x4096 / 1x16384 / llama 8x2048 / chunk rows (session 7 runs 1-2). With `rows` (the
+// step's own K/V rows in maps->kr / vr, make_sm90_ragged_maps<T, D, kSm90BestBN>): lab v35, the same
+// kernel reading those rows for the slices without context -- for steps that mix slices with and
+// without context (v32 below is 7-11 % faster where no slice has context: session 7 run 3's sweep,
+// v35 524 / 599 / 497 vs v32 585 / 672 / 507 TFLOPS on 8x4096 / 16k / llama; the cause is not known).
+// Other pages (maps == nullptr): lab v18 (cp.async gather, one fence, uniform descriptors, BN 64,
+// 4 stages; 1.02-1.12x FA2 at head dim 128).
 constexpr int kSm90BestBN = 128;
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, int num_seqs, int max_q_len,
-                                                  cudaStream_t stream, const Sm90Maps* maps) {
-  if (maps != nullptr)
-    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2,
-                                     kSm90TmaKV | kSm90TmaTail | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc>(
-        p, num_seqs, max_q_len, stream, maps);
+                                                  cudaStream_t stream, const Sm90Maps* maps, bool rows) {
+  constexpr int kOpt = kSm90TmaKV | kSm90TmaTail | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc;
+  if (maps != nullptr && rows)
+    return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt | kSm90Ragged>(p, num_seqs, max_q_len, stream, maps);
+  if (maps != nullptr) return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt>(p, num_seqs, max_q_len, stream, maps);
   return launch_fused_prefill_sm90<T, D, 64, 4, kSm90OneFence | kSm90UniformDesc>(p, num_seqs, max_q_len, stream);
 }
 
-// Steps without cached context: lab v32 (K/V from the step's own rows, kSm90Ragged, and Q by TMA;
-// ping-pong, BN 128, 2 stages): 581 / 603 / 506 TFLOPS on 8x4096 / 1x16384 / llama 8x2048, 335 on
-// 16x2048x12x64 (session 7 run 1). Maps from make_sm90_ragged_maps<T, D, kSm90BestBN> over k_new /
-// v_new and make_sm90_q_map<T, D>.
-// item_counter non-null: lab v34, the same persistent (kSm90Persistent; its work counter).
+// Steps where no slice has context (any page size): lab v32 -- K/V from the step's own rows
+// (kSm90Ragged alone), Q by TMA, ping-pong, BN 128, 2 stages: 581-588 / 603-675 / 503-507 TFLOPS on
+// 8x4096 / 1x16384 / llama 8x2048, 334-340 on 16x2048x12x64 (session 7 runs 1-3). item_counter
+// non-null: lab v34, the same persistent (kSm90Persistent; ATTNBENCH_PREFILL_PERSIST=1): +1 % on
+// 8x4096, +6 % on llama, -5 % at 16k in the lab, not better through the bench or the engine (run 2).
+// Maps from make_sm90_ragged_maps<T, D, kSm90BestBN> and make_sm90_q_map<T, D>.
 template <typename T, int D>
-inline cudaError_t launch_fused_prefill_sm90_ragged(const FusedPrefillParams& p, int num_seqs, int max_q_len,
-                                                    cudaStream_t stream, const Sm90Maps& maps, int* item_counter) {
+inline cudaError_t launch_fused_prefill_sm90_rows(const FusedPrefillParams& p, int num_seqs, int max_q_len,
+                                                  cudaStream_t stream, const Sm90Maps& maps, int* item_counter) {
   constexpr int kOpt = kSm90Ragged | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc;
   if (item_counter != nullptr)
     return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt | kSm90Persistent>(p, num_seqs, max_q_len, stream, &maps,
