@@ -27,8 +27,9 @@ using namespace attnbench::test;
 
 static std::mt19937 rng(1234);
 
-static void test_embedding(DType t) {
-  const int V = 1001, P = 77, C = 96, T = 37;
+// C = 96: the 8-wide vector kernel; 90: one thread per element.
+static void test_embedding(DType t, int C) {
+  const int V = 1001, P = 77, T = 37;
   auto wte = round16(randn((size_t)V * C, rng), t), wpe = round16(randn((size_t)P * C, rng), t);
   std::vector<int32_t> tok(T), pos(T);
   for (int i = 0; i < T; ++i) { tok[i] = rng() % V; pos[i] = rng() % P; }
@@ -41,7 +42,7 @@ static void test_embedding(DType t) {
   for (int i = 0; i < T; ++i)
     for (int c = 0; c < C; ++c) ref[(size_t)i * C + c] = wte[(size_t)tok[i] * C + c] + wpe[(size_t)pos[i] * C + c];
   double e = rel_l2(x, ref);
-  check(e < 1e-6, std::string("embedding ") + dtype_name(t) + fmt(" rel %.2e", e));
+  check(e < 1e-6, std::string("embedding ") + dtype_name(t) + " C=" + std::to_string(C) + fmt(" rel %.2e", e));
 }
 
 // No learned positions (Llama): wpe null.
@@ -188,7 +189,8 @@ static void test_silu_mul(DType t, int F) {
   check(e < (t == DType::F16 ? 2e-3 : 1e-2), std::string("silu_mul ") + dtype_name(t) + " F=" + std::to_string(F) + fmt(" rel %.2e", e));
 }
 
-// C = 200 takes the 4-wide vector path, 198 the 2-wide, 199 the scalar one.
+// C = 200 takes the 4-wide vector path, 198 the 2-wide, 199 the scalar one, 4096 the 8-wide one for
+// wide rows.
 static void test_residual_layernorm(DType t, bool gather, int C = 200) {
   const int T = 29, R = gather ? 7 : T;
   auto x0 = randn((size_t)T * C, rng), delta = round16(randn((size_t)T * C, rng), t);
@@ -527,11 +529,13 @@ int main() {
   try {
     Gemm gemm;
     for (DType t : {DType::F16, DType::BF16}) {
-      test_embedding(t);
+      test_embedding(t, 96);
+      test_embedding(t, 90);
       test_residual_layernorm(t, false);
       test_residual_layernorm(t, true);
       test_residual_layernorm(t, false, 198);
       test_residual_layernorm(t, true, 199);
+      test_residual_layernorm(t, true, 4096);
       test_residual(t);
       test_bias_gelu(t);
       test_kv_append(t);
@@ -544,6 +548,7 @@ int main() {
       test_rope_append(t, 128, 32, 8, true, 300);
       test_rope_append(t, 16, 4, 2, true);
       test_rope_append(t, 256, 4, 1, false, 40);
+      test_rope_append(t, 256, 32, 8, true, 20);  // 896 items a token: two CTAs a token
       test_rope_append(t, 96, 4, 2, true);  // not a power of two: the one-warp kernel
       test_silu_mul(t, 344);
       test_silu_mul(t, 173);

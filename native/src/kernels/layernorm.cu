@@ -48,19 +48,26 @@ __global__ void residual_layernorm_kernel(T* out, float* x, const T* delta, cons
   for (int c = lane; c < C; c += 32) o[c] = from_f32<T>((xr[c] - mean) * rstd * w[c] + (RMS ? 0.f : b[c]));
 }
 
-// Block-per-row version for C <= 16 * 128 (GPT-2: 768 -> 6 values per thread): the row lives in
-// registers (one read of x and delta, one write of x and out), and a decode step's 128 rows spread
+// Block-per-row version for C <= 16 * 128 * VEC (GPT-2: 768 -> 6 values per thread): the row lives
+// in registers (one read of x and delta, one write of x and out), and a decode step's 128 rows spread
 // over 128 SMs instead of 16 blocks of 8 warps. The one-warp kernel above measured 13.6 us a call at
 // 128 x 768 (H100, decode breakdown: 25 calls = 0.34 ms of a 1.47 ms step).
 constexpr int kLnThreads = 128;
+// Wide rows (C >= kLnWideC, C % 8 == 0: Llama-3.1-8B's 4096) take 8-wide vectors (two float4 of x,
+// one 16-byte access of delta / out) on 256 threads: session 7's lab (native/dev/elementwise.cu).
+constexpr int kLnWideThreads = 256, kLnWideC = 2048;
 
-__device__ __forceinline__ float block_sum_128(float v, float* sh) {
+template <int THREADS>
+__device__ __forceinline__ float block_sum(float v, float* sh) {
   v = warp_sum(v);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   __syncthreads();  // sh is reused by the next reduction
   if (lane == 0) sh[warp] = v;
   __syncthreads();
-  return sh[0] + sh[1] + sh[2] + sh[3];
+  float s = 0.f;
+#pragma unroll
+  for (int j = 0; j < THREADS / 32; ++j) s += sh[j];
+  return s;
 }
 
 // VEC contiguous elements per access (4: float4 / 8-byte 16-bit loads, when C % 4 == 0 and the
@@ -69,7 +76,10 @@ __device__ __forceinline__ float block_sum_128(float v, float* sh) {
 // RO: read through the read-only path (__ldg), for the affine parameters nothing writes.
 template <int VEC, bool RO = false>
 __device__ __forceinline__ void load_vec(const float* p, float* o) {
-  if constexpr (VEC == 4) {
+  if constexpr (VEC == 8) {
+    load_vec<4, RO>(p, o);
+    load_vec<4, RO>(p + 4, o + 4);
+  } else if constexpr (VEC == 4) {
     const float4* q = reinterpret_cast<const float4*>(p);
     const float4 t = RO ? __ldg(q) : *q;
     o[0] = t.x, o[1] = t.y, o[2] = t.z, o[3] = t.w;
@@ -83,12 +93,14 @@ __device__ __forceinline__ void load_vec(const float* p, float* o) {
 }
 template <int VEC>
 __device__ __forceinline__ void store_vec(float* p, const float* v) {
-  if constexpr (VEC == 4) *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  if constexpr (VEC == 8) store_vec<4>(p, v), store_vec<4>(p + 4, v + 4);
+  else if constexpr (VEC == 4) *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
   else if constexpr (VEC == 2) *reinterpret_cast<float2*>(p) = make_float2(v[0], v[1]);
   else *p = v[0];
 }
-// 16-bit vectors move as one 8- / 4- / 2-byte word.
+// 16-bit vectors move as one 16- / 8- / 4- / 2-byte word.
 template <int VEC> struct Word16;
+template <> struct Word16<8> { using type = uint4; };
 template <> struct Word16<4> { using type = uint2; };
 template <> struct Word16<2> { using type = uint32_t; };
 template <> struct Word16<1> { using type = uint16_t; };
@@ -108,12 +120,12 @@ __device__ __forceinline__ void store_vec16(T* p, const float* v) {
   *reinterpret_cast<typename Word16<VEC>::type*>(p) = w;
 }
 
-// VPT: VEC-vectors per thread (C <= kLnThreads * VPT * VEC).
-template <class T, int VPT, int VEC, bool RMS>
-__global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* out, float* x, const T* delta,
-                                                                            const int32_t* rows, int C, const float* w,
-                                                                            const float* b, float eps) {
-  __shared__ float sh[4];
+// VPT: VEC-vectors per thread (C <= THREADS * VPT * VEC).
+template <class T, int THREADS, int VPT, int VEC, bool RMS>
+__global__ void __launch_bounds__(THREADS) residual_layernorm_row_kernel(T* out, float* x, const T* delta,
+                                                                         const int32_t* rows, int C, const float* w,
+                                                                         const float* b, float eps) {
+  __shared__ float sh[THREADS / 32];
   pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
   const int i = blockIdx.x;
@@ -124,7 +136,7 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
   float sum = 0.f;
 #pragma unroll
   for (int k = 0; k < VPT; ++k) {
-    const int c = (threadIdx.x + k * kLnThreads) * VEC;
+    const int c = (threadIdx.x + k * THREADS) * VEC;
 #pragma unroll
     for (int j = 0; j < VEC; ++j) v[k][j] = 0.f;
     if (c < C) {
@@ -144,11 +156,11 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
       for (int j = 0; j < VEC; ++j) sum += v[k][j];
     }
   }
-  const float mean = RMS ? 0.f : block_sum_128(sum, sh) / C;
+  const float mean = RMS ? 0.f : block_sum<THREADS>(sum, sh) / C;
   float sq = 0.f;
 #pragma unroll
   for (int k = 0; k < VPT; ++k) {
-    const int c = (threadIdx.x + k * kLnThreads) * VEC;
+    const int c = (threadIdx.x + k * THREADS) * VEC;
     if (c < C)
 #pragma unroll
       for (int j = 0; j < VEC; ++j) {
@@ -156,11 +168,11 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
         sq += d * d;
       }
   }
-  const float rstd = rsqrtf(block_sum_128(sq, sh) / C + eps);
+  const float rstd = rsqrtf(block_sum<THREADS>(sq, sh) / C + eps);
   T* o = out + (int64_t)i * C;
 #pragma unroll
   for (int k = 0; k < VPT; ++k) {
-    const int c = (threadIdx.x + k * kLnThreads) * VEC;
+    const int c = (threadIdx.x + k * THREADS) * VEC;
     if (c < C) {
       float y[VEC];
 #pragma unroll
@@ -170,23 +182,28 @@ __global__ void __launch_bounds__(kLnThreads) residual_layernorm_row_kernel(T* o
   }
 }
 
-template <class T, int VPT, int VEC, bool RMS>
+template <class T, int THREADS, int VPT, int VEC, bool RMS>
 static void launch_row(T* out, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                        const float* w, const float* b, float eps, cudaStream_t stream) {
-  launch_pdl(residual_layernorm_row_kernel<T, VPT, VEC, RMS>, dim3(n_rows), dim3(kLnThreads), 0, stream, out, x, delta, rows, C,
-             w, b, eps);
+  launch_pdl(residual_layernorm_row_kernel<T, THREADS, VPT, VEC, RMS>, dim3(n_rows), dim3(THREADS), 0, stream, out, x, delta,
+             rows, C, w, b, eps);
 }
 
-template <class T, int VEC, bool RMS>
+// MAX_VPT bounds the instances: the 8-wide one at VPT 8-16 would spill (255 registers).
+template <class T, int VEC, bool RMS, int THREADS = kLnThreads, int MAX_VPT = 16>
 static bool launch_rows_vec(T* o, float* x, const T* delta, const int32_t* rows, int n_rows, int C,
                             const float* w, const float* b, float eps, cudaStream_t stream) {
-  const int vpt = ceil_div(C, kLnThreads * VEC);
-  if (vpt <= 1) launch_row<T, 1, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 2) launch_row<T, 2, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 4) launch_row<T, 4, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 8) launch_row<T, 8, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else if (vpt <= 16) launch_row<T, 16, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
-  else return false;
+  const int vpt = ceil_div(C, THREADS * VEC);
+  if (vpt <= 1) launch_row<T, THREADS, 1, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 2) launch_row<T, THREADS, 2, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if (vpt <= 4) launch_row<T, THREADS, 4, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+  else if constexpr (MAX_VPT >= 16) {
+    if (vpt <= 8) launch_row<T, THREADS, 8, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+    else if (vpt <= 16) launch_row<T, THREADS, 16, VEC, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
+    else return false;
+  } else {
+    return false;
+  }
   return true;
 }
 
@@ -198,6 +215,8 @@ static bool launch_rows(T* o, float* x, const T* delta, const int32_t* rows, int
     return C % vec == 0 && aligned(o, 2 * vec) && aligned(x, 4 * vec) && aligned(w, 4 * vec) &&
            (RMS || aligned(b, 4 * vec)) && (!delta || aligned(delta, 2 * vec));
   };
+  if (C >= kLnWideC && C <= kLnWideThreads * 8 * 4 && all_aligned(8))
+    return launch_rows_vec<T, 8, RMS, kLnWideThreads, 4>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
   if (all_aligned(4)) return launch_rows_vec<T, 4, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
   if (all_aligned(2)) return launch_rows_vec<T, 2, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);
   return launch_rows_vec<T, 1, RMS>(o, x, delta, rows, n_rows, C, w, b, eps, stream);

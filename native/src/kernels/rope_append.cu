@@ -3,9 +3,9 @@
 // kernel. A CTA row (blockIdx.x) is one token; P = D / 16 consecutive threads own one q or k head,
 // thread c of them the 8-element chunk c of the head's first half and chunk c of its second half,
 // i.e. exactly the pairs (i, i + D/2) the rotation mixes, in 16-byte loads and stores. A thread's
-// chunk is the same in every head it visits, so its 8 cos/sin values are computed once per token
-// and reused across heads; the q/k RMSNorm sums over the P threads by shuffles. V heads are 16-byte
-// copies. Launched with PDL. Other head dims: one warp per (token, head), lane l owns the pairs
+// chunk is the same in every head it visits; the token's cos/sin are computed once a CTA into shared
+// memory, after the thread has issued all its loads; the q/k RMSNorm sums over the P threads by
+// shuffles. V heads are 16-byte copies. Launched with PDL. Other head dims: one warp per (token, head), lane l owns the pairs
 // (i, i + D/2) for i = l, l + 32, ..., 2-byte accesses. That was the only kernel until session 6;
 // at Llama-3.1-8B shapes ATTNBENCH_SKIP=append took 33 ms off the seed workload's 767 ms prefill
 // (H200, session 5), ~0.26 ms a call of 8192 tokens whose ~230 MB of traffic need ~55 us.
@@ -94,53 +94,83 @@ __global__ void qkv_rope_kv_append_kernel(T* q, T* k, T* v, T* k_cache, T* v_cac
 }
 
 constexpr int kVecThreads = 128;
+constexpr int kVecItems = 4;  // items a thread: every load is issued before the first transform
 
-// grid (num_tokens, head groups), block kVecThreads; P = D / 16 threads per q/k head.
+// grid (num_tokens, item groups), block kVecThreads; P = D / 16. A token's items are its (H + Hkv) x P
+// q/k chunk pairs (P a head: thread c of them holds chunk pair c, the same c in every head it
+// visits), then its Hkv x 2P v chunks, which are contiguous in the QKV row. Thread tid of group g
+// takes items (g x kVecItems + j) x kVecThreads + tid, j < kVecItems. It loads all of them first,
+// then the token's D/2 angles are computed once (D/2 threads, one sincosf each, into shared memory:
+// session 6's version computed 8 per thread, 48x over, before its loads), then it transforms and
+// stores. At Llama-3.1-8B shapes (448 items a token) one CTA covers a token; session 7's lab
+// (native/dev/elementwise.cu) has the numbers.
 template <class T, int P>
 __global__ void __launch_bounds__(kVecThreads)
     qkv_rope_kv_append_vec_kernel(T* q, T* k, T* v, T* k_cache, T* v_cache, const T* qkv, const int32_t* slot_mapping,
                                   const int32_t* positions, const float* inv_freq, const float* q_norm_w,
                                   const float* k_norm_w, float eps, int H, int Hkv) {
   constexpr int D = 16 * P, HALF = D / 2;
+  static_assert(kVecThreads % 32 == 0 && kVecThreads >= HALF, "P | a warp; HALF threads make the angles");
+  __shared__ float4 ang_cs[HALF / 4], ang_sn[HALF / 4];
   pdl_wait();  // launched with launch_pdl (core/pdl.cuh)
   pdl_launch_dependents();
-  const int t = blockIdx.x;
-  const int heads = H + 2 * Hkv;
-  const T* src = qkv + (long long)t * heads * D;
-  const int slot = slot_mapping[t];
-  const float pos = (float)positions[t];
-  const int stride = gridDim.y * kVecThreads;  // a multiple of 32, so P | stride: c is fixed per thread
-  const int first = blockIdx.y * kVecThreads + threadIdx.x;
-  const int c = first % P;
-  const bool norm = q_norm_w != nullptr;  // q and k norms come together (Qwen3) or not at all
-  float cs[8], sn[8];
-  rope_angles8(pos, inv_freq, c, cs, sn);
-  // q and k heads. The bound is rounded up to whole warps so every lane of a warp takes the same
-  // iterations and the norm's shuffles see all 32 lanes; lanes past the last head only shuffle.
-  const int n_qk = (H + Hkv) * P, n_qk_warps = (n_qk + 31) / 32 * 32;
-  for (int it = first; it < n_qk_warps; it += stride) {
-    const bool active = it < n_qk;
-    const int h = it / P;
-    uint4 w0, w1;
-    qk_transform_pair<T, D>(src + (long long)h * D, c, active, cs, sn, norm ? (h < H ? q_norm_w : k_norm_w) : nullptr,
-                            eps, 0xffffffffu, w0, w1);
-    if (!active) continue;
-    T* dst = h < H ? q + ((long long)t * H + h) * D : k + ((long long)t * Hkv + (h - H)) * D;
-    *reinterpret_cast<uint4*>(dst + c * 8) = w0;
-    *reinterpret_cast<uint4*>(dst + HALF + c * 8) = w1;
-    if (h >= H && slot >= 0) {
-      T* cache = k_cache + ((long long)slot * Hkv + (h - H)) * D;
-      *reinterpret_cast<uint4*>(cache + c * 8) = w0;
-      *reinterpret_cast<uint4*>(cache + HALF + c * 8) = w1;
+  const int t = blockIdx.x, tid = threadIdx.x, c = tid % P;
+  const T* src = qkv + (long long)t * (H + 2 * Hkv) * D;
+  const int n_qk = (H + Hkv) * P, n_all = n_qk + Hkv * 2 * P;
+  const int first = blockIdx.y * kVecItems * kVecThreads + tid;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  uint4 ra[kVecItems], rb[kVecItems];
+#pragma unroll
+  for (int j = 0; j < kVecItems; ++j) {
+    const int it = first + j * kVecThreads;
+    ra[j] = rb[j] = zero;
+    if (it < n_qk) {
+      const T* row = src + (it / P) * D + c * 8;
+      ra[j] = *reinterpret_cast<const uint4*>(row);
+      rb[j] = *reinterpret_cast<const uint4*>(row + HALF);
+    } else if (it < n_all) {
+      ra[j] = *reinterpret_cast<const uint4*>(src + (H + Hkv) * D + (it - n_qk) * 8);
     }
   }
-  // v heads: 16-byte copies, 2P chunks a head.
-  const int n_v = Hkv * 2 * P;
-  for (int it = first; it < n_v; it += stride) {
-    const int hv = it / (2 * P), ch = it % (2 * P);
-    const uint4 w = *reinterpret_cast<const uint4*>(src + (long long)(H + Hkv + hv) * D + ch * 8);
-    *reinterpret_cast<uint4*>(v + ((long long)t * Hkv + hv) * D + ch * 8) = w;
-    if (slot >= 0) *reinterpret_cast<uint4*>(v_cache + ((long long)slot * Hkv + hv) * D + ch * 8) = w;
+  const int slot = slot_mapping[t];
+  if (tid < HALF) {
+    float sn, cs;
+    sincosf((float)positions[t] * inv_freq[tid], &sn, &cs);
+    reinterpret_cast<float*>(ang_cs)[tid] = cs;
+    reinterpret_cast<float*>(ang_sn)[tid] = sn;
+  }
+  __syncthreads();
+  float cs[8], sn[8];
+  *reinterpret_cast<float4*>(cs) = ang_cs[2 * c], *reinterpret_cast<float4*>(cs + 4) = ang_cs[2 * c + 1];
+  *reinterpret_cast<float4*>(sn) = ang_sn[2 * c], *reinterpret_cast<float4*>(sn + 4) = ang_sn[2 * c + 1];
+  const bool norm = q_norm_w != nullptr;  // q and k norms come together (Qwen3) or not at all
+#pragma unroll
+  for (int j = 0; j < kVecItems; ++j) {
+    const int it = first + j * kVecThreads;
+    const bool is_qk = it < n_qk;
+    const int h = it / P;
+    // With the q/k norm every lane transforms (zeros where it holds no q/k chunk pair): the norm's
+    // shuffles need all 32 lanes, and a warp may hold q/k and v items at once.
+    if (is_qk || norm) {
+      uint4 w0, w1;
+      qk_transform_words<T, D>(ra[j], rb[j], c, cs, sn, norm ? (h < H ? q_norm_w : k_norm_w) : nullptr, eps, 0xffffffffu,
+                               w0, w1);
+      if (is_qk) {
+        T* dst = h < H ? q + ((long long)t * H + h) * D : k + ((long long)t * Hkv + (h - H)) * D;
+        *reinterpret_cast<uint4*>(dst + c * 8) = w0;
+        *reinterpret_cast<uint4*>(dst + HALF + c * 8) = w1;
+        if (h >= H && slot >= 0) {
+          T* cache = k_cache + ((long long)slot * Hkv + (h - H)) * D;
+          *reinterpret_cast<uint4*>(cache + c * 8) = w0;
+          *reinterpret_cast<uint4*>(cache + HALF + c * 8) = w1;
+        }
+      }
+    }
+    if (!is_qk && it < n_all) {
+      const int e = (it - n_qk) * 8;  // element offset in the token's v heads
+      *reinterpret_cast<uint4*>(v + (long long)t * Hkv * D + e) = ra[j];
+      if (slot >= 0) *reinterpret_cast<uint4*>(v_cache + (long long)slot * Hkv * D + e) = ra[j];
+    }
   }
 }
 
@@ -152,8 +182,8 @@ bool launch_vec(T* q, T* k, T* v, T* k_cache, T* v_cache, const T* qkv, const in
   if (!aligned(q) || !aligned(k) || !aligned(v) || !aligned(k_cache) || !aligned(v_cache) || !aligned(qkv)) return false;
   if ((q_norm_w == nullptr) != (k_norm_w == nullptr)) return false;
   const int P = D / 16;
-  const int n_qk = (H + Hkv) * P;
-  const dim3 grid(num_tokens, (unsigned)((n_qk + kVecThreads - 1) / kVecThreads));
+  const int items = (H + Hkv) * P + Hkv * 2 * P;
+  const dim3 grid(num_tokens, (unsigned)ceil_div(items, kVecItems * kVecThreads));
 #define ATTNBENCH_ROPE_VEC(PP)                                                                                      \
   launch_pdl(qkv_rope_kv_append_vec_kernel<T, PP>, grid, dim3(kVecThreads), 0, stream, q, k, v, k_cache, v_cache, qkv, \
              slot_mapping, positions, inv_freq, q_norm_w, k_norm_w, eps, H, Hkv)
