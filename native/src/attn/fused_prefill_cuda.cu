@@ -18,6 +18,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "attn/backend.h"
 #include "attn/fused_prefill_cuda.cuh"
@@ -112,7 +113,6 @@ class FusedPrefillCuda final : public PrefillAttn {
     p.num_kv_heads = dims_.num_kv_heads;
     p.scale_log2 = dims_.scale * 1.4426950408889634f;
     auto s = static_cast<cudaStream_t>(stream);
-    const bool bf16 = dims_.dtype == DType::BF16;
     cudaError_t e;
     // The step's own K/V rows: not in captured steps, whose maps would be fixed at capture.
     const bool rows = dims_.exp.prefill_ragged && k_new != nullptr && v_new != nullptr && !captured_;
@@ -120,12 +120,9 @@ class FusedPrefillCuda final : public PrefillAttn {
       Sm90Maps maps = ragged_maps(k_new, v_new, md.num_prefill_tokens);
       maps.q = q_map(q, md.num_prefill_tokens);
       int* counter = item_counter_.get<int>();  // non-null: persistent
-      if (dims_.head_dim == 64)
-        e = bf16 ? launch_fused_prefill_sm90_rows<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, maps, counter)
-                 : launch_fused_prefill_sm90_rows<__half, 64>(p, num_seqs_, max_q_len_, s, maps, counter);
-      else
-        e = bf16 ? launch_fused_prefill_sm90_rows<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, maps, counter)
-                 : launch_fused_prefill_sm90_rows<__half, 128>(p, num_seqs_, max_q_len_, s, maps, counter);
+      e = typed([&](auto t, auto d) {
+        return launch_fused_prefill_sm90_rows<decltype(t), d>(p, num_seqs_, max_q_len_, s, maps, counter);
+      });
     } else if (sm90_ && max_q_len_ >= sm90_min_q_len_) {
       const Sm90Maps* kv = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       Sm90Maps maps{};
@@ -139,22 +136,27 @@ class FusedPrefillCuda final : public PrefillAttn {
         }
       }
       const Sm90Maps* m = kv ? &maps : nullptr;
-      if (dims_.head_dim == 64)
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s, m, rows)
-                 : launch_fused_prefill_sm90_best<__half, 64>(p, num_seqs_, max_q_len_, s, m, rows);
-      else
-        e = bf16 ? launch_fused_prefill_sm90_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s, m, rows)
-                 : launch_fused_prefill_sm90_best<__half, 128>(p, num_seqs_, max_q_len_, s, m, rows);
-    } else if (dims_.head_dim == 64)
-      e = bf16 ? launch_fused_prefill_best<__nv_bfloat16, 64>(p, num_seqs_, max_q_len_, s)
-               : launch_fused_prefill_best<__half, 64>(p, num_seqs_, max_q_len_, s);
-    else
-      e = bf16 ? launch_fused_prefill_best<__nv_bfloat16, 128>(p, num_seqs_, max_q_len_, s)
-               : launch_fused_prefill_best<__half, 128>(p, num_seqs_, max_q_len_, s);
+      e = typed([&](auto t, auto d) {
+        return launch_fused_prefill_sm90_best<decltype(t), d>(p, num_seqs_, max_q_len_, s, m, rows);
+      });
+    } else {
+      e = typed([&](auto t, auto d) { return launch_fused_prefill_best<decltype(t), d>(p, num_seqs_, max_q_len_, s); });
+    }
     CUDA_CHECK(e);
   }
 
  private:
+  // f(T{}, std::integral_constant<int, D>{}) for this backend's element type and head dim (64 or 128):
+  // the one place the runtime dtype and head dim become template arguments.
+  template <class F>
+  cudaError_t typed(F&& f) const {
+    using D64 = std::integral_constant<int, 64>;
+    using D128 = std::integral_constant<int, 128>;
+    const bool bf16 = dims_.dtype == DType::BF16;
+    if (dims_.head_dim == 64) return bf16 ? f(__nv_bfloat16{}, D64{}) : f(__half{}, D64{});
+    return bf16 ? f(__nv_bfloat16{}, D128{}) : f(__half{}, D128{});
+  }
+
   // The TMA tensor maps of a layer's cache (each layer has its own K/V tensors), encoded on first
   // use and kept; nullptr where TMA does not take the pages (the Hopper kernel then gathers).
   const Sm90Maps* kv_maps(const FusedPrefillParams& p, long long num_slots) {
@@ -163,15 +165,7 @@ class FusedPrefillCuda final : public PrefillAttn {
       if (c.k == p.k && c.v == p.v && c.slots == num_slots) return &c.maps;
     CachedMaps c;
     c.k = p.k, c.v = p.v, c.slots = num_slots;
-    const bool bf16 = dims_.dtype == DType::BF16;
-    cudaError_t e;
-    if (dims_.head_dim == 64)
-      e = bf16 ? make_sm90_kv_maps<__nv_bfloat16, 64, kSm90BestBN>(p, num_slots, &c.maps)
-               : make_sm90_kv_maps<__half, 64, kSm90BestBN>(p, num_slots, &c.maps);
-    else
-      e = bf16 ? make_sm90_kv_maps<__nv_bfloat16, 128, kSm90BestBN>(p, num_slots, &c.maps)
-               : make_sm90_kv_maps<__half, 128, kSm90BestBN>(p, num_slots, &c.maps);
-    CUDA_CHECK(e);
+    CUDA_CHECK(typed([&](auto t, auto d) { return make_sm90_kv_maps<decltype(t), d, kSm90BestBN>(p, num_slots, &c.maps); }));
     maps_.push_back(c);
     return &maps_.back().maps;
   }
@@ -180,16 +174,10 @@ class FusedPrefillCuda final : public PrefillAttn {
   // (two host calls), redone when the buffers or the token count change.
   const Sm90Maps& ragged_maps(const void* k_new, const void* v_new, int num_tokens) {
     if (ragged_.k != k_new || ragged_.v != v_new || ragged_.slots != num_tokens) {
-      const bool bf16 = dims_.dtype == DType::BF16;
       const int hkv = dims_.num_kv_heads;
-      cudaError_t e;
-      if (dims_.head_dim == 64)
-        e = bf16 ? make_sm90_ragged_maps<__nv_bfloat16, 64, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps)
-                 : make_sm90_ragged_maps<__half, 64, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps);
-      else
-        e = bf16 ? make_sm90_ragged_maps<__nv_bfloat16, 128, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps)
-                 : make_sm90_ragged_maps<__half, 128, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps);
-      CUDA_CHECK(e);
+      CUDA_CHECK(typed([&](auto t, auto d) {
+        return make_sm90_ragged_maps<decltype(t), d, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps);
+      }));
       ragged_.k = k_new, ragged_.v = v_new, ragged_.slots = num_tokens;
     }
     return ragged_.maps;
@@ -198,14 +186,8 @@ class FusedPrefillCuda final : public PrefillAttn {
   // The map of the step's query rows (kSm90TmaQ), redone when the buffer or the token count change.
   const CUtensorMap& q_map(const void* q, int num_tokens) {
     if (q_.k != q || q_.slots != num_tokens) {
-      const bool bf16 = dims_.dtype == DType::BF16;
       const int h = dims_.num_heads;
-      cudaError_t e;
-      if (dims_.head_dim == 64)
-        e = bf16 ? make_sm90_q_map<__nv_bfloat16, 64>(q, num_tokens, h, &q_.maps) : make_sm90_q_map<__half, 64>(q, num_tokens, h, &q_.maps);
-      else
-        e = bf16 ? make_sm90_q_map<__nv_bfloat16, 128>(q, num_tokens, h, &q_.maps) : make_sm90_q_map<__half, 128>(q, num_tokens, h, &q_.maps);
-      CUDA_CHECK(e);
+      CUDA_CHECK(typed([&](auto t, auto d) { return make_sm90_q_map<decltype(t), d>(q, num_tokens, h, &q_.maps); }));
       q_.k = q, q_.slots = num_tokens;
     }
     return q_.maps.q;
