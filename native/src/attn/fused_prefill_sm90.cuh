@@ -2,22 +2,24 @@
 // pipeline (lab: native/dev/attention_prefill_sm90.cu; FA2-style kernel for other GPUs:
 // attn/fused_prefill_cuda.cuh).
 //
-//   grid  = (q tiles, heads, seqs), q tiles heaviest first; block = 3 warpgroups (384 threads)
-//   warpgroup 0 (producer, 56 registers after setmaxnreg): copies the Q tile once, then K and V
-//           tiles of BN keys through the block table into STAGES-deep smem rings -- by TMA from
-//           one warp with kSm90TmaKV (see the options below; the fastest measured), otherwise
-//           with cp.async
-//           (a gathered copy, so any page size works; each thread copies consecutive keys, one
-//           block-table load per tile for power-of-two pages >= its rows), and signals each stage
-//           on a "full" mbarrier by cp.async completion (cp.async.mbarrier.arrive.noinc): it never
+//   grid  = (q tiles, heads, seqs), q tiles heaviest first (kSm90Persistent: one CTA an SM walking
+//           the same items); block = 3 warpgroups (384 threads)
+//   warpgroup 0 (producer, 56 registers after setmaxnreg): brings the Q tile once (cp.async, or
+//           TMA with kSm90TmaQ), then K and V tiles of BN keys into STAGES-deep smem rings: by TMA
+//           from the step's own K/V rows for slices without context (kSm90Ragged: one box of BN
+//           rows per panel), by TMA from the paged cache through the block table (kSm90TmaKV: one
+//           box per page and panel), otherwise with cp.async (a gathered copy, so any page size
+//           works; each thread copies consecutive keys, one block-table load per tile for
+//           power-of-two pages >= its rows). Each stage is signalled on a "full" mbarrier (TMA
+//           bytes, or cp.async completion by cp.async.mbarrier.arrive.noinc): the producer never
 //           waits on its own copies, only on the "empty" barriers of the stage it refills.
 //   warpgroups 1, 2 (consumers, 224 registers): 64 query rows each (BM = 128). Per key tile j:
 //           S_j = Q K_j^T with wgmma (both operands in smem, 128-byte swizzle), issued together with
 //           O += P_{j-1} V_{j-1} (P from registers, V in smem read transposed), so the softmax of
-//           tile j runs while the tensor cores do the previous PV; the two warpgroups interleave
-//           on the tensor cores as well. A warpgroup skips the key tiles right of all its rows
-//           (causal) and the whole loop when all its rows are past q_len, still releasing those
-//           stages in order so the producer's barriers stay in phase.
+//           tile j runs while the tensor cores do the previous PV; with kSm90PingPong the two
+//           warpgroups take turns on the tensor cores. Without it a warpgroup skips the key tiles
+//           right of all its rows (causal) and the whole loop when all its rows are past q_len,
+//           still releasing those stages in order so the producer's barriers stay in phase.
 // Paging and chunked prefill as in the FA2 kernel: key t of slice s is slot
 // block_tables[s][t / block_size] * block_size + t % block_size; queries sit at ctx + i.
 #pragma once
