@@ -3,7 +3,7 @@
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I../src attention_decode.cu -o attention_decode
 //   ./attention_decode            correctness on small cases, the read/copy ceilings, then the bandwidth sweep
 //   ./attention_decode sweep N    the same, the sweep from version N (v1 takes seconds on the large rows)
-//   ./attention_decode sweep 10,18,20   the same, the sweep of the listed versions only
+//   ./attention_decode sweep 10,17,20   the same, the sweep of the listed versions only
 //   ./attention_decode check      correctness only
 //
 // Versions (checked against the fp32 CPU reference, fresh random inputs, poisoned outputs):
@@ -35,10 +35,9 @@
 //  17  v13 with the block-table look-ahead's slot formed a tile after its load (LATE; written after
 //      run 1, which showed the new kernel's control v12 8-10 % under v10 at page 1; not yet run)
 // Session 7 (issue 15):
-//  18  stream-K (attn/fused_decode_sk_cuda.cuh): grid = every CTA slot, CTA c streams the tiles
-//      [c T / grid, (c + 1) T / grid) of all items (sequence, head group) in a row, items it cuts
-//      merged by a second kernel; block ids through the cp.async groups (a ring in smem); v10's stages
-//  19  v18 with 6 stages at D 64 (2 CTAs an SM, 5 tiles in flight a warp instead of 3); D 128 as v18
+//  18, 19  retired: stream-K (every CTA slot streams an equal range of tiles, a second kernel merges
+//      the items a range cuts), 7-8 % under v10 at page 16 / 256 and -36 % on the online row (session
+//      7, docs/perf-notes.md); the kernel was removed, commit 9e13978 has it
 //  20  v10 with the block ids through the cp.async groups (BTR) instead of a register look-ahead
 // Session 6 run 1 (H200, docs/perf-notes.md): v12 8-10 % under v10 at page 1 (D 128), 1-3 % at 16 /
 // 256; v13 +2-5 % over v12 on Llama, +16 % on the seed row, but over v10 only on Llama page 16 / 256
@@ -50,7 +49,6 @@
 #include "dev_common.cuh"
 #include "attn/fused_decode_cuda.cuh"
 #include "attn/fused_decode_tc_cuda.cuh"
-#include "attn/fused_decode_sk_cuda.cuh"
 
 using namespace attnbench;
 
@@ -81,9 +79,7 @@ __global__ void decode_v1(FusedDecodeParams p) {
 struct Workspace {
   float* o = nullptr;
   float* lse = nullptr;
-  int* desc = nullptr;  // stream-K: 4 ints per CTA (decode_sk_desc_ints)
   size_t floats = 0;  // capacity of o, in floats (rows x D): a D 128 problem after a D 64 one needs more
-  size_t desc_ints = 0;
   void ensure(size_t need_rows, int D) {
     if (need_rows * D <= floats) return;
     if (o) {
@@ -93,12 +89,6 @@ struct Workspace {
     CK(cudaMalloc(&o, need_rows * D * 4));
     CK(cudaMalloc(&lse, need_rows * 4));
     floats = need_rows * D;
-  }
-  void ensure_desc(size_t need) {
-    if (need <= desc_ints) return;
-    if (desc) CK(cudaFree(desc));
-    CK(cudaMalloc(&desc, need * 4));
-    desc_ints = need;
   }
 };
 static Workspace g_ws;
@@ -115,6 +105,7 @@ static cudaError_t launch_u(const FusedDecodeParams& p, int B) {
 }
 
 constexpr int kVersions = 20;
+constexpr bool retired(int ver) { return ver == 18 || ver == 19; }  // removed kernels: skipped everywhere
 
 // split_mode 0: choose_decode_splits; 1: choose_decode_tc_splits (production, half the splits when
 // they were 8 x SMs deep); 2: at least 2.
@@ -152,23 +143,9 @@ static void run_tcp(FusedDecodeParams p, int B, int max_len, bool pack, int spli
     CK((launch_fused_decode_tcp<T, D, 16, D == 128 ? 3 : 4, 4>(p, B, 0, max_per)));
 }
 
-// Stream-K (v18, v19): the workspace for the largest grid any configuration can have.
-template <typename T, int D, int STAGES>
-static void run_sk(FusedDecodeParams p, int B, int max_len) {
-  const int max_grid = decode_sk_max_grid(g_sms);
-  g_ws.ensure(decode_sk_partial_rows(max_grid, 16), D);
-  g_ws.ensure_desc(decode_sk_desc_ints(max_grid));
-  p.partial_o = g_ws.o;
-  p.partial_lse = g_ws.lse;
-  p.work_desc = g_ws.desc;
-  CK((launch_fused_decode_sk<T, D, 16, STAGES, 4>(p, B, max_len, 0)));
-}
-
 template <typename T, int D>
 static void run_version(int ver, FusedDecodeParams p, int B, int max_len) {
   switch (ver) {
-    case 18: return run_sk<T, D, D == 128 ? 3 : 4>(p, B, max_len);
-    case 19: return run_sk<T, D, D == 128 ? 3 : 6>(p, B, max_len);
     case 20: return run_tc<T, D, 16, D == 128 ? 3 : 4, 4, true>(p, B, max_len, 1);
     case 12: return run_tcp<T, D>(p, B, max_len, false, 1, 1);
     case 13: return run_tcp<T, D>(p, B, max_len, false, 0, kDecodeTcMaxItems);
@@ -255,7 +232,8 @@ static bool check_all() {
   }
   bool ok_all = true;
   printf("%-24s %4s", "case", "dt");
-  for (int ver = 1; ver <= kVersions; ++ver) printf("        v%d", ver);
+  for (int ver = 1; ver <= kVersions; ++ver)
+    if (!retired(ver)) printf("        v%d", ver);
   printf("\n");
   for (const Case& c : cases) {
     lab::Problem pb = decode_problem(c.lens, c.H, c.Hkv, c.D, c.bs, c.bf16, true);
@@ -263,6 +241,7 @@ static bool check_all() {
     pb.reference(ref);
     printf("%-24s %4s", c.name, c.bf16 ? "bf16" : "fp16");
     for (int ver = 1; ver <= kVersions; ++ver) {
+      if (retired(ver)) continue;
       // Session 1's run 4 saw an illegal address for U = 8 on the page-7 case; session 3 ran every
       // version on it again, also under compute-sanitizer memcheck: 0 errors, all within tolerance.
       // Possibly the workspace overflow fixed in 65df3f7 (sized without D); nothing is skipped now.
@@ -360,9 +339,10 @@ int main(int argc, char** argv) {
     std::vector<int> vers;
     if (argc > 2 && std::strchr(argv[2], ',')) {
       for (const char* c = argv[2]; *c; c = std::strchr(c, ',') ? std::strchr(c, ',') + 1 : c + std::strlen(c))
-        vers.push_back(std::atoi(c));
+        if (!retired(std::atoi(c))) vers.push_back(std::atoi(c));
     } else {
-      for (int ver = argc > 2 ? std::atoi(argv[2]) : 2; ver <= kVersions; ++ver) vers.push_back(ver);
+      for (int ver = argc > 2 ? std::atoi(argv[2]) : 2; ver <= kVersions; ++ver)
+        if (!retired(ver)) vers.push_back(ver);
     }
     sweep(vers);
   }

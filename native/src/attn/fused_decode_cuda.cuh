@@ -64,9 +64,6 @@ struct FusedDecodeParams {
   float* partial_o;   // [num_seqs, num_heads, num_splits, D]
   float* partial_lse; // [num_seqs, num_heads, num_splits]
   int num_items = 0;  // persistent tensor-core kernel: (sequence, head group, split) work items in all
-  // Stream-K decode (attn/fused_decode_sk_cuda.cuh): per CTA 4 ints, the split item it begins (or -1),
-  // written by the main kernel and read by its merge kernel.
-  int* work_desc = nullptr;
 };
 
 // One (sequence, head, split)'s merged result for element d: with one split the output itself, else

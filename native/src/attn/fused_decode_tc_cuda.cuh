@@ -246,52 +246,42 @@ __global__ void __launch_bounds__(WARPS * 32) fused_decode_tc_kernel(const Fused
   } else {
     slot_cur = slot_of(0), slot_nxt = slot_of(1);
   }
-  auto issue_btr = [&](int i) {
-    __syncwarp();  // ring slot (i - 1) % STAGES, read by other lanes in issue(i - 1), is rewritten below
+  // Tile i's copies: the slot of each row from the ring (BTR) or shuffled from the look-ahead lane.
+  auto issue = [&](int i) {
+    if constexpr (BTR) __syncwarp();  // ring slot (i - 1) % STAGES, read by other lanes in issue(i - 1), is rewritten below
     if (i < my_tiles) {
       T* sk = sW + (i % STAGES) * Cfg::kTileElems;
       T* sv = sk + KW * D;
       const int t0 = t_begin + (warp + i * WARPS) * KW;
 #pragma unroll
       for (int r = 0; r < RPL; ++r) {
-        const int row = crow + r * RPP, t = t0 + row;
-        int s = -1;
-        if (t < t_end) {
-          if (t == t_new) {
-            s = -2;
-          } else {
-            const int blk = bshift >= 0 ? t >> bshift : t / bs;
-            s = ring[(i % STAGES) * KW + row] * bs + (t - blk * bs);
+        const int row = crow + r * RPP;
+        int s;
+        if constexpr (BTR) {
+          const int t = t0 + row;
+          s = -1;
+          if (t < t_end) {
+            if (t == t_new) {
+              s = -2;
+            } else {
+              const int blk = bshift >= 0 ? t >> bshift : t / bs;
+              s = ring[(i % STAGES) * KW + row] * bs + (t - blk * bs);
+            }
           }
+        } else {
+          s = __shfl_sync(0xffffffffu, slot_cur, row);
         }
         const T* ks = s >= 0 ? kbase + (size_t)s * kv_stride : (s == -2 ? knew : kbase);
         const T* vs = s >= 0 ? vbase + (size_t)s * kv_stride : (s == -2 ? vnew : vbase);
         mma::cp_async_16(sk + swz<D>(row, cchunk), ks + cchunk * 8, s != -1);
         mma::cp_async_16(sv + swz<D>(row, cchunk), vs + cchunk * 8, s != -1);
       }
-      bt_fetch(i + STAGES - 1);  // lands with this group: read when tile i + STAGES - 1 is issued
-    }
-    mma::cp_async_commit();
-  };
-  auto issue = [&](int i) {
-    if constexpr (BTR) {
-      issue_btr(i);
-      return;
-    }
-    if (i < my_tiles) {
-      T* sk = sW + (i % STAGES) * Cfg::kTileElems;
-      T* sv = sk + KW * D;
-#pragma unroll
-      for (int r = 0; r < RPL; ++r) {
-        const int row = crow + r * RPP;
-        const int s = __shfl_sync(0xffffffffu, slot_cur, row);
-        const T* ks = s >= 0 ? kbase + (size_t)s * kv_stride : (s == -2 ? knew : kbase);
-        const T* vs = s >= 0 ? vbase + (size_t)s * kv_stride : (s == -2 ? vnew : vbase);
-        mma::cp_async_16(sk + swz<D>(row, cchunk), ks + cchunk * 8, s != -1);
-        mma::cp_async_16(sv + swz<D>(row, cchunk), vs + cchunk * 8, s != -1);
+      if constexpr (BTR) {
+        bt_fetch(i + STAGES - 1);  // lands with this group: read when tile i + STAGES - 1 is issued
+      } else {
+        slot_cur = slot_nxt;
+        slot_nxt = slot_of(i + 2);
       }
-      slot_cur = slot_nxt;
-      slot_nxt = slot_of(i + 2);
     }
     mma::cp_async_commit();  // empty groups past the end keep the wait counts uniform
   };

@@ -93,7 +93,6 @@ class FusedPrefillCuda final : public PrefillAttn {
   void prepare_for_replay(const AttnMetadata& md) override {
     num_seqs_ = md.num_prefill_seqs;
     max_q_len_ = md.max_q_len;
-    no_ctx_ = false;
     captured_ = true;
   }
 
@@ -117,8 +116,7 @@ class FusedPrefillCuda final : public PrefillAttn {
     // The step's own K/V rows: not in captured steps, whose maps would be fixed at capture.
     const bool rows = dims_.exp.prefill_ragged && k_new != nullptr && v_new != nullptr && !captured_;
     if (sm90_ && max_q_len_ >= sm90_min_q_len_ && rows && no_ctx_) {
-      Sm90Maps maps = ragged_maps(k_new, v_new, md.num_prefill_tokens);
-      maps.q = q_map(q, md.num_prefill_tokens);
+      const Sm90Maps& maps = step_maps(q, k_new, v_new, md.num_prefill_tokens);
       int* counter = item_counter_.get<int>();  // non-null: persistent
       e = typed([&](auto t, auto d) {
         return launch_fused_prefill_sm90_rows<decltype(t), d>(p, num_seqs_, max_q_len_, s, maps, counter);
@@ -127,13 +125,11 @@ class FusedPrefillCuda final : public PrefillAttn {
       const Sm90Maps* kv = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       Sm90Maps maps{};
       if (kv) {
+        const Sm90Maps& st = step_maps(q, rows ? k_new : nullptr, rows ? v_new : nullptr, md.num_prefill_tokens);
         maps = *kv;
-        maps.q = q_map(q, md.num_prefill_tokens);
-        if (rows) {
-          const Sm90Maps& r = ragged_maps(k_new, v_new, md.num_prefill_tokens);
-          maps.kr = r.kr;
-          maps.vr = r.vr;
-        }
+        maps.q = st.q;
+        maps.kr = st.kr;
+        maps.vr = st.vr;
       }
       const Sm90Maps* m = kv ? &maps : nullptr;
       e = typed([&](auto t, auto d) {
@@ -170,27 +166,22 @@ class FusedPrefillCuda final : public PrefillAttn {
     return &maps_.back().maps;
   }
 
-  // The maps of the step's K/V rows: every layer passes the same buffers, so one encode per step
-  // (two host calls), redone when the buffers or the token count change.
-  const Sm90Maps& ragged_maps(const void* k_new, const void* v_new, int num_tokens) {
-    if (ragged_.k != k_new || ragged_.v != v_new || ragged_.slots != num_tokens) {
-      const int hkv = dims_.num_kv_heads;
-      CUDA_CHECK(typed([&](auto t, auto d) {
-        return make_sm90_ragged_maps<decltype(t), d, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &ragged_.maps);
-      }));
-      ragged_.k = k_new, ragged_.v = v_new, ragged_.slots = num_tokens;
+  // The maps of the step's query rows (q, kSm90TmaQ) and, when k_new / v_new are given, of its K/V
+  // rows (kr, vr, kSm90Ragged). Every layer passes the same buffers, so one set of encodes per step,
+  // redone when the buffers or the token count change.
+  const Sm90Maps& step_maps(const void* q, const void* k_new, const void* v_new, int num_tokens) {
+    StepMaps& m = step_maps_;
+    if (m.q != q || m.k != k_new || m.v != v_new || m.tokens != num_tokens) {
+      m.maps = Sm90Maps{};
+      const int h = dims_.num_heads, hkv = dims_.num_kv_heads;
+      CUDA_CHECK(typed([&](auto t, auto d) { return make_sm90_q_map<decltype(t), d>(q, num_tokens, h, &m.maps); }));
+      if (k_new != nullptr)
+        CUDA_CHECK(typed([&](auto t, auto d) {
+          return make_sm90_ragged_maps<decltype(t), d, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &m.maps);
+        }));
+      m.q = q, m.k = k_new, m.v = v_new, m.tokens = num_tokens;
     }
-    return ragged_.maps;
-  }
-
-  // The map of the step's query rows (kSm90TmaQ), redone when the buffer or the token count change.
-  const CUtensorMap& q_map(const void* q, int num_tokens) {
-    if (q_.k != q || q_.slots != num_tokens) {
-      const int h = dims_.num_heads;
-      CUDA_CHECK(typed([&](auto t, auto d) { return make_sm90_q_map<decltype(t), d>(q, num_tokens, h, &q_.maps); }));
-      q_.k = q, q_.slots = num_tokens;
-    }
-    return q_.maps.q;
+    return m.maps;
   }
 
   struct CachedMaps {
@@ -203,7 +194,11 @@ class FusedPrefillCuda final : public PrefillAttn {
   bool sm90_ = false;
   int sm90_min_q_len_ = 0;  // steps whose longest slice is shorter run FA2 (head dim 64 under rule 2)
   std::deque<CachedMaps> maps_;  // a deque: pointers to its elements stay valid as it grows
-  CachedMaps ragged_, q_;        // the step's K/V rows, its query rows (k = the q buffer); slots = its prefill tokens
+  struct StepMaps {
+    const void *q = nullptr, *k = nullptr, *v = nullptr;
+    int tokens = 0;  // the step's prefill tokens (the maps' rows)
+    Sm90Maps maps{};
+  } step_maps_;
   bool no_ctx_ = false;          // plan(): no slice of this step has cached context
   bool captured_ = false;        // prepare_for_replay(): a captured step (a graph replays it)
   DeviceBuffer item_counter_;    // the persistent ragged kernel's work counter (one int)

@@ -735,15 +735,16 @@ inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs,
   if (persist && item_counter == nullptr) return cudaErrorInvalidValue;
   p.block_shift = (p.block_size & (p.block_size - 1)) == 0 ? __builtin_ctz(p.block_size) : -1;
   static bool attr_set = false;  // per instantiation, before its first launch
-  static int num_sms = 0;
+  static int num_sms = 0;        // kSm90Persistent's grid
   if (!attr_set) {
-    const cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>,
-                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
+    cudaError_t e = cudaFuncSetAttribute(fused_prefill_sm90_kernel<T, D, BN, STAGES, OPT>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg::kSmemBytes);
+    if constexpr (persist) {
+      int dev = 0;
+      if (e == cudaSuccess) e = cudaGetDevice(&dev);
+      if (e == cudaSuccess) e = cudaDeviceGetAttribute(&num_sms, cudaDevAttrMultiProcessorCount, dev);
+    }
     if (e != cudaSuccess) return e;
-    int dev = 0;
-    cudaError_t e2 = cudaGetDevice(&dev);
-    if (e2 == cudaSuccess) e2 = cudaDeviceGetAttribute(&num_sms, cudaDevAttrMultiProcessorCount, dev);
-    if (e2 != cudaSuccess) return e2;
     attr_set = true;
   }
   static const Sm90Maps no_maps{};
