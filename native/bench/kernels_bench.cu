@@ -1,15 +1,19 @@
 // attnbench-kernels: every available CUDA attention backend (naive, fused, flashattn, cudnn,
 // flashinfer; prefill and decode) on a grid of shapes, through the same registry and interface the
 // engine uses. Per (shape, backend): one checked call (poisoned output, fp32 reference on sampled
-// rows, every element finite), then timing per docs/kernels.md: CUDA events around run(), warm-up,
-// median of many, input sets rotated so that together they exceed L2 several times.
+// rows, every element finite), then timing per docs/kernels.md: CUDA events around a batch of
+// run() calls back to back (--batch-ms of GPU time; 0: one call), warm-up, median of --iters
+// batches, input sets rotated so that together they exceed L2 several times.
 //
 //   attnbench-kernels [--json PATH] [--phase prefill|decode|all] [--backends a,b] [--quick] [--iters N]
+//                     [--batch-ms MS]
 //
 // Prints one line per measurement as it goes, the table last; writes JSON (schema in docs/kernels.md).
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -32,6 +36,10 @@ struct Options {
   std::vector<std::string> backends;  // empty = all
   bool quick = false;
   int iters = 30;
+  // GPU time a timed batch aims at. Calls enqueued back to back keep the GPU busy while the host
+  // prepares the next one, as the engine's steps do; one call between two events (0) also times the
+  // host's work before its launch (the PyTorch anchors' Python dispatch: tens of microseconds).
+  double batch_ms = 2.0;
 };
 
 struct Result {
@@ -40,6 +48,7 @@ struct Result {
   double ms = NAN, tflops = NAN, gbps = NAN, rel_err = NAN, flops = 0, bytes = 0;
   unsigned long long nonfinite = 0;
   int sets = 0;
+  int calls_per_timing = 0;  // calls between the two events of one timing (ms is per call)
   bool ok = false;
 };
 
@@ -60,24 +69,34 @@ std::string num(double x) {
   return os.str();
 }
 
+// Per-call time: median over `iters` timings of `calls` back-to-back calls each, divided by `calls`.
+// calls: enough for batch_ms of GPU time (from one timed call after the warm-up), at most 64;
+// one when batch_ms is 0.
 template <class F>
-double median_ms(F&& call, int n_sets, int iters) {
+double median_ms(F&& call, int n_sets, int iters, double batch_ms, int* calls_out) {
   for (int i = 0; i < 3; ++i) call(i % n_sets);
   CUDA_CHECK(cudaDeviceSynchronize());
   cudaEvent_t a, b;
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
-  std::vector<float> ms(iters);
-  for (int i = 0; i < iters; ++i) {
+  auto timed = [&](int calls, int& next_set) {
     CUDA_CHECK(cudaEventRecord(a));
-    call(i % n_sets);
+    for (int c = 0; c < calls; ++c) call(next_set++ % n_sets);
     CUDA_CHECK(cudaEventRecord(b));
     CUDA_CHECK(cudaEventSynchronize(b));
-    CUDA_CHECK(cudaEventElapsedTime(&ms[i], a, b));
-  }
+    float ms = 0.f;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    return (double)ms / calls;
+  };
+  int next_set = 0;
+  int calls = 1;
+  if (batch_ms > 0) calls = std::max(1, std::min(64, (int)std::ceil(batch_ms / std::max(timed(1, next_set), 1e-3))));
+  std::vector<double> ms(iters);
+  for (int i = 0; i < iters; ++i) ms[i] = timed(calls, next_set);
   CUDA_CHECK(cudaEventDestroy(a));
   CUDA_CHECK(cudaEventDestroy(b));
   std::sort(ms.begin(), ms.end());
+  *calls_out = calls;
   return ms[iters / 2];
 }
 
@@ -110,7 +129,7 @@ void measure(const Options& opt, Problem& pb, const std::string& name, Result& r
   r.nonfinite = c.nonfinite;
   const double tol = sh.dtype == DType::BF16 ? 1e-2 : 2e-3;
   r.ok = c.nonfinite == 0 && std::isfinite(c.rel_err) && c.rel_err <= tol;
-  r.ms = median_ms(call, (int)pb.sets.size(), opt.iters);
+  r.ms = median_ms(call, (int)pb.sets.size(), opt.iters, opt.batch_ms, &r.calls_per_timing);
   r.sets = (int)pb.sets.size();
   if (!sh.decode) r.tflops = r.flops / r.ms / 1e9;
   r.gbps = (sh.decode ? pb.kv_bytes() : pb.min_bytes()) / r.ms / 1e6;
@@ -134,7 +153,7 @@ void write_json(const Options& opt, const std::vector<Result>& rows) {
       << ", \"ms\": " << num(r.ms) << ", \"tflops\": " << num(r.tflops) << ", \"gbps\": " << num(r.gbps)
       << ", \"rel_err\": " << num(r.rel_err) << ", \"nonfinite\": " << r.nonfinite << ", \"ok\": "
       << (r.ok ? "true" : "false") << ", \"flops\": " << num(r.flops) << ", \"bytes\": " << num(r.bytes)
-      << ", \"input_sets\": " << r.sets << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
+      << ", \"input_sets\": " << r.sets << ", \"calls_per_timing\": " << r.calls_per_timing << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
   }
   f << "  ]\n}\n";
 }
@@ -162,11 +181,20 @@ int main(int argc, char** argv) {
     else if (a == "--phase") opt.phase = next();
     else if (a == "--quick") opt.quick = true;
     else if (a == "--iters") opt.iters = std::max(3, std::atoi(next().c_str()));
+    else if (a == "--batch-ms") {
+      const std::string v = next();
+      char* end = nullptr;
+      opt.batch_ms = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(opt.batch_ms >= 0) || opt.batch_ms > 1000) {
+        fprintf(stderr, "attnbench-kernels: --batch-ms takes milliseconds in [0, 1000], got '%s'\n", v.c_str());
+        return 2;
+      }
+    }
     else if (a == "--backends") {
       std::stringstream ss(next());
       for (std::string b; std::getline(ss, b, ',');) opt.backends.push_back(b);
     } else {
-      fprintf(stderr, "usage: attnbench-kernels [--json PATH] [--phase prefill|decode|all] [--backends a,b] [--quick] [--iters N]\n");
+      fprintf(stderr, "usage: attnbench-kernels [--json PATH] [--phase prefill|decode|all] [--backends a,b] [--quick] [--iters N] [--batch-ms MS]\n");
       return 2;
     }
   }

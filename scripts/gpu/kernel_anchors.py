@@ -6,11 +6,14 @@ attention on the shapes of native/bench/bench_shapes.h (same names, same FLOP co
   prefill  torch_fa2    SDPA flash backend on [B, H, L, D] (fixed length), or
                         aten._flash_attention_forward varlen (varlen / GQA / chunked rows)
            torch_cudnn  SDPA cuDNN backend on [B, H, L, D] (fixed length; GQA: K/V expanded
-                        outside the timed region); not run on varlen or chunked rows
+                        outside the timed region; chunked rows of one length: a bottom-right
+                        causal mask, causal_lower_right); not run on varlen rows
   decode   torch_fa2 / torch_cudnn  SDPA with q_len 1 over contiguous K/V (not paged)
 
-Timing: CUDA events, 3 warm-up calls, median of --iters, input sets rotated so that together they
-exceed 200 MB (or 4x L2). Writes JSON (--json) and prints one line per measurement.
+Timing: CUDA events around a batch of calls back to back (--batch-ms of GPU time, as
+attnbench-kernels does; 0: one call, which also times Python's dispatch before the launch), 3
+warm-up calls, median of --iters batches, input sets rotated so that together they exceed 200 MB
+(or 4x L2). Writes JSON (--json) and prints one line per measurement.
 """
 import argparse
 import json
@@ -53,18 +56,33 @@ def shapes(quick):
     return v
 
 
-def median_ms(fn, n_sets, iters):
+BATCH_MS = 2.0  # --batch-ms
+
+
+def median_ms(fn, n_sets, iters, calls_out=None):
+    """Per-call ms: median over iters timings of `calls` back-to-back calls each, divided by calls
+    (calls: enough for BATCH_MS of GPU time from one timed call, at most 64; 1 when BATCH_MS is 0)."""
     for i in range(3):
         fn(i % n_sets)
     torch.cuda.synchronize()
-    times = []
-    for i in range(iters):
+    nxt = [0]
+
+    def timed(calls):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
-        fn(i % n_sets)
+        for _ in range(calls):
+            fn(nxt[0] % n_sets)
+            nxt[0] += 1
         b.record()
         b.synchronize()
-        times.append(a.elapsed_time(b))
+        return a.elapsed_time(b) / calls
+
+    calls = 1
+    if BATCH_MS > 0:
+        calls = max(1, min(64, math.ceil(BATCH_MS / max(timed(1), 1e-3))))
+    times = [timed(calls) for _ in range(iters)]
+    if calls_out is not None:
+        calls_out.append(calls)
     return statistics.median(times)
 
 
@@ -93,9 +111,10 @@ def prefill_rows(s, iters, min_total, dev):
 
     def add(backend, fn, nsets):
         try:
-            ms = median_ms(fn, nsets, iters)
+            calls = []
+            ms = median_ms(fn, nsets, iters, calls)
             rows.append(dict(phase="prefill", shape=s["name"], backend=backend, status="ok", ms=ms, tflops=flops / ms / 1e9,
-                             gbps=None, flops=flops, input_sets=nsets))
+                             gbps=None, flops=flops, input_sets=nsets, calls_per_timing=calls[0]))
         except Exception as e:  # noqa: BLE001 - report, never crash the run
             rows.append(dict(phase="prefill", shape=s["name"], backend=backend, status="unavailable: " + str(e).splitlines()[0][:200]))
         print(f"prefill {s['name']:<28} {backend:<12} {rows[-1].get('ms') or float('nan'):9.4f} ms "
@@ -126,6 +145,20 @@ def prefill_rows(s, iters, min_total, dev):
                 with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
                     F.scaled_dot_product_attention(*ex[i], is_causal=True)
             add("torch_cudnn", cudnn, n)
+        if ctx > 0 and len(set(lens)) == 1 and Hkv == H:
+            # Chunked prefill (queries are the last L of L + ctx keys): the mask's diagonal ends at
+            # the bottom right, which SDPA takes as a CausalBias (cuDNN where its build supports it).
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+            from torch.nn.attention.bias import causal_lower_right
+            L, Lk = lens[0], lens[0] + ctx
+            mask = causal_lower_right(L, Lk)
+            ch = [(q.view(B, L, H, D).transpose(1, 2), k.view(B, Lk, H, D).transpose(1, 2), v.view(B, Lk, H, D).transpose(1, 2))
+                  for q, k, v in sets]
+
+            def cudnn_chunk(i):
+                with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+                    F.scaled_dot_product_attention(*ch[i], attn_mask=mask)
+            add("torch_cudnn", cudnn_chunk, n)
     return rows
 
 
@@ -143,9 +176,10 @@ def decode_rows(s, iters, min_total, dev):
             with sdpa_kernel(kind):
                 F.scaled_dot_product_attention(*sets[i], enable_gqa=Hkv != H)
         try:
-            ms = median_ms(fn, n, iters)
+            calls = []
+            ms = median_ms(fn, n, iters, calls)
             rows.append(dict(phase="decode", shape=s["name"], backend=backend, status="ok", ms=ms, tflops=None,
-                             gbps=kv_bytes / ms / 1e6, bytes=kv_bytes, input_sets=n))
+                             gbps=kv_bytes / ms / 1e6, bytes=kv_bytes, input_sets=n, calls_per_timing=calls[0]))
         except Exception as e:  # noqa: BLE001
             rows.append(dict(phase="decode", shape=s["name"], backend=backend, status="unavailable: " + str(e).splitlines()[0][:200]))
         r = rows[-1]
@@ -159,8 +193,14 @@ def main():
     ap.add_argument("--json", default="kernels_anchors.json")
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--batch-ms", type=float, default=BATCH_MS,
+                    help="GPU time of one timed batch of back-to-back calls (0: one call a timing)")
     ap.add_argument("--phase", default="all", choices=["all", "prefill", "decode"])
     a = ap.parse_args()
+    if not 0 <= a.batch_ms <= 1000:
+        ap.error(f"--batch-ms takes milliseconds in [0, 1000], got {a.batch_ms}")
+    global BATCH_MS
+    BATCH_MS = a.batch_ms
     if not torch.cuda.is_available():
         print("kernel_anchors: no CUDA device", file=sys.stderr)
         return 2

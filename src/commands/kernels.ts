@@ -14,6 +14,7 @@ const KernelsOptionsSchema = z.object({
   bench: z.string().min(1).optional(),
   python: z.string().min(1).default("python3"),
   quick: z.boolean().default(false),
+  batchMs: z.coerce.number().min(0).max(1000).optional(),
   out: z.string().min(1).optional(),
 });
 
@@ -23,6 +24,7 @@ export const kernelsCommand = new Command("kernels")
   .option("--bench <path>", "attnbench-kernels binary (default native/build/attnbench-kernels)")
   .option("--python <exe>", "python with torch, for the anchors", "python3")
   .option("--quick", "fewer shapes")
+  .option("--batch-ms <ms>", "GPU time of one timed batch of back-to-back calls, for both measurers (default 2; 0: one call a timing)")
   .option("--out <dir>", "output folder (default outputs/kernels_<ts>)")
   .action(
     action(async (raw: Record<string, unknown>) => {

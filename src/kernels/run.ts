@@ -15,6 +15,8 @@ export interface KernelsRunOptions {
   bench?: string;
   python: string;
   quick: boolean;
+  /** GPU time of one timed batch of back-to-back calls, both measurers (0: one call a timing). */
+  batchMs?: number;
   out?: string;
   now?: Date;
 }
@@ -66,10 +68,11 @@ export function loadInputs(paths: string[]): { native: NativeFile | null; anchor
 async function measure(opts: KernelsRunOptions, dir: string): Promise<{ native: NativeFile | null; anchors: AnchorFile | null }> {
   const bench = opts.bench ?? join(PACKAGE_ROOT, "native", "build", "attnbench-kernels");
   if (!existsSync(bench)) throw new UsageError([`--bench ${bench}: not found (build with scripts/gpu/kernels-check.sh, or pass --from)`]);
-  const quick = opts.quick ? ["--quick"] : [];
+  const extra = opts.quick ? ["--quick"] : [];
+  if (opts.batchMs !== undefined) extra.push("--batch-ms", String(opts.batchMs));
   const nativePath = join(dir, "kernels_native.json"), anchorsPath = join(dir, "kernels_anchors.json");
-  await execa(bench, ["--json", nativePath, ...quick], { stdout: "inherit", stderr: "inherit", reject: false });
-  await execa(opts.python, [join(PACKAGE_ROOT, "scripts", "gpu", "kernel_anchors.py"), "--json", anchorsPath, ...quick], {
+  await execa(bench, ["--json", nativePath, ...extra], { stdout: "inherit", stderr: "inherit", reject: false });
+  await execa(opts.python, [join(PACKAGE_ROOT, "scripts", "gpu", "kernel_anchors.py"), "--json", anchorsPath, ...extra], {
     stdout: "inherit", stderr: "inherit", reject: false,
   });
   const present = [nativePath, anchorsPath].filter((p) => existsSync(p));

@@ -24,6 +24,7 @@ export const NativeRowSchema = z.object({
   flops: num,
   bytes: num,
   input_sets: z.number().optional(),
+  calls_per_timing: z.number().optional(),
 });
 export type NativeRow = z.infer<typeof NativeRowSchema>;
 
@@ -48,6 +49,7 @@ export const AnchorRowSchema = z.object({
   flops: num,
   bytes: num,
   input_sets: z.number().optional(),
+  calls_per_timing: z.number().optional(),
 });
 export type AnchorRow = z.infer<typeof AnchorRowSchema>;
 
