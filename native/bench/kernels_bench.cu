@@ -6,7 +6,7 @@
 // batches, input sets rotated so that together they exceed L2 several times.
 //
 //   attnbench-kernels [--json PATH] [--phase prefill|decode|all] [--backends a,b] [--quick] [--iters N]
-//                     [--batch-ms MS]
+//                     [--batch-ms MS] [--shape SUBSTR]
 //
 // Prints one line per measurement as it goes, the table last; writes JSON (schema in docs/kernels.md).
 #include <cuda_runtime.h>
@@ -34,6 +34,7 @@ struct Options {
   std::string json = "kernels_native.json";
   std::string phase = "all";
   std::vector<std::string> backends;  // empty = all
+  std::string shape;                   // only shapes whose name contains this (empty = all)
   bool quick = false;
   int iters = 30;
   // GPU time a timed batch aims at. Calls enqueued back to back keep the GPU busy while the host
@@ -180,6 +181,7 @@ int main(int argc, char** argv) {
     if (a == "--json") opt.json = next();
     else if (a == "--phase") opt.phase = next();
     else if (a == "--quick") opt.quick = true;
+    else if (a == "--shape") opt.shape = next();
     else if (a == "--iters") opt.iters = std::max(3, std::atoi(next().c_str()));
     else if (a == "--batch-ms") {
       const std::string v = next();
@@ -194,7 +196,7 @@ int main(int argc, char** argv) {
       std::stringstream ss(next());
       for (std::string b; std::getline(ss, b, ',');) opt.backends.push_back(b);
     } else {
-      fprintf(stderr, "usage: attnbench-kernels [--json PATH] [--phase prefill|decode|all] [--backends a,b] [--quick] [--iters N] [--batch-ms MS]\n");
+      fprintf(stderr, "usage: attnbench-kernels [--json PATH] [--phase prefill|decode|all] [--backends a,b] [--quick] [--iters N] [--batch-ms MS] [--shape SUBSTR]\n");
       return 2;
     }
   }
@@ -206,6 +208,7 @@ int main(int argc, char** argv) {
   bool all_ok = true;
   for (const Shape& sh : benchmark_shapes(opt.quick)) {
     if (opt.phase != "all" && opt.phase != (sh.decode ? "decode" : "prefill")) continue;
+    if (!opt.shape.empty() && sh.name.find(opt.shape) == std::string::npos) continue;
     const AttnPhase phase = sh.decode ? AttnPhase::Decode : AttnPhase::Prefill;
     Problem pb;
     try {

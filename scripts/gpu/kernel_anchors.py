@@ -189,17 +189,18 @@ def decode_rows(s, iters, min_total, dev):
 
 
 def main():
+    global BATCH_MS
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default="kernels_anchors.json")
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--shape", default="", help="only shapes whose name contains this")
     ap.add_argument("--batch-ms", type=float, default=BATCH_MS,
                     help="GPU time of one timed batch of back-to-back calls (0: one call a timing)")
     ap.add_argument("--phase", default="all", choices=["all", "prefill", "decode"])
     a = ap.parse_args()
     if not 0 <= a.batch_ms <= 1000:
         ap.error(f"--batch-ms takes milliseconds in [0, 1000], got {a.batch_ms}")
-    global BATCH_MS
     BATCH_MS = a.batch_ms
     if not torch.cuda.is_available():
         print("kernel_anchors: no CUDA device", file=sys.stderr)
@@ -210,6 +211,8 @@ def main():
     rows = []
     for s in shapes(a.quick):
         if a.phase != "all" and a.phase != s["phase"]:
+            continue
+        if a.shape and a.shape not in s["name"]:
             continue
         rows += prefill_rows(s, a.iters, min_total, dev) if s["phase"] == "prefill" else decode_rows(s, a.iters, min_total, dev)
         torch.cuda.empty_cache()
