@@ -3,7 +3,8 @@
 // prefill lengths 1, 17, 255, 1000, with and without context, mixed prefill + decode batches, block
 // sizes 1 / 16 / 256, GQA, fp16 and bf16. A decode backend that reads the QKV rows (DecodeFromQkvRows::run_qkv) is
 // checked a second time that way, with the newest keys' cache slots poisoned before the call: the
-// output must not have read them and the backend must have written them.
+// output must not have read them and the backend must have written them. A prefill backend that
+// supports CUDA graphs is also checked on lone prompts replayed from a graph captured for a bucket.
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
@@ -17,6 +18,40 @@ using namespace attnbench::test;
 static std::mt19937 rng(99);
 
 struct Slice { int ctx, q; };  // q == 1 with ctx >= 1 after the prefill slices = decode
+
+// fp32 reference: query i of slice s sees keys [0, ctx + i] (key j at its block-table slot).
+static std::vector<float> reference(const StepBatch& b, const std::vector<float>& q, const std::vector<float>& kc,
+                                    const std::vector<float>& vc, int bs, int H, int Hkv, int D, float scale) {
+  const int S = b.num_seqs(), max_blocks = b.max_blocks_per_seq;
+  const size_t row = (size_t)Hkv * D;
+  std::vector<float> ref((size_t)b.cu_seqlens_q[S] * H * D);
+  for (int s = 0; s < S; ++s)
+    for (int i = 0; i < b.cu_seqlens_q[s + 1] - b.cu_seqlens_q[s]; ++i) {
+      const int tok = b.cu_seqlens_q[s] + i, n_keys = b.ctx_lens[s] + i + 1;
+      for (int h = 0; h < H; ++h) {
+        const int kvh = h / (H / Hkv);
+        std::vector<double> p(n_keys);
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j < n_keys; ++j) {
+          size_t slot = (size_t)b.block_tables[(size_t)s * max_blocks + j / bs] * bs + j % bs;
+          double dot = 0;
+          for (int d = 0; d < D; ++d) dot += (double)q[((size_t)tok * H + h) * D + d] * kc[slot * row + kvh * D + d];
+          p[j] = dot * scale;
+          mx = std::max(mx, p[j]);
+        }
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (int d = 0; d < D; ++d) {
+          double acc = 0;
+          for (int j = 0; j < n_keys; ++j) {
+            size_t slot = (size_t)b.block_tables[(size_t)s * max_blocks + j / bs] * bs + j % bs;
+            acc += p[j] * vc[slot * row + kvh * D + d];
+          }
+          ref[((size_t)tok * H + h) * D + d] = (float)(acc / sum);
+        }
+      }
+    }
+  return ref;
+}
 
 static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, int H, int Hkv, int D, DType t,
                      const std::string& name) {
@@ -55,33 +90,7 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
   dims.block_size = bs; dims.dtype = t;
   dims.exp = read_experiment_switches();  // ATTNBENCH_PREFILL_SM90 etc. pick the kernels under test
 
-  // fp32 reference: query i of slice s sees keys [0, ctx + i].
-  std::vector<float> ref((size_t)total_tokens * H * D);
-  for (int s = 0; s < S; ++s)
-    for (int i = 0; i < slices[s].q; ++i) {
-      const int tok = b.cu_seqlens_q[s] + i, n_keys = slices[s].ctx + i + 1;
-      for (int h = 0; h < H; ++h) {
-        const int kvh = h / (H / Hkv);
-        std::vector<double> p(n_keys);
-        double mx = -1e300, sum = 0;
-        for (int j = 0; j < n_keys; ++j) {
-          size_t slot = (size_t)b.block_tables[(size_t)s * max_blocks + j / bs] * bs + j % bs;
-          double dot = 0;
-          for (int d = 0; d < D; ++d) dot += (double)q[((size_t)tok * H + h) * D + d] * kc[slot * row + kvh * D + d];
-          p[j] = dot * dims.scale;
-          mx = std::max(mx, p[j]);
-        }
-        for (double& x : p) sum += (x = std::exp(x - mx));
-        for (int d = 0; d < D; ++d) {
-          double acc = 0;
-          for (int j = 0; j < n_keys; ++j) {
-            size_t slot = (size_t)b.block_tables[(size_t)s * max_blocks + j / bs] * bs + j % bs;
-            acc += p[j] * vc[slot * row + kvh * D + d];
-          }
-          ref[((size_t)tok * H + h) * D + d] = (float)(acc / sum);
-        }
-      }
-    }
+  const std::vector<float> ref = reference(b, q, kc, vc, bs, H, Hkv, D, dims.scale);
 
   // This step's new K/V rows, [num_tokens, Hkv, D] (prefill backends may read them instead of the cache),
   // and each token's cache slot.
@@ -278,6 +287,104 @@ static void run_case(const std::vector<Slice>& slices, int num_prefill, int bs, 
     cudaFree(p);
 }
 
+// A lone prompt replayed from a captured graph, as the runner does (cuda/cuda_runner.cu): the
+// backend plans for a bucket of `rows` rows, the step is captured on a stand-in prompt of `rows`
+// tokens without context, then the device metadata at the same addresses becomes this prompt's
+// (ctx cached keys + q new ones, q <= rows; rows past q hold finite padding, like the runner's pad
+// rows computed from token 0) and the graph is replayed. Only backends that support graphs.
+static void run_graph_case(int ctx, int q_len, int rows, int bs, int H, int Hkv, int D, DType t, const std::string& name) {
+  const int nblk = (ctx + q_len + bs - 1) / bs, width = std::max(nblk, (rows + bs - 1) / bs);
+  const int blocks = nblk + 3;
+  std::vector<int> perm(blocks);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  const size_t row = (size_t)Hkv * D;
+  auto kc = round16(randn((size_t)blocks * bs * row, rng), t), vc = round16(randn((size_t)blocks * bs * row, rng), t);
+  auto q = round16(randn((size_t)rows * H * D, rng), t);  // rows past q_len: padding
+  auto knew = round16(randn((size_t)rows * row, rng), t), vnew = round16(randn((size_t)rows * row, rng), t);
+  StepBatch b;  // the real step
+  b.num_prefill_seqs = 1;
+  b.max_blocks_per_seq = width;
+  b.cu_seqlens_q = {0, q_len};
+  b.ctx_lens = {ctx};
+  b.seq_lens_k = {ctx + q_len};
+  for (int i = 0; i < width; ++i) b.block_tables.push_back(perm[std::min(i, nblk - 1)]);
+  for (int i = 0; i < q_len; ++i) {
+    const int pos = ctx + i;
+    const size_t slot = (size_t)b.block_tables[pos / bs] * bs + pos % bs;
+    std::copy_n(kc.begin() + slot * row, row, knew.begin() + (size_t)i * row);
+    std::copy_n(vc.begin() + slot * row, row, vnew.begin() + (size_t)i * row);
+  }
+  StepBatch cap = b;  // the stand-in the graph is captured on: rows tokens, no context
+  cap.cu_seqlens_q = {0, rows};
+  cap.ctx_lens = {0};
+  cap.seq_lens_k = {rows};
+  AttnDims dims;
+  dims.num_heads = H; dims.num_kv_heads = Hkv; dims.head_dim = D; dims.scale = 1.f / std::sqrt((float)D);
+  dims.block_size = bs; dims.dtype = t;
+  dims.exp = read_experiment_switches();
+  const std::vector<float> ref = reference(b, q, kc, vc, bs, H, Hkv, D, dims.scale);
+
+  auto d_q = to_device(to_bits(q, t)), d_k = to_device(to_bits(kc, t)), d_v = to_device(to_bits(vc, t));
+  auto d_knew = to_device(to_bits(knew, t)), d_vnew = to_device(to_bits(vnew, t));
+  auto d_out = poisoned16((size_t)rows * H * D);
+  auto d_cu = to_device(cap.cu_seqlens_q), d_ctx = to_device(cap.ctx_lens), d_seqk = to_device(cap.seq_lens_k);
+  auto d_bt = to_device(cap.block_tables);
+  auto metadata = [&](const StepBatch& x) {
+    AttnMetadata md;
+    md.num_seqs = 1; md.num_prefill_seqs = 1; md.num_decode_seqs = 0;
+    md.num_tokens = rows; md.num_prefill_tokens = x.cu_seqlens_q[1];
+    md.max_q_len = rows; md.max_k_len = ctx + rows; md.max_blocks_per_seq = width;
+    md.cu_seqlens_q = d_cu; md.ctx_lens = d_ctx; md.seq_lens_k = d_seqk; md.block_tables = d_bt; md.host = &x;
+    return md;
+  };
+  PagedKv kv{d_k, d_v, blocks};
+  cudaStream_t st;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  const double tol = t == DType::F16 ? 3e-3 : 2e-2;
+  const std::string tag = " bs " + std::to_string(bs) + " " + dtype_name(t);
+  for (const BackendStatus& be : list_backends(Device::CUDA, AttnPhase::Prefill)) {
+    if (be.status != "ok") continue;
+    std::unique_ptr<PrefillAttn> pre;
+    try {
+      pre = make_prefill_attn(be.name, Device::CUDA, dims);
+    } catch (const std::exception& e) {
+      std::printf("skip   prefill graph %s %s%s: %.160s\n", be.name.c_str(), name.c_str(), tag.c_str(), e.what());
+      continue;
+    }
+    if (!pre->supports_graph()) continue;
+    CUDA_CHECK(cudaMemcpy(d_cu, cap.cu_seqlens_q.data(), 2 * sizeof(int32_t), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_ctx, cap.ctx_lens.data(), sizeof(int32_t), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_seqk, cap.seq_lens_k.data(), sizeof(int32_t), cudaMemcpyHostToDevice));
+    const AttnMetadata md_cap = metadata(cap);
+    pre->prepare_for_capture(md_cap);
+    pre->run(0, d_q, d_knew, d_vnew, kv, d_out, md_cap, st);  // warm-up outside the capture (attributes, modules)
+    CUDA_CHECK(cudaStreamSynchronize(st));
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    pre->run(0, d_q, d_knew, d_vnew, kv, d_out, md_cap, st);
+    CUDA_CHECK(cudaStreamEndCapture(st, &graph));
+    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    CUDA_CHECK(cudaMemcpy(d_cu, b.cu_seqlens_q.data(), 2 * sizeof(int32_t), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_ctx, b.ctx_lens.data(), sizeof(int32_t), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_seqk, b.seq_lens_k.data(), sizeof(int32_t), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemset(d_out, 0xFF, (size_t)rows * H * D * 2));
+    pre->prepare_for_replay(metadata(b));
+    CUDA_CHECK(cudaGraphLaunch(exec, st));
+    CUDA_CHECK(cudaStreamSynchronize(st));
+    auto all = from_bits(to_host(d_out, (size_t)rows * H * D), t);
+    const double e = rel_l2(std::vector<float>(all.begin(), all.begin() + (size_t)q_len * H * D), ref);
+    check(e < tol, "prefill graph " + be.name + " " + name + tag + fmt(" rel %.2e", e));
+    CUDA_CHECK(cudaGraphExecDestroy(exec));
+    CUDA_CHECK(cudaGraphDestroy(graph));
+  }
+  CUDA_CHECK(cudaStreamDestroy(st));
+  for (void* p : {(void*)d_q, (void*)d_k, (void*)d_v, (void*)d_knew, (void*)d_vnew, (void*)d_out, (void*)d_cu,
+                  (void*)d_ctx, (void*)d_seqk, (void*)d_bt})
+    cudaFree(p);
+}
+
 int main() {
   try {
     for (int bs : {1, 16, 256}) {
@@ -318,6 +425,13 @@ int main() {
       run_case(many, 0, 1, 12, 12, 64, DType::F16, "decode 300 seqs hd64 page 1");
       run_case(ragged, 0, 16, 8, 8, 128, DType::BF16, "decode 25 ragged seqs hd128 bf16");
     }
+    // Lone prompts replayed from a graph captured on a stand-in of the bucket's rows: without
+    // context (a tile past the prompt reads the padding rows), with context (the cache), GQA, both
+    // dtypes, head dims 128 and 64, a prompt that fills its bucket.
+    run_graph_case(0, 300, 384, 16, 8, 2, 128, DType::BF16, "lone prompt 300 of 384 rows GQA 8/2 hd128");
+    run_graph_case(200, 129, 256, 16, 8, 2, 128, DType::F16, "lone prompt 129 after 200 cached, 256 rows");
+    run_graph_case(0, 1100, 1152, 16, 6, 3, 64, DType::F16, "lone prompt 1100 of 1152 rows hd64");
+    run_graph_case(0, 256, 256, 16, 4, 4, 128, DType::BF16, "lone prompt filling its 256 rows");
   } catch (const std::exception& e) {
     std::printf("NOT OK exception: %s\n", e.what());
     return 1;

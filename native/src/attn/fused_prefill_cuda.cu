@@ -1,15 +1,18 @@
 // `fused` prefill on CUDA: our FlashAttention-2-style causal varlen kernel over the paged cache
 // (kernel in attn/fused_prefill_cuda.cuh; how it was tuned: docs/perf-notes.md), or on sm_90 the
 // Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, TMA, producer/consumer warpgroups, mbarriers).
-// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 2 (default) the Hopper kernel where the lab
-// measured it faster than FA2 on the H200 (session 6 run 1: pages TMA takes -- power of two >= 8
-// keys -- on an sm_90a build, head dim 128 always, head dim 64 for steps whose longest prompt slice
-// is >= kSm90MinQLenD64) and FA2 elsewhere (other pages, other GPUs, short head-dim-64 steps);
-// 1 the Hopper kernel on every shape of an sm_90 device; 0 FA2 everywhere. In eagerly run steps the
-// Hopper kernel reads the K/V of slices without cached context from the step's own contiguous rows
-// (k_new / v_new) by TMA rather than from the paged cache (kSm90Ragged): lab v32 where no slice has
-// context, v35 (per slice) where some do; ATTNBENCH_PREFILL_RAGGED=0 keeps every slice on the cache
-// (v33). ATTNBENCH_PREFILL_PERSIST=1 runs the steps without context persistent (lab v34).
+// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 2 (default) the Hopper kernel where it was
+// measured faster than FA2 on the H200 (pages TMA takes -- power of two >= 8 keys -- on an sm_90a
+// build: head dim 128 always; head dim 64 on steps without cached context (persistent, session 8)
+// and on steps with context whose longest prompt slice is >= kSm90MinQLenD64) and FA2 elsewhere
+// (other pages, other GPUs, short head-dim-64 steps with context); 1 the Hopper kernel on every shape
+// of an sm_90 device; 0 FA2 everywhere. The Hopper kernel reads the K/V of slices without cached
+// context from the step's own contiguous rows (k_new / v_new) by TMA rather than from the paged
+// cache (kSm90Ragged): eager steps where no slice has context take lab v34 (persistent: one CTA an
+// SM walking work items) or v32 (one CTA a work item) by ATTNBENCH_PREFILL_PERSIST and the rule in
+// use_persistent(); steps where some slices have context, and captured graph steps (whose slices'
+// contexts change between replays), take v35 (rows or cache chosen per slice on the device);
+// ATTNBENCH_PREFILL_RAGGED=0 keeps every slice on the cache (v33).
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 
@@ -50,10 +53,13 @@ std::string fused_cuda_status(const AttnDims* d) {
 
 namespace {
 
-// Head dim 64 under rule 2: the Hopper kernel (lab v27) beat FA2 at prompts of 2048 (277 vs 228
-// TFLOPS at 16x2048x12x64; 213 vs 185 on varlen 256-2048) and lost at 256 (86 vs 110 at
-// 128x256x12x64), where one or two key tiles leave its pipeline nothing to overlap (session 6 run 1).
-// Nothing was measured in between; 1024 is the log-midpoint rounded up to the longer side.
+// Head dim 64 under rule 2, steps with cached context (v35 / v33, one CTA a work item): the Hopper
+// kernel (lab v27) beat FA2 at prompts of 2048 (277 vs 228 TFLOPS at 16x2048x12x64; 213 vs 185 on
+// varlen 256-2048) and lost at 256 (86 vs 110 at 128x256x12x64), where one or two key tiles leave its
+// pipeline nothing to overlap and each CTA's start and end are exposed (session 6 run 1). Nothing was
+// measured in between; 1024 is the log-midpoint rounded up to the longer side. Steps without context
+// take the persistent kernel at every length instead, which hides those starts and ends: 152 vs 114
+// TFLOPS at 128x256x12x64, 216 vs 158 on gpt2 varlen64 (session 8 run 2, batched timing).
 constexpr int kSm90MinQLenD64 = 1024;
 
 class FusedPrefillCuda final : public PrefillAttn {
@@ -73,7 +79,7 @@ class FusedPrefillCuda final : public PrefillAttn {
       sm90_ = true;
       sm90_min_q_len_ = dims.head_dim == 64 ? kSm90MinQLenD64 : 0;
     }
-    if (sm90_ && dims.exp.prefill_persist) item_counter_.resize(sizeof(int));  // here: run() must not allocate
+    if (sm90_ && dims.exp.prefill_persist != 0) item_counter_.resize(sizeof(int));  // here: run() must not allocate
   }
 
   void plan(const AttnMetadata& md) override {
@@ -112,12 +118,17 @@ class FusedPrefillCuda final : public PrefillAttn {
     p.num_kv_heads = dims_.num_kv_heads;
     p.scale_log2 = dims_.scale * 1.4426950408889634f;
     auto s = static_cast<cudaStream_t>(stream);
+    // The step's own K/V rows. In a captured step the maps over them are fixed at capture: the
+    // runner's bucket buffers keep their addresses, and its padding rows past the prompt hold finite
+    // values (rows computed from token 0), so a tile reaching past the prompt reads masked, finite
+    // keys; rows past the bucket read as zeros. So the maps cover the bucket (max_q_len), not only
+    // the capture's stand-in prompt.
+    const bool rows = dims_.exp.prefill_ragged && k_new != nullptr && v_new != nullptr;
+    const int map_rows = captured_ ? std::max(md.num_prefill_tokens, md.max_q_len) : md.num_prefill_tokens;
     cudaError_t e;
-    // The step's own K/V rows: not in captured steps, whose maps would be fixed at capture.
-    const bool rows = dims_.exp.prefill_ragged && k_new != nullptr && v_new != nullptr && !captured_;
-    if (sm90_ && max_q_len_ >= sm90_min_q_len_ && rows && no_ctx_) {
-      const Sm90Maps& maps = step_maps(q, k_new, v_new, md.num_prefill_tokens);
-      int* counter = item_counter_.get<int>();  // non-null: persistent
+    if (sm90_ && rows && no_ctx_ && !captured_ && (max_q_len_ >= sm90_min_q_len_ || use_persistent())) {
+      const Sm90Maps& maps = step_maps(q, k_new, v_new, map_rows);
+      int* counter = use_persistent() ? item_counter_.get<int>() : nullptr;  // non-null: persistent
       e = typed([&](auto t, auto d) {
         return launch_fused_prefill_sm90_rows<decltype(t), d>(p, num_seqs_, max_q_len_, s, maps, counter);
       });
@@ -125,7 +136,7 @@ class FusedPrefillCuda final : public PrefillAttn {
       const Sm90Maps* kv = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       Sm90Maps maps{};
       if (kv) {
-        const Sm90Maps& st = step_maps(q, rows ? k_new : nullptr, rows ? v_new : nullptr, md.num_prefill_tokens);
+        const Sm90Maps& st = step_maps(q, rows ? k_new : nullptr, rows ? v_new : nullptr, map_rows);
         maps = *kv;
         maps.q = st.q;
         maps.kr = st.kr;
@@ -142,6 +153,12 @@ class FusedPrefillCuda final : public PrefillAttn {
   }
 
  private:
+  // Eager steps without cached context: the persistent kernel (lab v34) or one CTA a work item (v32).
+  // Rule 2: persistent everywhere (session 8 run 2, batched timing, both settings twice: llama
+  // 8x2048 472-514 vs 452-457 TFLOPS, 8x4096 513-514 vs 506-508, varlen16 261-262 vs 253; ncu at
+  // locked clocks, llama: 664 vs 702 us).
+  bool use_persistent() const { return item_counter_.get<int>() != nullptr && dims_.exp.prefill_persist != 0; }
+
   // f(T{}, std::integral_constant<int, D>{}) for this backend's element type and head dim (64 or 128):
   // the one place the runtime dtype and head dim become template arguments.
   template <class F>

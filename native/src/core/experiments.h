@@ -40,7 +40,9 @@ struct ExperimentSwitches {
                                      // shape of an sm_90 device; 0 the FA2-style kernel everywhere
   bool prefill_ragged = true;        // ATTNBENCH_PREFILL_RAGGED=0: the Hopper kernel reads K/V from the paged cache also
                                      // on steps without cached context (default: from the step's own K/V rows there)
-  bool prefill_persist = false;      // ATTNBENCH_PREFILL_PERSIST=1: that ragged kernel persistent (one CTA an SM)
+  int prefill_persist = 2;           // ATTNBENCH_PREFILL_PERSIST: eager steps without cached context run the ragged
+                                     // kernel persistent (lab v34, one CTA an SM): 2 (default) by the rule in
+                                     // attn/fused_prefill_cuda.cu, 1 always, 0 never (lab v32)
   // flashinfer_sm90 prefill.
   bool fi_sm90_paged = false;        // ATTNBENCH_FI_SM90_PAGED=1: FlashInfer's sm90 paged kernel (per-token cache slots)
                                      // on every step, also where every slice has ctx_len 0 (default: the ragged one there)
