@@ -48,6 +48,8 @@
 //       with context v33
 //   35  v33 + kSm90Ragged per slice: slices without context read the step's own rows (as v32), the
 //       others the cache (as v33) -- production on TMA-able pages
+//   36  v34 with 3 stages (BN 128: 224 KB of K/V ring and Q at head dim 128)
+//   37  v34 with BN 64 and 4 stages
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -99,9 +101,21 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
   const long long slots = (long long)pb.num_blocks * pb.block_size;
   bool no_ctx = true;
   for (int c : pb.ctx_lens) no_ctx &= c == 0;
-  if ((ver == 31 || ver == 32 || ver == 34) && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
+  const bool ragged_ver = ver == 31 || ver == 32 || ver == 34 || ver == 36 || ver == 37;
+  if (ragged_ver && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
   if (ver == 33 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = 22;
-  if (ver == 31 || ver == 32 || ver == 34) {
+  if (ver == 37) {  // BN 64: maps with 64-row boxes
+    Sm90Maps maps{};
+    const RaggedKv& r = ragged_kv(pb);
+    CK((make_sm90_ragged_maps<T, D, 64>(r.k, r.v, pb.num_tokens, pb.Hkv, &maps)));
+    CK((make_sm90_q_map<T, D>(pb.dq, pb.num_tokens, pb.H, &maps)));
+    static int* counter = nullptr;
+    if (!counter) CK(cudaMalloc(&counter, sizeof(int)));
+    constexpr int kP = kSm90Ragged | kSm90PingPong | kSm90UniformDesc | kSm90TmaQ | kSm90Persistent;
+    CK((launch_fused_prefill_sm90<T, D, 64, 4, kP>(p, B, pb.max_q, 0, &maps, counter)));
+    return;
+  }
+  if (ragged_ver) {
     Sm90Maps maps{};
     const RaggedKv& r = ragged_kv(pb);
     CK((make_sm90_ragged_maps<T, D, 128>(r.k, r.v, pb.num_tokens, pb.Hkv, &maps)));
@@ -112,7 +126,8 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     else {
       static int* counter = nullptr;
       if (!counter) CK(cudaMalloc(&counter, sizeof(int)));
-      CK((launch_fused_prefill_sm90<T, D, 128, 2, kR | kSm90TmaQ | kSm90Persistent>(p, B, pb.max_q, 0, &maps, counter)));
+      if (ver == 36) CK((launch_fused_prefill_sm90<T, D, 128, 3, kR | kSm90TmaQ | kSm90Persistent>(p, B, pb.max_q, 0, &maps, counter)));
+      else CK((launch_fused_prefill_sm90<T, D, 128, 2, kR | kSm90TmaQ | kSm90Persistent>(p, B, pb.max_q, 0, &maps, counter)));
     }
     return;
   }

@@ -154,10 +154,16 @@ class FusedPrefillCuda final : public PrefillAttn {
 
  private:
   // Eager steps without cached context: the persistent kernel (lab v34) or one CTA a work item (v32).
-  // Rule 2: persistent everywhere (session 8 run 2, batched timing, both settings twice: llama
-  // 8x2048 472-514 vs 452-457 TFLOPS, 8x4096 513-514 vs 506-508, varlen16 261-262 vs 253; ncu at
-  // locked clocks, llama: 664 vs 702 us).
-  bool use_persistent() const { return item_counter_.get<int>() != nullptr && dims_.exp.prefill_persist != 0; }
+  // Rule 2: persistent where the longest slice has at most kSm90PersistMaxQLen tokens. Session 8 run 3,
+  // ncu at locked base clocks (median us, persistent vs v32): llama 8x2048 660 vs 692, 8x4096 2268 vs
+  // 2312, 16x2048x12x64 385 vs 392, varlen16 195 vs 201, but 1x16384 4220 vs 4000 (items 64 key tiles
+  // long on average, so hiding a CTA's start and end gains little there, and something per tile costs;
+  // not found). Between 4096 and 16384 nothing was measured.
+  static constexpr int kSm90PersistMaxQLen = 4096;
+  bool use_persistent() const {
+    if (item_counter_.get<int>() == nullptr || dims_.exp.prefill_persist == 0) return false;
+    return dims_.exp.prefill_persist == 1 || max_q_len_ <= kSm90PersistMaxQLen;
+  }
 
   // f(T{}, std::integral_constant<int, D>{}) for this backend's element type and head dim (64 or 128):
   // the one place the runtime dtype and head dim become template arguments.
