@@ -101,8 +101,8 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
   const long long slots = (long long)pb.num_blocks * pb.block_size;
   bool no_ctx = true;
   for (int c : pb.ctx_lens) no_ctx &= c == 0;
-  const bool ragged_ver = ver == 31 || ver == 32 || ver == 34 || ver == 36 || ver == 37;
-  if (ragged_ver && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
+  auto ragged_ver = [&] { return ver == 31 || ver == 32 || ver == 34 || ver == 36 || ver == 37; };
+  if (ragged_ver() && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
   if (ver == 33 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = 22;
   if (ver == 37) {  // BN 64: maps with 64-row boxes
     Sm90Maps maps{};
@@ -115,7 +115,7 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
     CK((launch_fused_prefill_sm90<T, D, 64, 4, kP>(p, B, pb.max_q, 0, &maps, counter)));
     return;
   }
-  if (ragged_ver) {
+  if (ragged_ver()) {
     Sm90Maps maps{};
     const RaggedKv& r = ragged_kv(pb);
     CK((make_sm90_ragged_maps<T, D, 128>(r.k, r.v, pb.num_tokens, pb.Hkv, &maps)));
