@@ -50,6 +50,9 @@
 //       others the cache (as v33) -- production on TMA-able pages
 //   36  v34 with 3 stages (BN 128: 224 KB of K/V ring and Q at head dim 128)
 //   37  v34 with BN 64 and 4 stages
+//   38  v34 with three consumer warpgroups (kSm90ThreeWG: BM 192, turns round robin) at head dim 64;
+//       v34 at 128
+//   39  v32 with three consumer warpgroups at head dim 64; v32 at 128
 #include "dev_common.cuh"
 #include "attn/fused_prefill_cuda.cuh"
 #include "attn/fused_prefill_sm90.cuh"
@@ -101,9 +104,27 @@ static void run_version(int ver, const FusedPrefillParams& p, const lab::Problem
   const long long slots = (long long)pb.num_blocks * pb.block_size;
   bool no_ctx = true;
   for (int c : pb.ctx_lens) no_ctx &= c == 0;
-  auto ragged_ver = [&] { return ver == 31 || ver == 32 || ver == 34 || ver == 36 || ver == 37; };
+  if (D != 64 && (ver == 38 || ver == 39)) ver = ver == 38 ? 34 : 32;
+  auto ragged_ver = [&] { return ver == 31 || ver == 32 || ver == 34 || ver == 36 || ver == 37 || ver == 38 || ver == 39; };
   if (ragged_ver() && !no_ctx) ver = ver == 31 ? 27 : 33;  // what the backend dispatches
   if (ver == 33 && !sm90_tma_kv_ok(pb.block_size, slots)) ver = 22;
+  if constexpr (D == 64) {
+    if (ver == 38 || ver == 39) {  // BM 192: the Q map's boxes are 192 rows
+      Sm90Maps maps{};
+      const RaggedKv& r = ragged_kv(pb);
+      CK((make_sm90_ragged_maps<T, D, 128>(r.k, r.v, pb.num_tokens, pb.Hkv, &maps)));
+      CK((make_sm90_q_map<T, D, 192>(pb.dq, pb.num_tokens, pb.H, &maps)));
+      constexpr int k3 = kSm90Ragged | kSm90PingPong | kSm90UniformDesc | kSm90TmaQ | kSm90ThreeWG;
+      if (ver == 39) {
+        CK((launch_fused_prefill_sm90<T, D, 128, 2, k3>(p, B, pb.max_q, 0, &maps)));
+      } else {
+        static int* counter = nullptr;
+        if (!counter) CK(cudaMalloc(&counter, sizeof(int)));
+        CK((launch_fused_prefill_sm90<T, D, 128, 2, k3 | kSm90Persistent>(p, B, pb.max_q, 0, &maps, counter)));
+      }
+      return;
+    }
+  }
   if (ver == 37) {  // BN 64: maps with 64-row boxes
     Sm90Maps maps{};
     const RaggedKv& r = ragged_kv(pb);

@@ -37,17 +37,18 @@
 
 namespace attnbench {
 
-template <int D, int BN, int STAGES>
+template <int D, int BN, int STAGES, int NWG = 2>
 struct PrefillSm90Config {
-  static constexpr int kBM = 128;
-  static constexpr int kThreads = 384;
+  static constexpr int kBM = 64 * NWG;  // 64 query rows a consumer warpgroup
+  static constexpr int kThreads = 128 * (NWG + 1);
   static constexpr uint32_t kQBytes = kBM * D * 2;
   static constexpr uint32_t kTileBytes = BN * D * 2;  // one K or V stage
   static constexpr uint32_t kBarOffset = kQBytes + 2 * STAGES * kTileBytes;
   // + barriers (full_q, 4 x STAGES K/V, and for kSm90Persistent empty_q and the item ring's 2 + 2)
   // + the item ring's two slots + 1 KB alignment slack
   static constexpr size_t kSmemBytes = kBarOffset + (6 + 4 * STAGES) * 8 + 8 + 1024;
-  static constexpr int kProducerRegs = 56, kConsumerRegs = 224;  // 56 + 2 x 224 = 3 x 168
+  // 56 + 2 x 224 = 3 x 168; three consumers (kSm90ThreeWG): 32 + 3 x 160 = 4 x 128
+  static constexpr int kProducerRegs = NWG == 2 ? 56 : 32, kConsumerRegs = NWG == 2 ? 224 : 160;
 };
 
 // Options (OPT bits; lab versions combine them, docs/perf-notes.md says which won):
@@ -94,8 +95,10 @@ struct PrefillSm90Config {
 //       once per item (FlashAttention-3's persistent scheduler). The producer hands items to the
 //       consumers through a two-slot ring in shared memory (full/empty mbarriers); the consumers
 //       release the Q tile after their last S GEMM of an item.
+//   kSm90ThreeWG (head dim 64): three consumer warpgroups, BM = 192 (FlashAttention-3's tile at head
+//       dim 64), 512 threads, registers 32 / 160; with kSm90PingPong the three take turns in order.
 constexpr int kSm90PingPong = 1, kSm90NoProxyFence = 2, kSm90OneFence = 4, kSm90UniformDesc = 8, kSm90TmaKV = 16,
-              kSm90TmaTail = 32, kSm90Ragged = 64, kSm90TmaQ = 128, kSm90Persistent = 256;
+              kSm90TmaTail = 32, kSm90Ragged = 64, kSm90TmaQ = 128, kSm90Persistent = 256, kSm90ThreeWG = 512;
 
 // The work list of a kSm90Persistent launch: items L = 0 .. num_items - 1 are (query tile
 // q_tiles - 1 - L % q_tiles, head (L / q_tiles) % heads, slice L / (q_tiles x heads)); CTA c starts
@@ -112,13 +115,14 @@ struct Sm90Maps {
 };
 
 template <typename T, int D, int BN, int STAGES, int OPT = 0>
-__global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90Maps maps,
+__global__ void __launch_bounds__((OPT & kSm90ThreeWG) ? 512 : 384, 1) fused_prefill_sm90_kernel(const FusedPrefillParams p, const __grid_constant__ Sm90Maps maps,
                                                                     const Sm90Sched sched) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __trap();  // built without sm_90a (wgmma, setmaxnreg): the host only picks this kernel on sm_90a builds
 #else
   using namespace sm90;
-  using Cfg = PrefillSm90Config<D, BN, STAGES>;
+  constexpr int NWG = (OPT & kSm90ThreeWG) ? 3 : 2;  // consumer warpgroups
+  using Cfg = PrefillSm90Config<D, BN, STAGES, NWG>;
   constexpr bool PP = (OPT & kSm90PingPong) != 0, FENCE = (OPT & kSm90NoProxyFence) == 0;
   constexpr bool ONE_FENCE = (OPT & kSm90OneFence) != 0, UDESC = (OPT & kSm90UniformDesc) != 0;
   constexpr bool RAGGED = (OPT & kSm90Ragged) != 0, TMA_Q = (OPT & kSm90TmaQ) != 0;
@@ -129,6 +133,7 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
                 "kSm90Persistent needs kSm90Ragged (alone: no slice has context), kSm90TmaQ and kSm90PingPong");
   constexpr int BM = Cfg::kBM, CH = D / 8;
   static_assert((D == 64 || D == 128) && (BN == 64 || BN == 128) && STAGES >= 2, "config");
+  static_assert(NWG == 2 || D == 64, "three consumer warpgroups: head dim 64 only (160 registers)");
   extern __shared__ unsigned char smem_raw[];
   unsigned char* smem = smem_raw + ((1024 - (smem_u32(smem_raw) & 1023)) & 1023);  // swizzle atoms: 1 KB aligned
   unsigned char* sQ = smem;
@@ -172,14 +177,14 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(full_k + s, KV_BULK ? 1 : 128);  // TMA: one arrival (with the byte count) per tile
       mbar_init(full_v + s, KV_BULK ? 1 : 128);
-      mbar_init(empty_k + s, 8);  // one arrival per consumer warp
-      mbar_init(empty_v + s, 8);
+      mbar_init(empty_k + s, 4 * NWG);  // one arrival per consumer warp
+      mbar_init(empty_v + s, 4 * NWG);
     }
     if (PERSIST) {
-      mbar_init(empty_q, 8);
+      mbar_init(empty_q, 4 * NWG);
       for (int s = 0; s < 2; ++s) {
         mbar_init(full_item + s, 1);  // the producer's thread 0
-        mbar_init(empty_item + s, 8);
+        mbar_init(empty_item + s, 4 * NWG);
       }
     }
   }
@@ -485,15 +490,15 @@ __global__ void __launch_bounds__(384, 1) fused_prefill_sm90_kernel(const FusedP
     // CTA's shared memory never carry out of it, so adding (offset >> 4) to the 64-bit value is exact.
     const uint64_t dq0 = desc_sw128(q_addr, 16, 1024), dk0 = desc_sw128(k_addr, 16, 1024);
     const uint64_t dv0 = desc_sw128(v_addr, BN * 128, 1024);
-    // PP: wait for this warpgroup's turn; hand the turn to the other one -- not after the last turn
-    // of warpgroup 1 in the CTA, the last of all, which nobody waits for (with kSm90Persistent:
-    // when no item follows).
+    // PP: wait for this warpgroup's turn; hand the turn to the next one (round robin) -- not after
+    // the last turn of the last warpgroup in the CTA, the last of all, which nobody waits for (with
+    // kSm90Persistent: when no item follows).
     auto turn_begin = [&] {
       if constexpr (PP) named_barrier_sync(1 + cw, 256);
     };
     auto turn_end = [&](bool last) {
       if constexpr (PP) {
-        if (!(last && cw == 1 && !(PERSIST && peek_more()))) named_barrier_arrive(2 - cw, 256);
+        if (!(last && cw == NWG - 1 && !(PERSIST && peek_more()))) named_barrier_arrive(1 + (cw + 1) % NWG, 256);
       }
     };
     // kSm90Persistent: this warpgroup's last S GEMM of the item is done, so the producer may bring
@@ -712,12 +717,13 @@ inline cudaError_t make_sm90_ragged_maps(const void* k_rows, const void* v_rows,
   return e != cudaSuccess ? e : encode_sw128_map_2d(&maps->vr, v_rows, bf16, num_tokens, (long long)num_kv_heads * D, BN);
 }
 
-// The step's query rows ([num_tokens, heads x D]) as the map of kSm90TmaQ: boxes of kBM rows.
-template <typename T, int D>
+// The step's query rows ([num_tokens, heads x D]) as the map of kSm90TmaQ: boxes of BM rows (the
+// kernel's kBM: 192 with kSm90ThreeWG).
+template <typename T, int D, int BM = 128>
 inline cudaError_t make_sm90_q_map(const void* q, long long num_tokens, int num_heads, Sm90Maps* maps) {
   if (num_tokens <= 0) return cudaErrorInvalidValue;
   constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
-  return encode_sw128_map_2d(&maps->q, q, bf16, num_tokens, (long long)num_heads * D, PrefillSm90Config<D, 128, 2>::kBM);
+  return encode_sw128_map_2d(&maps->q, q, bf16, num_tokens, (long long)num_heads * D, BM);
 }
 
 // maps: for the TMA variants (kSm90TmaKV: make_sm90_kv_maps<T, D, BN>; kSm90Ragged:
@@ -727,7 +733,7 @@ inline cudaError_t make_sm90_q_map(const void* q, long long num_tokens, int num_
 template <typename T, int D, int BN = 128, int STAGES = 2, int OPT = 0>
 inline cudaError_t launch_fused_prefill_sm90(FusedPrefillParams p, int num_seqs, int max_q_len, cudaStream_t stream,
                                              const Sm90Maps* maps = nullptr, int* item_counter = nullptr) {
-  using Cfg = PrefillSm90Config<D, BN, STAGES>;
+  using Cfg = PrefillSm90Config<D, BN, STAGES, (OPT & kSm90ThreeWG) ? 3 : 2>;
   constexpr bool uses_maps = (OPT & (kSm90TmaKV | kSm90Ragged | kSm90TmaQ)) != 0;
   constexpr bool persist = (OPT & kSm90Persistent) != 0;
   if (num_seqs == 0 || max_q_len == 0) return cudaSuccess;
