@@ -408,6 +408,9 @@ int main() {
     run_case({{0, 1}, {0, 130}, {0, 700}, {0, 257}, {50, 1}}, 4, 16, 8, 2, 128, DType::F16,
              "no-context prefill GQA 8/2 hd128 + decode");
     run_case({{0, 1100}, {0, 37}, {0, 129}}, 3, 16, 6, 3, 64, DType::BF16, "no-context prefill hd64 bf16 1100/37/129");
+    // Head dim 64 from 1024-token slices on: three consumer warpgroups (192-row query tiles), GQA 8/2,
+    // odd lengths, one slice shorter than a tile.
+    run_case({{0, 2000}, {0, 5}, {0, 1025}}, 3, 16, 8, 2, 64, DType::F16, "no-context prefill hd64 GQA 8/2 2000/5/1025");
     // Slices with and without context in one step: the Hopper kernel picks rows or cache per slice.
     run_case({{0, 300}, {100, 50}, {0, 129}, {20, 1}}, 3, 16, 8, 2, 128, DType::BF16,
              "prefill with and without context GQA 8/2 hd128 bf16 + decode");

@@ -3,7 +3,8 @@
 // Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, TMA, producer/consumer warpgroups, mbarriers).
 // Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 2 (default) the Hopper kernel where it was
 // measured faster than FA2 on the H200 (pages TMA takes -- power of two >= 8 keys -- on an sm_90a
-// build: head dim 128 always; head dim 64 on steps without cached context (persistent, session 8)
+// build: head dim 128 always; head dim 64 on steps without cached context (persistent, and from
+// 1024-token slices on three consumer warpgroups: session 8)
 // and on steps with context whose longest prompt slice is >= kSm90MinQLenD64) and FA2 elsewhere
 // (other pages, other GPUs, short head-dim-64 steps with context); 1 the Hopper kernel on every shape
 // of an sm_90 device; 0 FA2 everywhere. The Hopper kernel reads the K/V of slices without cached
@@ -127,16 +128,17 @@ class FusedPrefillCuda final : public PrefillAttn {
     const int map_rows = captured_ ? std::max(md.num_prefill_tokens, md.max_q_len) : md.num_prefill_tokens;
     cudaError_t e;
     if (sm90_ && rows && no_ctx_ && !captured_ && (max_q_len_ >= sm90_min_q_len_ || use_persistent())) {
-      const Sm90Maps& maps = step_maps(q, k_new, v_new, map_rows);
+      const bool three = use_three_wg();
+      const Sm90Maps& maps = step_maps(q, k_new, v_new, map_rows, three ? 192 : 128);
       int* counter = use_persistent() ? item_counter_.get<int>() : nullptr;  // non-null: persistent
       e = typed([&](auto t, auto d) {
-        return launch_fused_prefill_sm90_rows<decltype(t), d>(p, num_seqs_, max_q_len_, s, maps, counter);
+        return launch_fused_prefill_sm90_rows<decltype(t), d>(p, num_seqs_, max_q_len_, s, maps, counter, three);
       });
     } else if (sm90_ && max_q_len_ >= sm90_min_q_len_) {
       const Sm90Maps* kv = kv_maps(p, (long long)cache.num_blocks * dims_.block_size);
       Sm90Maps maps{};
       if (kv) {
-        const Sm90Maps& st = step_maps(q, rows ? k_new : nullptr, rows ? v_new : nullptr, map_rows);
+        const Sm90Maps& st = step_maps(q, rows ? k_new : nullptr, rows ? v_new : nullptr, map_rows, 128);
         maps = *kv;
         maps.q = st.q;
         maps.kr = st.kr;
@@ -160,6 +162,14 @@ class FusedPrefillCuda final : public PrefillAttn {
   // long on average, so hiding a CTA's start and end gains little there, and something per tile costs;
   // not found). Between 4096 and 16384 nothing was measured.
   static constexpr int kSm90PersistMaxQLen = 4096;
+  // Head dim 64, the same steps: three consumer warpgroups (BM 192) from 1024-token slices on (session
+  // 8 run 6, ncu at locked clocks: 16x2048x12x64 358 vs 382 us, varlen16 256-2048 195 vs 210; but
+  // 128x256 158 vs 110, where a 256-token prompt is a 192-row tile and a third of another). Between
+  // 256 and 1024 nothing was measured (gpt2 varlen64's slices are 32-1024: two-warpgroup kernel).
+  static constexpr int kSm90ThreeWGMinQLen = 1024;
+  bool use_three_wg() const {
+    return dims_.head_dim == 64 && dims_.exp.prefill_three_wg && max_q_len_ >= kSm90ThreeWGMinQLen;
+  }
   bool use_persistent() const {
     if (item_counter_.get<int>() == nullptr || dims_.exp.prefill_persist == 0) return false;
     return dims_.exp.prefill_persist == 1 || max_q_len_ <= kSm90PersistMaxQLen;
@@ -189,20 +199,23 @@ class FusedPrefillCuda final : public PrefillAttn {
     return &maps_.back().maps;
   }
 
-  // The maps of the step's query rows (q, kSm90TmaQ) and, when k_new / v_new are given, of its K/V
-  // rows (kr, vr, kSm90Ragged). Every layer passes the same buffers, so one set of encodes per step,
-  // redone when the buffers or the token count change.
-  const Sm90Maps& step_maps(const void* q, const void* k_new, const void* v_new, int num_tokens) {
+  // The maps of the step's query rows (q, kSm90TmaQ: boxes of bm rows, the kernel's BM) and, when
+  // k_new / v_new are given, of its K/V rows (kr, vr, kSm90Ragged). Every layer passes the same
+  // buffers, so one set of encodes per step, redone when the buffers, the token count or bm change.
+  const Sm90Maps& step_maps(const void* q, const void* k_new, const void* v_new, int num_tokens, int bm) {
     StepMaps& m = step_maps_;
-    if (m.q != q || m.k != k_new || m.v != v_new || m.tokens != num_tokens) {
+    if (m.q != q || m.k != k_new || m.v != v_new || m.tokens != num_tokens || m.bm != bm) {
       m.maps = Sm90Maps{};
       const int h = dims_.num_heads, hkv = dims_.num_kv_heads;
-      CUDA_CHECK(typed([&](auto t, auto d) { return make_sm90_q_map<decltype(t), d>(q, num_tokens, h, &m.maps); }));
+      CUDA_CHECK(typed([&](auto t, auto d) {
+        return bm == 192 ? make_sm90_q_map<decltype(t), d, 192>(q, num_tokens, h, &m.maps)
+                         : make_sm90_q_map<decltype(t), d, 128>(q, num_tokens, h, &m.maps);
+      }));
       if (k_new != nullptr)
         CUDA_CHECK(typed([&](auto t, auto d) {
           return make_sm90_ragged_maps<decltype(t), d, kSm90BestBN>(k_new, v_new, num_tokens, hkv, &m.maps);
         }));
-      m.q = q, m.k = k_new, m.v = v_new, m.tokens = num_tokens;
+      m.q = q, m.k = k_new, m.v = v_new, m.tokens = num_tokens, m.bm = bm;
     }
     return m.maps;
   }
@@ -220,6 +233,7 @@ class FusedPrefillCuda final : public PrefillAttn {
   struct StepMaps {
     const void *q = nullptr, *k = nullptr, *v = nullptr;
     int tokens = 0;  // the step's prefill tokens (the maps' rows)
+    int bm = 0;      // rows of the q map's boxes
     Sm90Maps maps{};
   } step_maps_;
   bool no_ctx_ = false;          // plan(): no slice of this step has cached context

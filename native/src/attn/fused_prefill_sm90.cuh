@@ -796,13 +796,25 @@ inline cudaError_t launch_fused_prefill_sm90_best(const FusedPrefillParams& p, i
 // Steps where no slice has context (any page size): lab v32 -- K/V from the step's own rows
 // (kSm90Ragged alone), Q by TMA, ping-pong, BN 128, 2 stages: 581-588 / 603-675 / 503-507 TFLOPS on
 // 8x4096 / 1x16384 / llama 8x2048, 334-340 on 16x2048x12x64 (session 7 runs 1-3). item_counter
-// non-null: lab v34, the same persistent (kSm90Persistent; ATTNBENCH_PREFILL_PERSIST=1): +1 % on
-// 8x4096, +6 % on llama, -5 % at 16k in the lab, not better through the bench or the engine (run 2).
-// Maps from make_sm90_ragged_maps<T, D, kSm90BestBN> and make_sm90_q_map<T, D>.
+// non-null: lab v34, the same persistent (kSm90Persistent). three_wg (head dim 64 only): three
+// consumer warpgroups, BM 192 (kSm90ThreeWG; lab v38 persistent / v39): session 8 run 6, ncu at
+// locked clocks, 16x2048x12x64 358 us vs v34's 382, varlen16 195 vs 210, but 128x256 158 vs 110 (a
+// 256-token prompt fills a 192-row tile and a third of another). Maps from make_sm90_ragged_maps<T,
+// D, kSm90BestBN> and make_sm90_q_map<T, D, BM> (BM 192 with three_wg, else 128).
 template <typename T, int D>
 inline cudaError_t launch_fused_prefill_sm90_rows(const FusedPrefillParams& p, int num_seqs, int max_q_len,
-                                                  cudaStream_t stream, const Sm90Maps& maps, int* item_counter) {
+                                                  cudaStream_t stream, const Sm90Maps& maps, int* item_counter,
+                                                  bool three_wg = false) {
   constexpr int kOpt = kSm90Ragged | kSm90TmaQ | kSm90PingPong | kSm90UniformDesc;
+  if (three_wg) {
+    if constexpr (D == 64) {
+      if (item_counter != nullptr)
+        return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt | kSm90ThreeWG | kSm90Persistent>(
+            p, num_seqs, max_q_len, stream, &maps, item_counter);
+      return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt | kSm90ThreeWG>(p, num_seqs, max_q_len, stream, &maps);
+    }
+    return cudaErrorInvalidValue;  // three consumer warpgroups: head dim 64 only
+  }
   if (item_counter != nullptr)
     return launch_fused_prefill_sm90<T, D, kSm90BestBN, 2, kOpt | kSm90Persistent>(p, num_seqs, max_q_len, stream, &maps,
                                                                                   item_counter);

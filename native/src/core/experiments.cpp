@@ -68,6 +68,7 @@ ExperimentSwitches read_experiment_switches() {
   s.prefill_persist = int_env("ATTNBENCH_PREFILL_PERSIST", 2);
   if (s.prefill_persist < 0 || s.prefill_persist > 2)
     throw std::runtime_error("ATTNBENCH_PREFILL_PERSIST must be 0, 1 or 2");
+  s.prefill_three_wg = int_env("ATTNBENCH_PREFILL_THREE_WG", 1) != 0;
   s.fi_sm90_paged = int_env("ATTNBENCH_FI_SM90_PAGED", 0) != 0;
   return s;
 }

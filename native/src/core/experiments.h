@@ -43,6 +43,8 @@ struct ExperimentSwitches {
   int prefill_persist = 2;           // ATTNBENCH_PREFILL_PERSIST: eager steps without cached context run the ragged
                                      // kernel persistent (lab v34, one CTA an SM): 2 (default) by the rule in
                                      // attn/fused_prefill_cuda.cu, 1 always, 0 never (lab v32)
+  bool prefill_three_wg = true;      // ATTNBENCH_PREFILL_THREE_WG=0: head dim 64 keeps two consumer warpgroups (BM 128)
+                                     // on those steps (default: three, BM 192, from 1024-token slices on)
   // flashinfer_sm90 prefill.
   bool fi_sm90_paged = false;        // ATTNBENCH_FI_SM90_PAGED=1: FlashInfer's sm90 paged kernel (per-token cache slots)
                                      // on every step, also where every slice has ctx_len 0 (default: the ragged one there)
