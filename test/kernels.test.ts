@@ -14,6 +14,7 @@ import { loadInputs, readKernelsFile, runKernels } from "../src/kernels/run.js";
 import { specToPng, specToSvg } from "../src/plot/render.js";
 import { readPng } from "./fixtures/results/png.js";
 import type { AnchorFile, NativeFile } from "../src/kernels/schema.js";
+import { cli } from "./helpers/cli.js";
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "kernels");
 const out = mkdtempSync(join(tmpdir(), "attnbench-kernels-"));
@@ -128,4 +129,26 @@ test("runKernels --from writes kernels.json and the figure; bad input is a usage
   writeFileSync(bad, JSON.stringify({ schema: "something/else" }));
   assert.throws(() => readKernelsFile(bad), /neither attnbench.kernels.native\/1 nor/);
   assert.throws(() => loadInputs([join(out, "missing")]), /no such file/);
+});
+
+test("a batched H200 run (session 8 run 3): calls_per_timing kept, checks passed, cuDNN ratios where it ran", () => {
+  const dir = join(FIX, "h200_s8_run3");
+  const { native: n, anchors: a } = loadInputs([join(dir, "b_def1.json"), join(dir, "anchors.json")]);
+  assert.ok(n && a);
+  assert.ok(n.rows.every((r) => (r.calls_per_timing ?? 0) >= 1), "every native row says how many calls a timing held");
+  assert.ok(n.rows.some((r) => (r.calls_per_timing ?? 0) > 1), "short rows are timed in batches");
+  const r = mergeKernels(n, a);
+  assert.equal(failedChecks(r).length, 0);
+  const chunk = r.rows.find((x) => x.shape.startsWith("chunk") && x.backend === "fused")!;
+  assert.ok(chunk.vs_cudnn !== null && chunk.vs_cudnn > 1, "the chunked row has a cuDNN anchor (bottom-right mask)");
+  const varlen = r.rows.find((x) => x.shape.startsWith("varlen16") && x.backend === "fused")!;
+  assert.equal(varlen.vs_cudnn, null, "no cuDNN anchor on varlen rows");
+});
+
+test("kernels --batch-ms: out of range or not a number is a usage error (exit 2)", async () => {
+  for (const bad of ["-1", "abc", "5000"]) {
+    const r = await cli(["kernels", "--batch-ms", bad, "--from", FIX]);
+    assert.equal(r.exitCode, 2, `--batch-ms ${bad}: ${r.stderr}`);
+    assert.match(r.stderr, /--batch-ms/);
+  }
 });
