@@ -1,19 +1,20 @@
 // `fused` prefill on CUDA: our FlashAttention-2-style causal varlen kernel over the paged cache
 // (kernel in attn/fused_prefill_cuda.cuh; how it was tuned: docs/perf-notes.md), or on sm_90 the
 // Hopper kernel (attn/fused_prefill_sm90.cuh: wgmma, TMA, producer/consumer warpgroups, mbarriers).
-// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 2 (default) the Hopper kernel where it was
-// measured faster than FA2 on the H200 (pages TMA takes -- power of two >= 8 keys -- on an sm_90a
-// build: head dim 128 always; head dim 64 on steps without cached context (persistent, and from
-// 1024-token slices on three consumer warpgroups: session 8)
-// and on steps with context whose longest prompt slice is >= kSm90MinQLenD64) and FA2 elsewhere
-// (other pages, other GPUs, short head-dim-64 steps with context); 1 the Hopper kernel on every shape
-// of an sm_90 device; 0 FA2 everywhere. The Hopper kernel reads the K/V of slices without cached
-// context from the step's own contiguous rows (k_new / v_new) by TMA rather than from the paged
-// cache (kSm90Ragged): eager steps where no slice has context take lab v34 (persistent: one CTA an
-// SM walking work items) or v32 (one CTA a work item) by ATTNBENCH_PREFILL_PERSIST and the rule in
-// use_persistent(); steps where some slices have context, and captured graph steps (whose slices'
-// contexts change between replays), take v35 (rows or cache chosen per slice on the device);
-// ATTNBENCH_PREFILL_RAGGED=0 keeps every slice on the cache (v33).
+// Which one: ATTNBENCH_PREFILL_SM90 (core/experiments.h). 2 (default): the Hopper kernel where it was
+// measured faster than FA2 on the H200 -- pages TMA takes (power of two >= 8 keys) on an sm_90a
+// build; head dim 128 always; head dim 64 on steps without cached context at every length, and on
+// steps with context whose longest slice is >= kSm90MinQLenD64 -- and FA2 elsewhere (other pages,
+// other GPUs, short head-dim-64 steps with context). 1: the Hopper kernel on every shape of an sm_90
+// device. 0: FA2 everywhere.
+// The Hopper kernel reads the K/V of slices without cached context from the step's own contiguous
+// rows (k_new / v_new) by TMA rather than from the paged cache (kSm90Ragged):
+//   - eager steps where no slice has context: lab v34 (persistent: one CTA an SM walking work items)
+//     or v32 (one CTA a work item), by ATTNBENCH_PREFILL_PERSIST and use_persistent(); at head dim 64
+//     with three consumer warpgroups (BM 192) from kSm90ThreeWGMinQLen on (use_three_wg());
+//   - steps where some slices have context, and captured graph steps (whose slices' contexts change
+//     between replays): v35, rows or cache chosen per slice on the device;
+//   - ATTNBENCH_PREFILL_RAGGED=0: every slice from the cache (v33).
 // plan() records the grid (prefill slices x query tiles); run() launches one kernel, no sync.
 #include <cuda_runtime.h>
 

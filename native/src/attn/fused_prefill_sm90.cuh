@@ -3,7 +3,7 @@
 // attn/fused_prefill_cuda.cuh).
 //
 //   grid  = (q tiles, heads, seqs), q tiles heaviest first (kSm90Persistent: one CTA an SM walking
-//           the same items); block = 3 warpgroups (384 threads)
+//           the same items); block = 3 warpgroups (384 threads; 4 and BM = 192 with kSm90ThreeWG)
 //   warpgroup 0 (producer, 56 registers after setmaxnreg): brings the Q tile once (cp.async, or
 //           TMA with kSm90TmaQ), then K and V tiles of BN keys into STAGES-deep smem rings: by TMA
 //           from the step's own K/V rows for slices without context (kSm90Ragged: one box of BN
@@ -13,13 +13,14 @@
 //           power-of-two pages >= its rows). Each stage is signalled on a "full" mbarrier (TMA
 //           bytes, or cp.async completion by cp.async.mbarrier.arrive.noinc): the producer never
 //           waits on its own copies, only on the "empty" barriers of the stage it refills.
-//   warpgroups 1, 2 (consumers, 224 registers): 64 query rows each (BM = 128). Per key tile j:
-//           S_j = Q K_j^T with wgmma (both operands in smem, 128-byte swizzle), issued together with
-//           O += P_{j-1} V_{j-1} (P from registers, V in smem read transposed), so the softmax of
-//           tile j runs while the tensor cores do the previous PV; with kSm90PingPong the two
-//           warpgroups take turns on the tensor cores. Without it a warpgroup skips the key tiles
-//           right of all its rows (causal) and the whole loop when all its rows are past q_len,
-//           still releasing those stages in order so the producer's barriers stay in phase.
+//   warpgroups 1, 2 (consumers, 224 registers; 1-3 with 160 under kSm90ThreeWG): 64 query rows
+//           each. Per key tile j: S_j = Q K_j^T with wgmma (both operands in smem, 128-byte
+//           swizzle), issued together with O += P_{j-1} V_{j-1} (P from registers, V in smem read
+//           transposed), so the softmax of tile j runs while the tensor cores do the previous PV;
+//           with kSm90PingPong the warpgroups take turns on the tensor cores (round robin). Without
+//           it a warpgroup skips the key tiles right of all its rows (causal) and the whole loop
+//           when all its rows are past q_len, still releasing those stages in order so the
+//           producer's barriers stay in phase.
 // Paging and chunked prefill as in the FA2 kernel: key t of slice s is slot
 // block_tables[s][t / block_size] * block_size + t % block_size; queries sit at ctx + i.
 #pragma once
