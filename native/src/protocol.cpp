@@ -238,6 +238,10 @@ std::string ready_event(const ModelConfig& c, const EngineOptions& opt, const st
         {"seed", opt.seed}, {"step_delay_us", opt.step_delay_us}, {"enable_prefix_caching", opt.enable_prefix_caching}}},
       {"version", "0.1.0"},
   };
+  // The ATTNBENCH_* switches in effect (docs/experiments.md): not defaults, so results must say so.
+  json experiments = json::object();
+  for (const auto& [name, value] : opt.exp.set_vars) experiments[name] = value;
+  ready["config"]["experiments"] = experiments;
   return dumps(ready);
 }
 

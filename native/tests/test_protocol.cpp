@@ -2,6 +2,8 @@
 // through the real server loop over a pipe (reader thread, oversize line, EOF -> abort all + bye).
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <atomic>
 #include <cmath>
 #include <mutex>
@@ -9,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/experiments.h"
 #include "engine/engine.h"
 #include "engine/server_loop.h"
 #include "protocol.h"
@@ -199,9 +202,49 @@ static void tok_event_fast_equals_slow() {
       }
 }
 
+// The ready event names the ATTNBENCH_* switches that were set (and only those), so results files
+// say which kernel paths ran; a bad value is an error naming the variable.
+static void ready_reports_switches() {
+  auto ready_of = [](const EngineOptions& opt) {
+    std::vector<std::string> lines;
+    Engine engine(opt, [&](const std::string& l) { lines.push_back(l); });
+    engine.emit_ready();
+    for (const auto& l : lines) {
+      json e = json::parse(l);
+      if (e["ev"] == "ready") return e;
+    }
+    return json();
+  };
+  EngineOptions plain;
+  plain.exp = read_experiment_switches();
+  json r = ready_of(plain);
+  CHECK(r.is_object() && r["config"]["experiments"].is_object() && r["config"]["experiments"].empty(),
+        "ready: config.experiments is an empty object when no switch is set");
+  setenv("ATTNBENCH_PREFILL_PERSIST", "0", 1);
+  setenv("ATTNBENCH_DECODE_TCP", "1", 1);
+  setenv("ATTNBENCH_NOT_A_SWITCH", "1", 1);
+  EngineOptions opt;
+  opt.exp = read_experiment_switches();
+  r = ready_of(opt);
+  const json& x = r["config"]["experiments"];
+  CHECK(x.size() == 2 && x.value("ATTNBENCH_PREFILL_PERSIST", "") == "0" && x.value("ATTNBENCH_DECODE_TCP", "") == "1",
+        "ready: config.experiments lists the switches set, with their values, and nothing the engine does not read");
+  setenv("ATTNBENCH_DECODE_TCP", "7", 1);
+  bool threw = false;
+  try {
+    read_experiment_switches();
+  } catch (const std::runtime_error& e) {
+    threw = std::string(e.what()).find("ATTNBENCH_DECODE_TCP") != std::string::npos;
+  }
+  CHECK(threw, "a switch out of range is an error naming it");
+  for (const char* v : {"ATTNBENCH_PREFILL_PERSIST", "ATTNBENCH_DECODE_TCP", "ATTNBENCH_NOT_A_SWITCH"}) unsetenv(v);
+  CHECK(read_experiment_switches().set_vars.empty(), "after a throw, a later read records only its own variables");
+}
+
 int main() {
   attnbench_test::init();
   tok_event_fast_equals_slow();
+  ready_reports_switches();
   in_process();
   over_pipe();
   return attnbench_test::finish("test_protocol");

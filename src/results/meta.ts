@@ -41,11 +41,21 @@ export interface MetaInput {
   workload: WorkloadKey;
 }
 
+/** The engine's experiment switches from its ready event (config.experiments: name -> value). */
+export function engineEnv(ready: ReadyEvent | null): Record<string, string> {
+  const x = ready?.config.experiments;
+  if (!x || typeof x !== "object" || Array.isArray(x)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(x as Record<string, unknown>)) out[k] = String(v);
+  return out;
+}
+
 export function buildMeta(m: MetaInput): Meta {
   const device = m.ready
     ? { kind: m.ready.device.kind, name: m.ready.device.name, dtype: m.ready.device.dtype, driver: m.ready.device.driver ?? null, cuda: m.ready.device.cuda ?? null }
     : (m.fallbackDevice ?? { kind: "unknown", name: "unknown", dtype: "unknown", driver: null, cuda: null });
   const model = m.ready ? { ...m.ready.model } : (m.fallbackModel ?? {});
+  const engine_env = engineEnv(m.ready);
   return {
     tool: "attnbench",
     tool_version: toolVersion(),
@@ -59,7 +69,8 @@ export function buildMeta(m: MetaInput): Meta {
     device,
     model,
     engine_flags: m.engineFlags,
-    fingerprint: fingerprint({ device, model, engineFlags: m.engineFlags, workload: m.workload }),
+    engine_env,
+    fingerprint: fingerprint({ device, model, engineFlags: m.engineFlags, engineEnv: engine_env, workload: m.workload }),
   };
 }
 

@@ -77,6 +77,9 @@ export const MetaSchema = z.object({
   model: z.record(z.string(), z.unknown()),
   /** Engine flags shared by every backend run (backend flags excluded). */
   engine_flags: z.array(z.string()),
+  /** The ATTNBENCH_* experiment switches the engine read and found set (its ready event's
+   *  config.experiments; docs/experiments.md): they change which kernels run. Absent in older files. */
+  engine_env: z.record(z.string(), z.string()).optional(),
   /** The environment fingerprint the gate compares; see src/gate. */
   fingerprint: z.record(z.string(), z.string()),
 });

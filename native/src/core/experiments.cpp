@@ -7,9 +7,14 @@ namespace attnbench {
 
 namespace {
 
+// Every variable read while filling `*g_set` is recorded there when it is set (name, value).
+std::vector<std::pair<std::string, std::string>>* g_set = nullptr;
+
 const char* env(const char* name) {
   const char* v = std::getenv(name);
-  return v && *v ? v : nullptr;
+  if (!(v && *v)) return nullptr;
+  if (g_set) g_set->emplace_back(name, v);
+  return v;
 }
 
 int int_env(const char* name, int fallback) {
@@ -38,6 +43,10 @@ unsigned parse_skip(const std::string& v) {
 
 ExperimentSwitches read_experiment_switches() {
   ExperimentSwitches s;
+  g_set = &s.set_vars;
+  struct Done {
+    ~Done() { g_set = nullptr; }  // also when a bad value throws
+  } done;
   if (const char* v = env("ATTNBENCH_PROFILE")) s.profile_steps = v[0] == '1';
   if (const char* v = env("ATTNBENCH_PROFILE_FILE")) s.profile_file = v;
   if (const char* v = env("ATTNBENCH_GPU_TIMEOUT_S")) {

@@ -5,6 +5,8 @@
 // below reads the environment. docs/experiments.md lists them in one table.
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace attnbench {
 
@@ -48,6 +50,10 @@ struct ExperimentSwitches {
   // flashinfer_sm90 prefill.
   bool fi_sm90_paged = false;        // ATTNBENCH_FI_SM90_PAGED=1: FlashInfer's sm90 paged kernel (per-token cache slots)
                                      // on every step, also where every slice has ctx_len 0 (default: the ragged one there)
+
+  // The variables above that were set, as (name, value) in reading order: the engine's `ready`
+  // event reports them (config.experiments), so a results file says which kernel paths ran.
+  std::vector<std::pair<std::string, std::string>> set_vars;
 
   // What ATTNBENCH_SKIP can leave out (bits of `skip`).
   enum : unsigned { kSkipAttn = 1, kSkipGemm = 2, kSkipLmHead = 4, kSkipSample = 8, kSkipNorm = 16,
