@@ -12,10 +12,13 @@ const skipOnline = realEngineMissing();
 
 test("bench online: real CPU engine, Azure conv (25 requests, 2 scales), unavailable backend recorded", { skip: skipOnline, timeout: 90_000 }, async () => {
   const out = tmpOut();
-  const r = await cli(["bench", "online", "--engine", REAL_ENGINE, "--trace", CONV, "--num-prompts", "25", "--scales", "0.1,0.2", "--max-output-len", "8", "--ignore-eos", "--backends", "naive,flashinfer", "--out", out, "--no-plot"]);
+  // An experiment switch in the environment (harmless on the CPU path): the results must name it.
+  const r = await cli(["bench", "online", "--engine", REAL_ENGINE, "--trace", CONV, "--num-prompts", "25", "--scales", "0.1,0.2", "--max-output-len", "8", "--ignore-eos", "--backends", "naive,flashinfer", "--out", out, "--no-plot"], { ATTNBENCH_VOCAB_PAD: "64" });
   assert.equal(r.exitCode, 0, r.stderr);
   const res = readResults(out, "online");
   OnlineResultsSchema.parse(res);
+  assert.deepEqual(res.meta.engine_env, { ATTNBENCH_VOCAB_PAD: "64" }, "the engine's set switches, through serve's health answer");
+  assert.equal(res.meta.fingerprint.engine_env, "ATTNBENCH_VOCAB_PAD=64");
   assert.equal(res.trace.format, "azure");
   assert.equal(res.trace.requests_used, 25);
   assert.equal(res.trace.sha256, "2f1e5b666d4e3055fdbba98598ce2ec307767b9064e03e2fa46676dbcc7d0bf8");
@@ -52,6 +55,10 @@ test("bench offline: real CPU engine, small sizes, agreement across backends", {
   assert.equal(r.exitCode, 0, r.stderr);
   const res = readResults(out, "offline");
   OfflineResultsSchema.parse(res);
+  if (!Object.keys(process.env).some((k) => k.startsWith("ATTNBENCH_") && k !== "ATTNBENCH_MAX_LATENESS_MS")) {
+    assert.deepEqual(res.meta.engine_env, {}, "no switch set: none named");
+    assert.equal(res.meta.fingerprint.engine_env, undefined, "and the fingerprint as before");
+  }
   const [naive, fused, fi] = res.runs;
   assert.equal(naive.status, "ok");
   assert.equal(fused.status, "ok");

@@ -92,7 +92,9 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
   const pool = new StreamPool(o.loadWorkers ?? defaultLoadWorkers());
   const runs: OnlineRun[] = [];
   const capacity: Capacity[] = [];
-  let ready: Pick<ReadyEvent, "model" | "device"> | null = null;
+  // What the engine said about itself (through our serve's health answer; its config carries the
+  // experiment switches that go into meta.engine_env).
+  let ready: (Pick<ReadyEvent, "model" | "device"> & { config?: Record<string, unknown> }) | null = null;
   let workload: OnlineWorkload | null = null;
   let child: ServeChild | null = null;
   let interrupted = false;
@@ -166,7 +168,7 @@ async function benchOnline(o: OnlineOptions): Promise<void> {
     progress.log(`partial results: ${resultsPath}`);
   });
   const prepare = (m: ModelInfo) => {
-    ready ??= { model: m.model, device: m.device };
+    ready ??= { model: m.model, device: m.device, ...(m.config ? { config: m.config } : {}) };
     if (workload) return workload;
     const blockSize = typeof m.config?.block_size === "number" ? m.config.block_size : null;
     const promptFormat = promptFormatOf(o);

@@ -41,9 +41,10 @@ export interface MetaInput {
   workload: WorkloadKey;
 }
 
-/** The engine's experiment switches from its ready event (config.experiments: name -> value). */
-export function engineEnv(ready: ReadyEvent | null): Record<string, string> {
-  const x = ready?.config.experiments;
+/** The engine's experiment switches from its ready event (config.experiments: name -> value); none
+ *  where the ready config is not known (an --endpoint server, or a ready without config). */
+export function engineEnv(ready: Pick<ReadyEvent, "config"> | Partial<Pick<ReadyEvent, "config">> | null): Record<string, string> {
+  const x = ready?.config?.experiments;
   if (!x || typeof x !== "object" || Array.isArray(x)) return {};
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(x as Record<string, unknown>)) out[k] = String(v);
