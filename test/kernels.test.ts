@@ -145,10 +145,17 @@ test("a batched H200 run (session 8 run 3): calls_per_timing kept, checks passed
   assert.equal(varlen.vs_cudnn, null, "no cuDNN anchor on varlen rows");
 });
 
-test("kernels --batch-ms: out of range or not a number is a usage error (exit 2)", async () => {
+test("kernels --batch-ms / --shape: out of range, not a number, empty, or given with --from is a usage error (exit 2)", async () => {
   for (const bad of ["-1", "abc", "5000"]) {
     const r = await cli(["kernels", "--batch-ms", bad, "--from", FIX]);
     assert.equal(r.exitCode, 2, `--batch-ms ${bad}: ${r.stderr}`);
     assert.match(r.stderr, /--batch-ms/);
   }
+  const empty = await cli(["kernels", "--shape", "", "--from", FIX]);
+  assert.equal(empty.exitCode, 2, empty.stderr);
+  assert.match(empty.stderr, /--shape/);
+  const withFrom = await cli(["kernels", "--shape", "llama", "--batch-ms", "1", "--from", FIX]);
+  assert.equal(withFrom.exitCode, 2, withFrom.stderr);
+  assert.match(withFrom.stderr, /--batch-ms: only applies when measuring, not with --from/);
+  assert.match(withFrom.stderr, /--shape: only applies when measuring, not with --from/);
 });

@@ -17,6 +17,8 @@ export interface KernelsRunOptions {
   quick: boolean;
   /** GPU time of one timed batch of back-to-back calls, both measurers (0: one call a timing). */
   batchMs?: number;
+  /** Only the shapes whose name contains this, both measurers. */
+  shape?: string;
   out?: string;
   now?: Date;
 }
@@ -70,6 +72,7 @@ async function measure(opts: KernelsRunOptions, dir: string): Promise<{ native: 
   if (!existsSync(bench)) throw new UsageError([`--bench ${bench}: not found (build with scripts/gpu/kernels-check.sh, or pass --from)`]);
   const extra = opts.quick ? ["--quick"] : [];
   if (opts.batchMs !== undefined) extra.push("--batch-ms", String(opts.batchMs));
+  if (opts.shape !== undefined) extra.push("--shape", opts.shape);
   const nativePath = join(dir, "kernels_native.json"), anchorsPath = join(dir, "kernels_anchors.json");
   await execa(bench, ["--json", nativePath, ...extra], { stdout: "inherit", stderr: "inherit", reject: false });
   await execa(opts.python, [join(PACKAGE_ROOT, "scripts", "gpu", "kernel_anchors.py"), "--json", anchorsPath, ...extra], {
